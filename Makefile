@@ -1,0 +1,54 @@
+# The two commands of the README, and the checks they run. Works on a fresh machine with Python 3.11.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test setup system-deps check lint types layers pytest bench schema goldens
+
+## demo: set up and run the main job on the embedded default (local MLflow, local KFP run)
+demo: setup
+	$(BIN)/signoff demo
+
+## test: set up and run every check (lint, types, import layers, unit and integration tests)
+test: setup system-deps check
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+## system-deps: promtool and amtool (Debian packages) for the Prometheus/Alertmanager checks; wrk for benchmarks
+system-deps:
+	@if command -v promtool >/dev/null && command -v amtool >/dev/null && command -v wrk >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager wrk >/dev/null; \
+	else echo "note: promtool/amtool/wrk missing and not root: those tests will skip"; fi
+
+check: lint types layers pytest
+
+lint:
+	$(BIN)/ruff check contracts gates components pipelines tests bench
+	$(BIN)/ruff format --check contracts gates components pipelines tests bench
+
+types:
+	$(BIN)/mypy
+
+layers:
+	$(BIN)/lint-imports
+
+pytest:
+	$(BIN)/pytest -q -p no:cacheprovider
+
+## bench: every benchmark, side by side with its baseline; writes bench/RESULTS.md
+bench: setup system-deps
+	$(BIN)/python -m bench.run_all
+
+## schema / goldens: regenerate generated files (never in CI)
+schema: setup
+	$(BIN)/signoff contract schema --write
+goldens: setup
+	$(BIN)/pytest -q --update-goldens

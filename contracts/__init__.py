@@ -1,0 +1,61 @@
+"""Workload contracts, cluster policies and trust policies: the documents signoff reads.
+
+Needs only pydantic, PyYAML and the standard library. Public surface:
+
+* :class:`WorkloadContract` and its sections, :class:`ClusterPolicy`, :class:`TrustPolicy`
+* :func:`load_contract`, :func:`load_cluster_policy`, :func:`load_trust_policy`
+* the unit types :class:`Duration`, :class:`Percent`, :class:`ByteSize`
+* the error tree in :mod:`contracts.errors`
+"""
+
+from contracts._units import ByteSize, Duration, Percent
+from contracts.cluster import ClusterPolicy, GpuProduct, ServingMode
+from contracts.errors import (
+    ConflictError,
+    DocumentError,
+    InputError,
+    PermanentError,
+    SignoffError,
+    TemporaryError,
+    VerificationError,
+)
+from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
+from contracts.trust import REQUIRED_GATES, Gate, TrustPolicy
+from contracts.workload import (
+    Alert,
+    Approval,
+    ProblemKind,
+    Role,
+    Signal,
+    WorkloadContract,
+    canonical_json,
+)
+
+__all__ = [
+    "REQUIRED_GATES",
+    "Alert",
+    "Approval",
+    "ByteSize",
+    "ClusterPolicy",
+    "ConflictError",
+    "DocumentError",
+    "Duration",
+    "Gate",
+    "GpuProduct",
+    "InputError",
+    "Percent",
+    "PermanentError",
+    "ProblemKind",
+    "Role",
+    "ServingMode",
+    "Signal",
+    "SignoffError",
+    "TemporaryError",
+    "TrustPolicy",
+    "VerificationError",
+    "WorkloadContract",
+    "canonical_json",
+    "load_cluster_policy",
+    "load_contract",
+    "load_trust_policy",
+]

@@ -1,0 +1,156 @@
+"""The cluster policy: the platform team's paved road for GPU serving.
+
+GPU products with their memory, node selector and taints; the staging and production namespaces
+with their GPU quotas; allowed image registries; priority classes; the serving mode (KServe or a
+plain Deployment); and what the ML gate does with unsafe serialization formats.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contracts._units import ByteSize, Percent
+from contracts.workload import DNS1123_LABEL, canonical_json
+
+_LABEL_KEY = r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+_LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class ServingMode(str, enum.Enum):
+    KSERVE = "kserve"
+    """A KServe InferenceService (serving.kserve.io/v1beta1)."""
+    DEPLOYMENT = "deployment"
+    """A plain Deployment, Service and HorizontalPodAutoscaler, for clusters without KServe."""
+
+
+class Toleration(_Frozen):
+    """A Kubernetes toleration the GPU nodes' taint needs."""
+
+    key: Annotated[str, Field(pattern=_LABEL_KEY)]
+    operator: Literal["Exists", "Equal"] = "Exists"
+    value: Annotated[str | None, Field(pattern=_LABEL_VALUE)] = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+
+    @model_validator(mode="after")
+    def _value_matches_operator(self) -> Toleration:
+        if self.operator == "Exists" and self.value is not None:
+            raise ValueError("a toleration with operator Exists takes no value")
+        if self.operator == "Equal" and self.value is None:
+            raise ValueError("a toleration with operator Equal needs a value")
+        return self
+
+
+class GpuProduct(_Frozen):
+    """One GPU product the cluster offers."""
+
+    product: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", examples=["H100"])]
+    """Product name as contracts write it, e.g. ``H100``."""
+    memory: ByteSize
+    """Memory of one GPU of this product."""
+    node_selector: Annotated[dict[Annotated[str, Field(pattern=_LABEL_KEY)], Annotated[str, Field(pattern=_LABEL_VALUE)]], Field(min_length=1)]
+    """Node labels that select this product, e.g. ``nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3``."""
+    tolerations: tuple[Toleration, ...] = ()
+    """Tolerations for the taints on these nodes."""
+    max_per_replica: Annotated[int, Field(ge=1, le=64)] = 8
+    """Most GPUs of this product one replica may ask for (GPUs per node)."""
+    resource_name: Annotated[str, Field(pattern=_LABEL_KEY)] = "nvidia.com/gpu"
+    """Extended resource name of the device plugin."""
+
+
+class Namespace(_Frozen):
+    """A namespace serving workloads land in."""
+
+    name: Annotated[str, Field(pattern=DNS1123_LABEL)]
+    gpu_quota: Annotated[int, Field(ge=0)]
+    """``requests.nvidia.com/gpu`` quota of the namespace."""
+
+
+class Namespaces(_Frozen):
+    staging: Namespace
+    production: Namespace
+
+
+class PriorityClasses(_Frozen):
+    default: Annotated[str, Field(pattern=DNS1123_LABEL)]
+    """Priority class rendered into serving pods."""
+    allowed: Annotated[tuple[Annotated[str, Field(pattern=DNS1123_LABEL)], ...], Field(min_length=1)]
+    """Priority classes serving pods may use."""
+
+    @model_validator(mode="after")
+    def _default_allowed(self) -> PriorityClasses:
+        if self.default not in self.allowed:
+            raise ValueError(f"default priority class {self.default!r} is not in allowed {list(self.allowed)}")
+        return self
+
+
+class SerializationPolicy(str, enum.Enum):
+    ALLOW = "allow"
+    WARN = "warn"
+    DENY = "deny"
+
+
+class ModelPolicy(_Frozen):
+    """What the ML-artifact gate accepts."""
+
+    pickle: SerializationPolicy = SerializationPolicy.WARN
+    """Pickle-based formats (cloudpickle, joblib, pickle) run code on load: allow, warn or deny."""
+    size_tolerance: Percent = Percent.parse("50%")
+    """How far the declared model size may be from the artifact's size on disk."""
+
+
+class ClusterPolicySpec(_Frozen):
+    serving: ServingMode = ServingMode.KSERVE
+    gpus: tuple[GpuProduct, ...]
+    """GPU products the cluster offers; a contract's product must be one of them."""
+    memory_headroom: Percent = Percent.parse("10%")
+    """Share of GPU memory kept free for activations, KV cache and the runtime."""
+    namespaces: Namespaces
+    allowed_registries: Annotated[tuple[Annotated[str, Field(pattern=r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._/-]*)?$")], ...], Field(min_length=1)]
+    """Image prefixes serving images may come from, e.g. ``registry.example.com/ml/``."""
+    require_digest: bool = True
+    """Images must be pinned by ``@sha256:`` digest."""
+    priority_classes: PriorityClasses
+    model: ModelPolicy = ModelPolicy()
+    cpu_default: Annotated[float, Field(gt=0)] = 1.0
+    """CPU cores per replica when the contract declares none."""
+    memory_default: ByteSize = ByteSize.parse("4GiB")
+    """Host memory per replica when the contract declares none."""
+
+    @model_validator(mode="after")
+    def _unique_products(self) -> ClusterPolicySpec:
+        names = [g.product for g in self.gpus]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"gpus: product {', '.join(dup)} listed more than once")
+        return self
+
+    def gpu(self, product: str) -> GpuProduct | None:
+        for g in self.gpus:
+            if g.product.lower() == product.lower():
+                return g
+        return None
+
+
+class PolicyMetadata(_Frozen):
+    name: Annotated[str, Field(pattern=DNS1123_LABEL)]
+
+
+class ClusterPolicy(_Frozen):
+    """The platform team's cluster policy document."""
+
+    apiVersion: Literal["signoff.dev/v1alpha1"] = "signoff.dev/v1alpha1"  # noqa: N815
+    kind: Literal["ClusterPolicy"] = "ClusterPolicy"
+    metadata: PolicyMetadata
+    spec: ClusterPolicySpec
+
+    def digest(self) -> str:
+        import hashlib
+
+        return "sha256:" + hashlib.sha256(canonical_json(self.model_dump(mode="json"))).hexdigest()

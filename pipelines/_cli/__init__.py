@@ -1,0 +1,1 @@
+"""The signoff command line (see ``pipelines._cli.main``)."""
