@@ -1,0 +1,102 @@
+"""Evidence: the facts components gather from the outside world and hand to the gates.
+
+Plain data, gathered by ``components`` (MLflow, the HTTP probe) and judged by ``gates``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gates.verdict import DIGEST
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class FileEntry(_Frozen):
+    """One file of a model folder."""
+
+    path: Annotated[str, Field(min_length=1)]
+    """Path relative to the model folder, '/'-separated."""
+    size: Annotated[int, Field(ge=0)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class FileManifest(_Frozen):
+    """Per-file sha256 digests of a model folder, and the digest over them."""
+
+    files: tuple[FileEntry, ...]
+    """Sorted by path."""
+    digest: Annotated[str, Field(pattern=DIGEST)]
+    """sha256 over the canonical JSON of ``files``: the model's identity in every verdict."""
+
+    @property
+    def total_size(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+class PredictionCheck(_Frozen):
+    """The result of predicting on the model's stored input example."""
+
+    ran: bool
+    """Whether a prediction was attempted (false when no input example is stored)."""
+    ok: bool
+    error: str | None = None
+    output_shape: tuple[int, ...] | None = None
+    rows_in: int | None = None
+
+
+class MlEvidence(_Frozen):
+    """Everything the ML-artifact gate looks at, gathered from one MLflow model version."""
+
+    model: str
+    version: str
+    status: str
+    """MLflow model version status (``READY``, ``PENDING_REGISTRATION``, ``FAILED_REGISTRATION``)."""
+    source: str
+    """The version's artifact source URI (immutable: a run or logged-model URI, never an alias)."""
+    run_id: str | None = None
+    flavors: tuple[str, ...]
+    """MLmodel flavors, e.g. ``("python_function", "sklearn")``."""
+    signature_inputs: str | None = None
+    """The MLmodel signature's input schema (JSON text), or none."""
+    signature_outputs: str | None = None
+    has_input_example: bool = False
+    prediction: PredictionCheck
+    metrics: dict[str, float] = {}
+    """Quality metrics of the version's run or logged model."""
+    serialization_formats: tuple[str, ...] = ()
+    """How the model is stored, e.g. ``("cloudpickle",)`` or ``("skops",)``; pickle-based ones run code on load."""
+    artifact_size: Annotated[int, Field(ge=0)]
+    """Bytes of the downloaded artifact folder."""
+    manifest: FileManifest
+
+
+class ProbeResult(_Frozen):
+    """Figures of a live probe of a staging endpoint (``components.probe``)."""
+
+    url: str
+    protocol: str
+    """``mlflow`` (``/invocations``), ``kserve-v1`` or ``kserve-v2``."""
+    cold_start_s: float | None = None
+    """Seconds from launch to the first successful readiness check; none when not measured."""
+    cold_start_deadline_s: float | None = None
+    ready: bool = True
+    """False when the endpoint never became ready before the deadline."""
+    target_rate: float = 0.0
+    """Requested arrivals per second (open loop)."""
+    achieved_rate: float = 0.0
+    duration_s: float = 0.0
+    requests: int = 0
+    errors: int = 0
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
