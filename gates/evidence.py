@@ -96,6 +96,15 @@ class ProbeResult(_Frozen):
     p95_ms: float | None = None
     p99_ms: float | None = None
     max_ms: float | None = None
+    timeout_s: float | None = None
+    """Per-request timeout; a request slower than this counts as an error."""
+    error_kinds: dict[str, int] = {}
+    """Errors by kind, e.g. ``{"HTTP 503": 12, "timeout": 3, "ConnectionRefusedError": 1}``."""
+    first_error: str | None = None
+    """The first error seen, with a short excerpt of the response body (helps fix a wrong request)."""
+    send_lag_p99_ms: float | None = None
+    """P99 of how late the prober itself sent requests after their intended time: when this is large
+    the prober, not the server, was the bottleneck (latencies still count from the intended time)."""
 
     @property
     def error_rate(self) -> float:
