@@ -1,0 +1,82 @@
+"""Each outside system is reached from exactly one module (STYLE.md: one adapter per system).
+
+Scans the source with ``ast`` (no imports executed), so the rule holds for imports inside
+functions too, where the heavy ones are meant to live.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("contracts", "gates", "components", "pipelines")
+
+# outside system -> the modules allowed to import it
+ALLOWED = {
+    "mlflow": {"components.mlflow_registry"},
+    "kubernetes": {"components.kube"},
+    "hera": {"components.hera_templates", "pipelines.argo_workflow", "pipelines._cli.submit"},
+    "kfp": {
+        "components.kfp_components",
+        "pipelines.kfp_pipeline",
+        "pipelines.local",
+        "pipelines._cli.submit",
+    },
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def _modules() -> list[tuple[str, Path]]:
+    out = []
+    for pkg in PACKAGES:
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            rel = path.relative_to(ROOT).with_suffix("")
+            parts = [p for p in rel.parts if p != "__init__"]
+            out.append((".".join(parts), path))
+    return out
+
+
+@pytest.mark.parametrize("system", sorted(ALLOWED))
+def test_one_module_per_outside_system(system: str) -> None:
+    importers = {name for name, path in _modules() if system in _imports(path)}
+    unexpected = importers - ALLOWED[system]
+    assert not unexpected, f"{system} is imported by {sorted(unexpected)}; only {sorted(ALLOWED[system])} may"
+
+
+def test_contracts_and_gates_do_no_io_imports() -> None:
+    io_modules = {"requests", "urllib", "http", "socket", "subprocess", "mlflow", "kfp", "hera", "kubernetes"}
+    offenders = {
+        name: sorted(_imports(path) & io_modules)
+        for name, path in _modules()
+        if name.split(".")[0] in {"contracts", "gates"} and _imports(path) & io_modules
+    }
+    assert not offenders, f"contracts/gates must stay pure, but: {offenders}"
+
+
+def test_gates_read_no_clock_and_no_files() -> None:
+    """Gates take ``now`` and their inputs as arguments: no clock reads, no file reads inside."""
+    banned = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "open", "read_text", "read_bytes"}
+    offenders = []
+    for name, path in _modules():
+        if not name.startswith("gates"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                fn = node.func
+                called = fn.attr if isinstance(fn, ast.Attribute) else fn.id if isinstance(fn, ast.Name) else ""
+                if called in banned:
+                    offenders.append(f"{name}:{node.lineno} calls {called}()")
+    assert not offenders, "gates must be pure: " + "; ".join(offenders)
