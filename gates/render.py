@@ -1,0 +1,530 @@
+"""Render the serving manifests of one model version from its contract and the cluster policy.
+
+Pure: data in, data out. Every object is built as a ``dict`` and dumped with ``yaml.safe_dump``;
+every name and label value taken from a contract, policy or model reference is checked first
+(DNS-1123 / DNS-1035 names, 63-character label values), so no field can inject keys or text.
+
+What is rendered (namespace from ``policy.spec.namespaces.<environment>``):
+
+* ``ServiceAccount <workload>-serving`` with ``automountServiceAccountToken: false``;
+* KServe mode: an ``InferenceService`` (serving.kserve.io/v1beta1) whose predictor runs the serving
+  image as the custom container ``kserve-container`` with ``STORAGE_URI`` set (KServe's storage
+  initializer downloads the version's artifacts to ``/mnt/models``); labels and annotations are set on
+  the InferenceService *and* on ``spec.predictor.labels/annotations`` so KServe puts them on the pods;
+* Deployment mode: ``Deployment`` + ``Service`` + ``HorizontalPodAutoscaler`` (autoscaling/v2); the
+  image reads ``STORAGE_URI`` itself (``MODEL_DIR=/mnt/models`` is an emptyDir);
+* always a ``PodDisruptionBudget`` and a ``NetworkPolicy``.
+
+The serving container listens on port 8080 (``http``; KServe v2 health endpoints
+``/v2/health/ready`` and ``/v2/health/live``) and exposes metrics on 8082 (``metrics``).
+
+Immutable storage URIs: :class:`ModelRef` accepts ``s3://``, ``gs://``, ``pvc://`` and ``https://``
+URIs of the version's artifacts (what KServe's storage initializer can fetch) and refuses registry
+URIs (``models:/``, ``runs:/``, ``mlflow-artifacts:``: the cluster cannot resolve them, and
+``models:/NAME@alias`` moves), anything with an ``@`` alias, and any ``latest`` path segment.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+import re
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from contracts.cluster import ClusterPolicy, GpuProduct, ServingMode
+from contracts.errors import InputError
+from contracts.workload import WorkloadContract, canonical_json
+
+__all__ = [
+    "ANNOTATION_DIGEST",
+    "ANNOTATION_MODEL",
+    "ANNOTATION_PROMOTION",
+    "ANNOTATION_VERSION",
+    "CONTAINER_NAME",
+    "HTTP_PORT",
+    "METRICS_PORT",
+    "Manifests",
+    "ModelRef",
+    "pod_specs",
+    "render",
+    "serving_account",
+    "with_promotion",
+]
+
+ANNOTATION_MODEL = "signoff.dev/model"
+ANNOTATION_VERSION = "signoff.dev/model-version"
+ANNOTATION_DIGEST = "signoff.dev/model-digest"
+ANNOTATION_PROMOTION = "signoff.dev/promotion-record"
+LABEL_WORKLOAD = "signoff.dev/workload"
+CONTAINER_NAME = "kserve-container"
+HTTP_PORT = 8080
+METRICS_PORT = 8082
+STARTUP_PERIOD_SECONDS = 5
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_IMAGE = re.compile(
+    r"^(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]{1,5})?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
+_STORAGE_SCHEMES = ("s3://", "gs://", "pvc://", "https://")
+# Namespaces whose pods may reach the serving port: ingress gateways and the KServe/Knative system.
+_INGRESS_NAMESPACES = ("istio-system", "knative-serving", "kserve", "ingress-nginx")
+# Namespace whose Prometheus may scrape the metrics port.
+_MONITORING_NAMESPACE = "monitoring"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class ModelRef(_Frozen):
+    """The exact model version to serve: registry name and version, immutable artifacts, digest."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")]
+    """MLflow registered model name."""
+    version: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,9}$")]
+    """MLflow model version number."""
+    storage_uri: Annotated[str, Field(min_length=6, max_length=2048)]
+    """Where the version's artifacts are, immutably: ``s3://``, ``gs://``, ``pvc://`` or ``https://``;
+    never an alias (``@``), ``latest`` or a registry URI."""
+    digest: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+    """Digest over the manifest of the model's files (``sha256:...``)."""
+
+    @field_validator("storage_uri")
+    @classmethod
+    def _immutable(cls, value: str) -> str:
+        if any(ch.isspace() or ord(ch) < 0x20 or ch in "\"'`$\\;|&<>{}" for ch in value):
+            raise ValueError(f"storage URI {value!r} holds whitespace, quotes or shell characters")
+        if not value.startswith(_STORAGE_SCHEMES):
+            raise ValueError(
+                f"storage URI {value!r} is not one KServe's storage initializer fetches; write the "
+                f"version's artifact location ({', '.join(_STORAGE_SCHEMES)}), not a registry URI "
+                "(models:/, runs:/, mlflow-artifacts:)"
+            )
+        if "@" in value:
+            raise ValueError(
+                f"storage URI {value!r} names an alias ('@'); aliases move, use the artifact path"
+            )
+        if any(seg.lower() == "latest" for seg in re.split(r"[/?#:=]", value)):
+            raise ValueError(f"storage URI {value!r} names 'latest'; use the version's own artifact path")
+        return value
+
+
+class Manifests(_Frozen):
+    """Rendered Kubernetes objects, in apply order."""
+
+    objects: tuple[dict[str, Any], ...]
+    """The objects (plain data)."""
+
+    def digest(self) -> str:
+        """``sha256:<hex>`` over the canonical JSON of :attr:`objects` (what the platform verdict signs)."""
+        return "sha256:" + hashlib.sha256(canonical_json(list(self.objects))).hexdigest()
+
+    def to_yaml(self) -> str:
+        """The objects as one multi-document YAML text (``yaml.safe_dump_all``)."""
+        return yaml.safe_dump_all(list(self.objects), sort_keys=False, default_flow_style=False, width=1000)
+
+    def by_kind(self, kind: str) -> list[dict[str, Any]]:
+        """The objects of one kind, e.g. ``"InferenceService"``."""
+        return [o for o in self.objects if o.get("kind") == kind]
+
+
+# ------------------------------------------------------------------------------------------- checks
+
+
+def _check(field: str, value: str, pattern: re.Pattern[str], what: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise InputError(f"{field}: {value!r} is not {what}")
+    return value
+
+
+def _name(field: str, value: str, *, dns1035: bool = False) -> str:
+    if dns1035:
+        return _check(
+            field, value, _DNS1035_LABEL,
+            "a DNS-1035 label (a lower-case letter, then lower-case letters, digits or '-', "
+            "at most 63 characters)",
+        )  # fmt: skip
+    return _check(
+        field,
+        value,
+        _DNS1123_LABEL,
+        "a DNS-1123 label (lower-case letters, digits and '-', at most 63 characters)",
+    )
+
+
+def _label_value(field: str, value: str) -> str:
+    return _check(
+        field, value, _LABEL_VALUE,
+        "a Kubernetes label value (letters, digits, '-', '_', '.', starting and ending alphanumeric, "
+        "at most 63 characters)",
+    )  # fmt: skip
+
+
+def _image(value: str) -> str:
+    if not isinstance(value, str) or not _IMAGE.fullmatch(value):
+        raise InputError(
+            f"image: {value!r} is not an image reference such as "
+            "'registry.example.com/ml/server@sha256:<64 hex>' "
+            "(lower-case registry/path, optional :tag, @sha256 digest)"
+        )
+    return value
+
+
+def serving_account(workload: str) -> str:
+    """Name of the serving pods' service account: ``<workload>-serving``."""
+    return f"{workload}-serving"
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _cpu(cores: float) -> str:
+    milli = round(cores * 1000)
+    return str(milli // 1000) if milli % 1000 == 0 else f"{milli}m"
+
+
+def _resources(
+    contract: WorkloadContract, policy: ClusterPolicy, product: GpuProduct | None
+) -> dict[str, Any]:
+    res = contract.spec.resources
+    cpu = res.cpu if res.cpu is not None else policy.spec.cpu_default
+    memory = res.memory if res.memory is not None else policy.spec.memory_default
+    amounts: dict[str, Any] = {"cpu": _cpu(cpu), "memory": memory.kubernetes_quantity()}
+    if res.gpu is not None:
+        amounts[product.resource_name if product else "nvidia.com/gpu"] = str(res.gpu.count)
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
+
+def _probe(path: str, *, period: int, failures: int, initial: int = 0) -> dict[str, Any]:
+    probe: dict[str, Any] = {"httpGet": {"path": path, "port": "http"}, "periodSeconds": period,
+                             "timeoutSeconds": 2, "failureThreshold": failures}  # fmt: skip
+    if initial:
+        probe["initialDelaySeconds"] = initial
+    return probe
+
+
+def _container(contract: WorkloadContract, policy: ClusterPolicy, model: ModelRef, image: str,
+               product: GpuProduct | None, *, model_dir_volume: bool) -> dict[str, Any]:  # fmt: skip
+    startup_failures = max(1, math.ceil(contract.spec.slos.max_cold_start.seconds / STARTUP_PERIOD_SECONDS))
+    mounts = [{"name": "tmp", "mountPath": "/tmp"}]
+    if model_dir_volume:
+        mounts.append({"name": "model", "mountPath": "/mnt/models"})
+    return {
+        "name": CONTAINER_NAME,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "env": [
+            {"name": "STORAGE_URI", "value": model.storage_uri},
+            {"name": "MODEL_DIR", "value": "/mnt/models"},
+            {"name": "MODEL_NAME", "value": model.name},
+            {"name": "MODEL_VERSION", "value": model.version},
+        ],
+        "ports": [
+            {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+        ],
+        "resources": _resources(contract, policy, product),
+        "startupProbe": _probe("/v2/health/live", period=STARTUP_PERIOD_SECONDS, failures=startup_failures),
+        "readinessProbe": _probe("/v2/health/ready", period=5, failures=3),
+        "livenessProbe": _probe("/v2/health/live", period=10, failures=3),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "privileged": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": mounts,
+    }
+
+
+def _pod_fields(
+    contract: WorkloadContract, policy: ClusterPolicy, product: GpuProduct | None, workload: str
+) -> dict[str, Any]:
+    """Pod-level fields shared by the KServe predictor and the Deployment's pod template."""
+    fields: dict[str, Any] = {
+        "serviceAccountName": serving_account(workload),
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "priorityClassName": policy.spec.priority_classes.default,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 1000,
+            "runAsGroup": 1000,
+            "fsGroup": 1000,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    if contract.spec.resources.gpu is not None and product is not None:
+        fields["nodeSelector"] = dict(sorted(product.node_selector.items()))
+        fields["tolerations"] = [t.model_dump(mode="json", exclude_none=True) for t in product.tolerations]
+    return fields
+
+
+def _labels(contract: WorkloadContract, model: ModelRef, workload: str) -> dict[str, str]:
+    owners = contract.spec.owners
+    return {
+        "app.kubernetes.io/name": workload,
+        "app.kubernetes.io/part-of": "signoff",
+        "app.kubernetes.io/managed-by": "signoff",
+        LABEL_WORKLOAD: workload,
+        "signoff.dev/owner-ml": _label_value("spec.owners.ml.team", owners.ml.team),
+        "signoff.dev/owner-platform": _label_value("spec.owners.platform.team", owners.platform.team),
+        "signoff.dev/owner-sre": _label_value("spec.owners.sre.team", owners.sre.team),
+        ANNOTATION_MODEL: _label_value("model.name", model.name),
+        ANNOTATION_VERSION: _label_value("model.version", model.version),
+    }
+
+
+def _annotations(model: ModelRef) -> dict[str, str]:
+    return {ANNOTATION_MODEL: model.name, ANNOTATION_VERSION: model.version, ANNOTATION_DIGEST: model.digest}
+
+
+def _meta(
+    name: str, namespace: str, labels: dict[str, str], annotations: dict[str, str] | None = None
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": dict(labels)}
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return meta
+
+
+def _selector(workload: str) -> dict[str, str]:
+    return {LABEL_WORKLOAD: workload}
+
+
+# ------------------------------------------------------------------------------------------- render
+
+
+def render(
+    contract: WorkloadContract,
+    policy: ClusterPolicy,
+    model: ModelRef,
+    image: str,
+    *,
+    environment: Literal["staging", "production"] = "production",
+    mode: ServingMode | None = None,
+) -> Manifests:
+    """Render the serving objects of one model version.
+
+    Args:
+        contract: the workload contract (names, owners, resources, replicas, cold start).
+        policy: the cluster policy (GPU product scheduling, namespaces, priority class, serving mode).
+        model: the model version and its immutable artifacts.
+        image: the serving image reference (the platform gate checks registry and digest).
+        environment: ``staging`` or ``production``: which policy namespace.
+        mode: KServe or plain Deployment; defaults to the policy's ``serving``.
+
+    Returns:
+        The manifests, in apply order.
+
+    Raises:
+        InputError: a name, label value or image reference is not valid; the message names the field.
+    """
+    mode = ServingMode(mode or policy.spec.serving)
+    if environment not in ("staging", "production"):
+        raise InputError(f"environment: {environment!r} is not 'staging' or 'production'")
+    workload = _name("metadata.name", contract.metadata.name, dns1035=True)
+    _name("metadata.name", serving_account(workload))  # the longest derived name
+    namespace = _name(
+        f"policy spec.namespaces.{environment}.name", getattr(policy.spec.namespaces, environment).name
+    )
+    _name("policy spec.priority_classes.default", policy.spec.priority_classes.default)
+    _image(image)
+    model = ModelRef.model_validate(model.model_dump())  # re-check a model_construct()ed reference
+    gpu = contract.spec.resources.gpu
+    product = policy.spec.gpu(gpu.product) if gpu is not None else None
+
+    labels = _labels(contract, model, workload)
+    annotations = _annotations(model)
+    replicas = contract.spec.resources.replicas
+    pod = _pod_fields(contract, policy, product, workload)
+    container = _container(
+        contract, policy, model, image, product, model_dir_volume=mode is ServingMode.DEPLOYMENT
+    )
+    tmp_volume = {"name": "tmp", "emptyDir": {}}
+
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": _meta(serving_account(workload), namespace, labels),
+            "automountServiceAccountToken": False,
+        }
+    ]
+    if mode is ServingMode.KSERVE:
+        predictor: dict[str, Any] = {
+            "labels": dict(labels),
+            "annotations": dict(annotations),
+            "minReplicas": replicas.min,
+            "maxReplicas": replicas.max,
+            **pod,
+            "containers": [container],
+            "volumes": [tmp_volume],
+        }
+        objects.append(
+            {
+                "apiVersion": "serving.kserve.io/v1beta1",
+                "kind": "InferenceService",
+                "metadata": _meta(workload, namespace, labels, annotations),
+                "spec": {"predictor": predictor},
+            }
+        )
+    else:
+        selector = _selector(workload)
+        objects += [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": _meta(workload, namespace, labels, annotations),
+                "spec": {
+                    "replicas": max(1, replicas.min),
+                    "revisionHistoryLimit": 5,
+                    "selector": {"matchLabels": selector},
+                    "strategy": {
+                        "type": "RollingUpdate",
+                        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+                    },
+                    "template": {
+                        "metadata": {"labels": dict(labels), "annotations": dict(annotations)},
+                        "spec": {
+                            **pod,
+                            "containers": [container],
+                            "volumes": [tmp_volume, {"name": "model", "emptyDir": {}}],
+                        },
+                    },
+                },
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": _meta(workload, namespace, labels),
+                "spec": {
+                    "type": "ClusterIP",
+                    "selector": selector,
+                    "ports": [
+                        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"},
+                        {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"},
+                    ],
+                },
+            },
+            {
+                "apiVersion": "autoscaling/v2",
+                "kind": "HorizontalPodAutoscaler",
+                "metadata": _meta(workload, namespace, labels),
+                "spec": {
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": workload},
+                    # A plain Deployment cannot scale to zero: at least one replica.
+                    "minReplicas": max(1, replicas.min),
+                    "maxReplicas": replicas.max,
+                    "metrics": [
+                        {
+                            "type": "Resource",
+                            "resource": {
+                                "name": "cpu",
+                                "target": {"type": "Utilization", "averageUtilization": 70},
+                            },
+                        }
+                    ],
+                },
+            },
+        ]
+    objects.append(_pdb(workload, namespace, labels, replicas.min))
+    objects.append(_network_policy(workload, namespace, labels))
+    return Manifests(objects=tuple(objects))
+
+
+def _pdb(workload: str, namespace: str, labels: dict[str, str], min_replicas: int) -> dict[str, Any]:
+    # With two or more replicas, evict one at a time (at least min-1 >= 1 stay up); with one, keep it
+    # (a node drain waits until a second replica runs).
+    budget: dict[str, Any] = {"maxUnavailable": 1} if min_replicas >= 2 else {"minAvailable": 1}
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(workload, namespace, labels),
+        "spec": {**budget, "selector": {"matchLabels": _selector(workload)}},
+    }
+
+
+def _network_policy(workload: str, namespace: str, labels: dict[str, str]) -> dict[str, Any]:
+    def ns_in(names: tuple[str, ...]) -> dict[str, Any]:
+        return {
+            "namespaceSelector": {
+                "matchExpressions": [
+                    {"key": "kubernetes.io/metadata.name", "operator": "In", "values": list(names)}
+                ]
+            }
+        }
+
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(f"{workload}-serving", namespace, labels),
+        "spec": {
+            "podSelector": {"matchLabels": _selector(workload)},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"from": [ns_in(_INGRESS_NAMESPACES)], "ports": [{"protocol": "TCP", "port": HTTP_PORT}]},
+                {
+                    "from": [ns_in((_MONITORING_NAMESPACE,))],
+                    "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
+                },
+            ],
+        },
+    }
+
+
+def pod_specs(manifests: Manifests) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """Every pod spec in the manifests as ``(where, pod metadata, pod spec)``.
+
+    For an InferenceService the predictor is the pod spec (KServe's PodSpec is inlined) and its
+    ``labels``/``annotations`` are the pod's; for a Deployment it is ``spec.template``.
+    """
+    out: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    for obj in manifests.objects:
+        name = obj.get("metadata", {}).get("name", "?")
+        if obj.get("kind") == "InferenceService":
+            pred = obj.get("spec", {}).get("predictor", {})
+            meta = {"labels": pred.get("labels", {}), "annotations": pred.get("annotations", {})}
+            out.append((f"InferenceService/{name} spec.predictor", meta, pred))
+        elif obj.get("kind") in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
+            tpl = obj.get("spec", {}).get("template", {})
+            out.append((f"{obj['kind']}/{name} spec.template", tpl.get("metadata", {}), tpl.get("spec", {})))
+        elif obj.get("kind") == "Pod":
+            out.append((f"Pod/{name}", obj.get("metadata", {}), obj.get("spec", {})))
+    return out
+
+
+def with_promotion(manifests: Manifests, record_digest: str) -> Manifests:
+    """The manifests with the promotion-record annotation on every serving object and its pods.
+
+    Args:
+        manifests: rendered manifests.
+        record_digest: ``sha256:...`` digest of the signed promotion record.
+
+    Returns:
+        New manifests (the input is not changed).
+    """
+    if not _DIGEST.fullmatch(record_digest):
+        raise InputError(f"record_digest: {record_digest!r} is not 'sha256:' and 64 lower-case hex digits")
+    objects = [copy.deepcopy(o) for o in manifests.objects]
+    for obj in objects:
+        kind = obj.get("kind")
+        if kind == "InferenceService":
+            obj["metadata"].setdefault("annotations", {})[ANNOTATION_PROMOTION] = record_digest
+            obj["spec"]["predictor"].setdefault("annotations", {})[ANNOTATION_PROMOTION] = record_digest
+        elif kind == "Deployment":
+            obj["metadata"].setdefault("annotations", {})[ANNOTATION_PROMOTION] = record_digest
+            obj["spec"]["template"]["metadata"].setdefault("annotations", {})[ANNOTATION_PROMOTION] = (
+                record_digest
+            )
+    return Manifests(objects=tuple(objects))
