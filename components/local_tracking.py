@@ -1,0 +1,120 @@
+"""A local MLflow tracking server for the embedded default (``signoff demo``, ``signoff run``).
+
+Runs the ``mlflow server`` command that sits beside this interpreter (full ``mlflow`` installed)
+with a sqlite registry and served artifacts under one working folder, bound to 127.0.0.1 on a free
+port, ``--workers 1``. Reusing the folder reuses the registry: a second demo run finds its models.
+This module starts and stops a process; it never imports mlflow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from contracts.errors import InputError, TemporaryError
+
+START_DEADLINE_S = 120.0
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def mlflow_executable() -> str:
+    """The ``mlflow`` command of this environment (beside ``sys.executable`` first, then PATH)."""
+    beside = Path(sys.executable).with_name("mlflow")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("mlflow")
+    if not found:
+        raise InputError(
+            "the 'mlflow' command is not installed: install signoff with the 'local' extra "
+            "(pip install 'signoff[local]') or set MLFLOW_TRACKING_URI to a running server"
+        )
+    return found
+
+
+@dataclass
+class TrackingServer:
+    """A running local ``mlflow server``; ``stop()`` ends it (and its workers)."""
+
+    workdir: Path
+    url: str
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+    started_in_s: float = 0.0
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def backend_uri(self) -> str:
+        return f"sqlite:///{self.workdir / 'mlflow.db'}"
+
+    def ui_command(self) -> str:
+        return f"mlflow ui --backend-store-uri {self.backend_uri} --port 5000"
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start(workdir: Path, *, deadline_s: float = START_DEADLINE_S) -> TrackingServer:
+    """Start ``mlflow server`` with a sqlite registry under ``workdir``; wait until it is healthy."""
+    workdir = workdir.resolve()
+    (workdir / "artifacts").mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = workdir / "mlflow-server.log"
+    env = dict(os.environ)
+    # Without this key MLflow webhook deliveries fail silently; harmless otherwise.
+    env.setdefault("MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY", secrets.token_urlsafe(32))
+    cmd = [
+        mlflow_executable(), "server",
+        "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
+        "--artifacts-destination", str(workdir / "artifacts"),
+        "--serve-artifacts",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--workers", "1",
+    ]  # fmt: skip
+    started = time.perf_counter()
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=workdir
+        )
+    server = TrackingServer(workdir=workdir, url=url, process=proc, log_path=log_path, env=env)
+    while time.perf_counter() - started < deadline_s:
+        if proc.poll() is not None:
+            raise TemporaryError(f"mlflow server exited with code {proc.returncode}; see {log_path}")
+        if _healthy(url):
+            server.started_in_s = time.perf_counter() - started
+            return server
+        time.sleep(0.25)
+    server.stop()
+    raise TemporaryError(f"mlflow server did not become healthy within {deadline_s:.0f}s; see {log_path}")
