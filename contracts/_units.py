@@ -30,6 +30,7 @@ class _Unit:
     """Base of the unit types: immutable, ordered, hashable, validated by pydantic."""
 
     __slots__ = ("_value",)
+    _value: float
     _pattern: ClassVar[re.Pattern[str]]
     _examples: ClassVar[tuple[str, ...]]
     _what: ClassVar[str]
@@ -56,7 +57,7 @@ class _Unit:
         return f"{type(self).__name__}({self.canonical()!r})"
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._value == self._value  # type: ignore[attr-defined]
+        return type(other) is type(self) and other._value == self._value
 
     def __lt__(self, other: _Unit) -> bool:
         if type(other) is not type(self):
@@ -80,7 +81,9 @@ class _Unit:
         return cls.parse(str(value))
 
     @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
         return core_schema.no_info_plain_validator_function(
             cls._validate,
             serialization=core_schema.plain_serializer_function_ser_schema(
@@ -108,7 +111,10 @@ class Duration(_Unit):
     """A span of time, stored in seconds. Parses ``<200ms``, ``0.2s``, ``120 seconds``, ``2 min``."""
 
     _pattern = re.compile(
-        r"^\s*(?:[<≤]=?\s*)?" + _NUM + r"\s*(?P<unit>" + "|".join(sorted(_DURATION_UNITS, key=len, reverse=True))
+        r"^\s*(?:[<≤]=?\s*)?"
+        + _NUM
+        + r"\s*(?P<unit>"
+        + "|".join(sorted(_DURATION_UNITS, key=len, reverse=True))
         + r")\s*$",
         re.IGNORECASE,
     )

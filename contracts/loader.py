@@ -1,48 +1,624 @@
-"""Read signoff documents from files (YAML or Markdown) into their models.
+"""Read signoff documents (YAML or Markdown) into their models, refusing bad input clearly.
 
-This first version is deliberately small; see the hardened loader notes in the module's tests.
+Every refusal is one :class:`~contracts.errors.DocumentError` naming the file, the line (YAML and
+Markdown both give one), the field path and what would be valid. What is refused, and why:
+
+* files over :data:`MAX_BYTES` (checked before parsing: bounded memory, fast), empty files,
+  bytes that are not UTF-8, tab characters in YAML;
+* YAML anchors and aliases (no alias bombs: refused at the first one), duplicate keys (PyYAML
+  would silently keep the last), any tag outside the plain YAML types (``!!python/object``,
+  ``!custom``, ``!!binary``...), nesting deeper than :data:`MAX_DEPTH`, non-finite numbers;
+* a wrong ``apiVersion`` or ``kind``, unknown fields (with the nearest valid name), missing
+  sections, wrong units and everything else the models check (min > max replicas, an alert paging
+  someone who is not ``ml``, ``platform`` or ``sre``...). Pydantic's messages are rewritten into
+  plain English.
+
+The public names: :func:`load_document`, :func:`load_contract`, :func:`load_cluster_policy`,
+:func:`load_trust_policy`, :func:`parse_contract_text`, :func:`parse_document_text`,
+:func:`dump_contract_yaml` and :func:`dump_yaml`.
 """
 
 from __future__ import annotations
 
+import difflib
+import enum
+import math
+import re
+import types
+import typing
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Literal, TypeVar, Union
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from contracts.cluster import ClusterPolicy
 from contracts.errors import DocumentError, Problem
 from contracts.trust import TrustPolicy
-from contracts.workload import WorkloadContract
+from contracts.workload import API_VERSION, WorkloadContract
 
+__all__ = [
+    "KINDS",
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "Document",
+    "dump_contract_yaml",
+    "dump_yaml",
+    "load_cluster_policy",
+    "load_contract",
+    "load_document",
+    "load_trust_policy",
+    "parse_contract_text",
+    "parse_document_text",
+    "read_text",
+    "spelling_of",
+]
+
+MAX_BYTES = 1 << 20
+"""Largest document signoff reads (1 MiB); a contract is a few KiB."""
+MAX_DEPTH = 32
+"""Deepest YAML nesting accepted; a contract nests five levels."""
+
+Document = WorkloadContract | ClusterPolicy | TrustPolicy
+KINDS: dict[str, type[BaseModel]] = {
+    "WorkloadContract": WorkloadContract,
+    "ClusterPolicy": ClusterPolicy,
+    "TrustPolicy": TrustPolicy,
+}
+Spelling = Literal["yaml", "md"]
 M = TypeVar("M", bound=BaseModel)
+Path_ = tuple[str | int, ...]
+
+_YAML_TAGS = {
+    "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+}
 
 
-def _validate(model: type[M], data: object, file: str) -> M:
+# ------------------------------------------------------------------------------------------- reading
+
+
+def read_text(path: str | Path) -> str:
+    """Read a document's text: at most :data:`MAX_BYTES`, UTF-8, not empty.
+
+    Raises:
+        DocumentError: the file is missing, too large, not UTF-8 or empty.
+    """
+    p = Path(path)
+    file = str(p)
+    try:
+        with p.open("rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise DocumentError(file, [Problem("", "no such file")]) from None
+    except IsADirectoryError:
+        raise DocumentError(file, [Problem("", "is a directory, not a document")]) from None
+    except OSError as exc:
+        raise DocumentError(file, [Problem("", f"cannot be read: {exc.strerror}")]) from None
+    return _decode(data, file)
+
+
+def _decode(data: bytes, file: str) -> str:
+    if len(data) > MAX_BYTES:
+        raise DocumentError(
+            file,
+            [
+                Problem(
+                    "",
+                    f"is larger than {MAX_BYTES // 1024} KiB; a signoff document is a few KiB, refused "
+                    f"unread",
+                )
+            ],
+        )
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        hint = " (it looks like UTF-16)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise DocumentError(
+            file,
+            [
+                Problem(
+                    "",
+                    f"is not UTF-8 text{hint}: byte 0x{data[exc.start]:02x} cannot be decoded; save it as "
+                    f"UTF-8",
+                    line,
+                )
+            ],
+        ) from None
+    if not text.strip():
+        raise DocumentError(file, [Problem("", _EMPTY)])
+    return text
+
+
+_EMPTY = (
+    "the file is empty; a workload contract needs apiVersion, kind, metadata and spec "
+    "(run 'signoff contract init NAME' for a commented start)"
+)
+
+
+def spelling_of(path: str | Path) -> Spelling:
+    """``"md"`` for ``.md``/``.markdown`` files, else ``"yaml"``."""
+    return "md" if Path(path).suffix.lower() in (".md", ".markdown") else "yaml"
+
+
+# ------------------------------------------------------------------------------------ YAML, checked
+
+
+class _Refused(Exception):
+    """A YAML construct signoff refuses; carries the problem with its line."""
+
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's SafeLoader that refuses anchors, aliases and deep nesting while composing."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: object) -> Node | None:
+        event = self.peek_event()
+        line = event.start_mark.line + 1 if event.start_mark else None
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(
+                f"YAML alias '*{event.anchor}' refused: signoff documents allow no anchors or aliases "
+                "(they can expand without bound); write the value out",
+                line,
+            )
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise _Refused(
+                f"YAML anchor '&{anchor}' refused: signoff documents allow no anchors or aliases; write the "
+                f"value out",
+                line,
+            )
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _Refused(f"nested more than {MAX_DEPTH} levels deep; a signoff document is shallow", line)
+        try:
+            return Composer.compose_node(self, parent, index)  # type: ignore[arg-type]
+        finally:
+            self._depth -= 1
+
+
+_CONSTRUCTOR = SafeConstructor()
+
+
+def _yaml_to_data(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
+    """Parse YAML into plain data and a map from each field path to its 1-based line."""
+    for n, line in enumerate(text.splitlines(), start=1):
+        col = line.find("\t")
+        if col >= 0:
+            raise DocumentError(
+                file,
+                [
+                    Problem(
+                        "",
+                        f"tab character at column {col + 1}; YAML is indented with spaces, replace the tab",
+                        n,
+                    )
+                ],
+            )
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+    except _Refused as exc:
+        raise DocumentError(file, [Problem("", exc.message, exc.line)]) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or exc.context or "invalid"
+        if "expected a single document" in str(exc.context or ""):
+            what = "holds more than one YAML document ('---'); put one document in each file"
+        raise DocumentError(
+            file, [Problem("", f"is not valid YAML: {what}", mark.line + 1 if mark else None)]
+        ) from None
+    except yaml.YAMLError as exc:  # reader errors: control characters and the like
+        raise DocumentError(file, [Problem("", f"is not valid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
+    if root is None:
+        raise DocumentError(file, [Problem("", _EMPTY)])
+    lines: dict[Path_, int] = {}
+    return _node_data(root, (), lines, file), lines
+
+
+def _node_data(node: Node, path: Path_, lines: dict[Path_, int], file: str) -> Any:
+    line = node.start_mark.line + 1
+    lines.setdefault(path, line)
+    if node.tag not in _YAML_TAGS:
+        raise DocumentError(
+            file,
+            [
+                Problem(
+                    _fmt_path(path),
+                    f"YAML tag '{node.tag}' refused: only plain strings, numbers, "
+                    "booleans, null, mappings and lists are allowed",
+                    line,
+                )
+            ],
+        )
+    if isinstance(node, MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                raise DocumentError(
+                    file, [Problem(_fmt_path(path), "a mapping key must be plain text", line)]
+                )
+            key = str(key_node.value)
+            kline = key_node.start_mark.line + 1
+            if key in out:
+                raise DocumentError(
+                    file,
+                    [
+                        Problem(
+                            _fmt_path((*path, key)),
+                            f"duplicate key '{key}' (first at line {lines[(*path, key)]}); "
+                            "YAML would silently keep the last one: keep one",
+                            kline,
+                        )
+                    ],
+                )
+            lines[(*path, key)] = kline
+            out[key] = _node_data(value_node, (*path, key), lines, file)
+            lines[(*path, key)] = kline
+        return out
+    if isinstance(node, SequenceNode):
+        return [_node_data(item, (*path, i), lines, file) for i, item in enumerate(node.value)]
+    assert isinstance(node, ScalarNode)
+    if node.tag.endswith(":timestamp"):
+        return str(node.value)
+    value = _CONSTRUCTOR.construct_object(node)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise DocumentError(file, [Problem(_fmt_path(path), f"{node.value!r} is not a finite number", line)])
+    return value
+
+
+# ------------------------------------------------------------------------- errors in plain English
+
+
+def _fmt_path(path: Sequence[str | int]) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The concrete types inside Annotated / Optional / Union / tuple[X, ...]."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (Union, types.UnionType, tuple, list):
+        return [t for a in typing.get_args(annotation) if a is not Ellipsis for t in _unwrap(a)]
+    return [annotation]
+
+
+def _model_at(root: type[BaseModel], path: Sequence[str | int]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = root
+    for part in path:
+        if model is None:
+            return None
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        model = next(
+            (t for t in _unwrap(field.annotation) if isinstance(t, type) and issubclass(t, BaseModel)), None
+        )
+    return model
+
+
+def _field_type(root: type[BaseModel], path: Sequence[str | int]) -> list[Any]:
+    parent = _model_at(root, [p for p in path[:-1]])
+    if parent is None or not path or isinstance(path[-1], int):
+        return []
+    field = parent.model_fields.get(path[-1])
+    return _unwrap(field.annotation) if field else []
+
+
+def _resolve_loc(data: Any, loc: Sequence[str | int]) -> list[str | int]:
+    """Keep the parts of a pydantic error location that are real document keys.
+
+    Pydantic puts union members and validator names into locations; those are dropped. A last
+    part that is not in the data (a missing field) is kept.
+    """
+    out: list[str | int] = []
+    cur = data
+    for i, part in enumerate(loc):
+        if isinstance(cur, Mapping) and isinstance(part, str) and part in cur:
+            out.append(part)
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):  # noqa: SIM114
+            out.append(part)
+            cur = cur[part]
+        elif i == len(loc) - 1 and isinstance(part, str) and isinstance(cur, Mapping):
+            out.append(part)
+    return out
+
+
+def _line_of(lines: Mapping[Path_, int], path: Sequence[str | int]) -> int | None:
+    p = tuple(path)
+    while p:
+        if p in lines:
+            return lines[p]
+        p = p[:-1]
+    return lines.get(())
+
+
+_PATTERNS = {
+    "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$": "a DNS-1123 label: lower-case letters, digits and '-', "
+    "starting and ending with a letter or digit, at most 63 characters (e.g. 'recsys-ranker-v2')",
+}
+
+
+def _english(err: Mapping[str, Any], root: type[BaseModel], path: list[str | int]) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    given = err.get("input")
+    name = path[-1] if path else ""
+    if kind == "extra_forbidden":
+        parent = _model_at(root, path[:-1])
+        valid = list(parent.model_fields) if parent else []
+        close = difflib.get_close_matches(str(name), valid, n=1, cutoff=0.5)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"unknown field '{name}'{hint} (valid fields here: {', '.join(valid)})"
+    if kind == "missing":
+        types_ = _field_type(root, path)
+        section = next((t for t in types_ if isinstance(t, type) and issubclass(t, BaseModel)), None)
+        if section is not None:
+            need = [k for k, f in section.model_fields.items() if f.is_required()]
+            return f"missing section '{name}'" + (f" (it needs {', '.join(need)})" if need else "")
+        return f"missing required field '{name}'"
+    if kind == "literal_error":
+        return f"must be {ctx.get('expected', 'one of the allowed values')}, not {given!r}"
+    if kind == "enum":
+        types_ = _field_type(root, path)
+        enum_t = next((t for t in types_ if isinstance(t, type) and issubclass(t, enum.Enum)), None)
+        valid = [str(m.value) for m in enum_t] if enum_t else []
+        close = difflib.get_close_matches(str(given), valid, n=1, cutoff=0.5)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        if name in ("pages", "decides"):
+            return (f"{given!r} is not one of the contract's three owners{hint}: write ml, platform or sre "
+                    "(the teams are named under spec.owners)")  # fmt: skip
+        return f"{given!r} is not valid{hint}; valid: {', '.join(valid)}"
+    if kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern", ""))
+        what = _PATTERNS.get(pattern, f"text matching {pattern}")
+        return f"{given!r} is not valid here; write {what}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"must be a mapping of fields, not {_kind_of(given)}"
+    if kind in ("tuple_type", "list_type"):
+        return f"must be a list, not {_kind_of(given)}"
+    if kind in ("string_type",):
+        return f"must be text, not {_kind_of(given)}"
+    if kind in ("value_error", "assertion_error"):
+        return str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    msg = str(err["msg"])
+    if msg.startswith("Input should be "):
+        msg = "must be " + msg.removeprefix("Input should be ")
+    if not isinstance(given, dict | list):
+        msg += f" (got {given!r})"
+    return msg
+
+
+def _kind_of(value: Any) -> str:
+    if value is None:
+        return "empty (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, str):
+        return f"text ({value!r})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def validate_data(model: type[M], data: Any, file: str, lines: Mapping[Path_, int] | None = None) -> M:
+    """Validate plain data against ``model``; every problem becomes plain English with its line.
+
+    Raises:
+        DocumentError: listing each problem with its field path and line.
+    """
+    lines = lines or {}
     try:
         return model.model_validate(data)
     except ValidationError as exc:
+        problems: list[Problem] = []
+        seen: set[tuple[str, str]] = set()
+        for err in exc.errors(include_url=False):
+            path = _resolve_loc(data, err["loc"])
+            text = _english(err, model, path)
+            key = (_fmt_path(path), text)
+            if key in seen:
+                continue
+            seen.add(key)
+            problems.append(Problem(_fmt_path(path), text, _line_of(lines, path)))
+        # An unknown field whose suggestion is a missing field is one mistake (a typo), not two.
+        typos = {
+            (pr.path.rpartition(".")[0], m)
+            for pr in problems
+            if "unknown field" in pr.message
+            for m in re.findall(r"did you mean '([^']+)'", pr.message)
+        }
         problems = [
-            Problem(".".join(str(p) for p in err["loc"]), err["msg"]) for err in exc.errors()
+            pr
+            for pr in problems
+            if not (
+                pr.message.startswith("missing")
+                and (pr.path.rpartition(".")[0], pr.path.rpartition(".")[2]) in typos
+            )
         ]
         raise DocumentError(file, problems) from None
 
 
+# --------------------------------------------------------------------------------------- documents
+
+
+def _check_header(data: Any, file: str, lines: Mapping[Path_, int], want: str | None) -> type[BaseModel]:
+    if not isinstance(data, dict):
+        raise DocumentError(
+            file,
+            [
+                Problem(
+                    "",
+                    f"must be a YAML mapping with apiVersion, kind, metadata and spec, not {_kind_of(data)}",
+                    lines.get(()),
+                )
+            ],
+        )
+    kind = data.get("kind")
+    valid = ", ".join(KINDS)
+    if kind is None:
+        raise DocumentError(file, [Problem("kind", f"missing 'kind'; write one of {valid}", lines.get(()))])
+    if kind not in KINDS:
+        close = difflib.get_close_matches(str(kind), list(KINDS), n=1, cutoff=0.5)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise DocumentError(
+            file, [Problem("kind", f"unknown kind {kind!r}{hint} (valid: {valid})", lines.get(("kind",)))]
+        )
+    if want is not None and kind != want:
+        raise DocumentError(
+            file, [Problem("kind", f"this is a {kind}, but a {want} is expected here", lines.get(("kind",)))]
+        )
+    api = data.get("apiVersion")
+    if api != API_VERSION:
+        what = "missing 'apiVersion'" if api is None else f"apiVersion {api!r} is not supported"
+        raise DocumentError(
+            file,
+            [
+                Problem(
+                    "apiVersion",
+                    f"{what}; write 'apiVersion: {API_VERSION}'",
+                    lines.get(("apiVersion",), lines.get(())),
+                )
+            ],
+        )
+    return KINDS[kind]
+
+
+def parse_document_text(
+    text: str, file: str, spelling: Spelling = "yaml", kind: str | None = None
+) -> Document:
+    """Parse a document of any kind from its text (Markdown is always a WorkloadContract).
+
+    Args:
+        text: the document.
+        file: the name used in error messages.
+        spelling: ``"yaml"`` or ``"md"``.
+        kind: the kind expected (``"WorkloadContract"``...), or None for whichever it declares.
+
+    Raises:
+        DocumentError: the document is invalid; names file, line, field path and the fix.
+    """
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise DocumentError(file, [Problem("", f"is larger than {MAX_BYTES // 1024} KiB; refused unread")])
+    if not text.strip():
+        raise DocumentError(file, [Problem("", _EMPTY)])
+    if spelling == "md":
+        if kind not in (None, "WorkloadContract"):
+            raise DocumentError(
+                file, [Problem("", f"a Markdown document is a WorkloadContract, not a {kind}")]
+            )
+        from contracts import markdown
+
+        return markdown.parse_markdown(text, file)
+    data, lines = _yaml_to_data(text, file)
+    model = _check_header(data, file, lines, kind)
+    return typing.cast(Document, validate_data(model, data, file, lines))
+
+
+def parse_contract_text(text: str, file: str, spelling: Spelling = "yaml") -> WorkloadContract:
+    """Parse a workload contract from YAML or Markdown text.
+
+    Raises:
+        DocumentError: the contract is invalid.
+    """
+    doc = parse_document_text(text, file, spelling, "WorkloadContract")
+    assert isinstance(doc, WorkloadContract)
+    return doc
+
+
+def load_document(path: str | Path, kind: str | None = None) -> Document:
+    """Load any signoff document; the spelling follows the extension, the model its ``kind``."""
+    return parse_document_text(read_text(path), str(path), spelling_of(path), kind)
+
+
 def load_contract(path: str | Path) -> WorkloadContract:
-    """Load a workload contract from YAML (``.yaml``/``.yml``) or Markdown (``.md``)."""
-    p = Path(path)
-    text = p.read_text(encoding="utf-8")
-    return _validate(WorkloadContract, yaml.safe_load(text), str(p))
+    """Load a workload contract from YAML (``.yaml``/``.yml``) or Markdown (``.md``).
+
+    Raises:
+        DocumentError: the file is missing or the contract is invalid (file, line, field, fix).
+    """
+    return parse_contract_text(read_text(path), str(path), spelling_of(path))
 
 
 def load_cluster_policy(path: str | Path) -> ClusterPolicy:
-    """Load a cluster policy document."""
-    p = Path(path)
-    return _validate(ClusterPolicy, yaml.safe_load(p.read_text(encoding="utf-8")), str(p))
+    """Load a cluster policy document (YAML).
+
+    Raises:
+        DocumentError: the file is missing or the policy is invalid.
+    """
+    doc = parse_document_text(read_text(path), str(path), "yaml", "ClusterPolicy")
+    assert isinstance(doc, ClusterPolicy)
+    return doc
 
 
 def load_trust_policy(path: str | Path) -> TrustPolicy:
-    """Load a trust policy document."""
-    p = Path(path)
-    return _validate(TrustPolicy, yaml.safe_load(p.read_text(encoding="utf-8")), str(p))
+    """Load a trust policy document (YAML).
+
+    Raises:
+        DocumentError: the file is missing or the policy is invalid.
+    """
+    doc = parse_document_text(read_text(path), str(path), "yaml", "TrustPolicy")
+    assert isinstance(doc, TrustPolicy)
+    return doc
+
+
+# ------------------------------------------------------------------------------------------ writing
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, lists indented under their key, no aliases."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump_yaml(doc: BaseModel, schema: str | None = None) -> str:
+    """Any signoff document as YAML, fields in model order, defaults left out.
+
+    Args:
+        doc: the document.
+        schema: when given, a first line ``# yaml-language-server: $schema=<schema>`` for editors.
+    """
+    data = doc.model_dump(mode="json", exclude_defaults=True)
+    full = doc.model_dump(mode="json")
+    out = {"apiVersion": full["apiVersion"], "kind": full["kind"], **data}
+    text = yaml.dump(
+        out, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False
+    )
+    return (f"# yaml-language-server: $schema={schema}\n" if schema else "") + text
+
+
+def dump_contract_yaml(contract: WorkloadContract, schema: str | None = None) -> str:
+    """The contract in its YAML spelling; ``parse_contract_text`` reads it back unchanged."""
+    return dump_yaml(contract, schema)

@@ -18,26 +18,28 @@ import enum
 import hashlib
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts._units import ByteSize, Duration, Percent
 
-API_VERSION = "signoff.dev/v1alpha1"
+API_VERSION: Final = "signoff.dev/v1alpha1"
 
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 """A Kubernetes DNS-1123 label: lower-case alphanumerics and '-', at most 63 characters."""
 
 _TEAM = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"
 _MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$"
+_HANDLE = r"^[^\s<>](?:[^\r\n\t<>]*[^\s<>])?$"
+"""A pager or chat handle: one line, no surrounding spaces, no '<' or '>' (so it renders as Markdown)."""
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False)
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     """The three owner roles of a contract."""
 
     ML = "ml"
@@ -66,9 +68,9 @@ class Owner(_Frozen):
 
     team: Annotated[str, Field(pattern=_TEAM, examples=["ranking-squad"])]
     """Team name as it appears in the trust policy (letters, digits, '.', '_', '-')."""
-    pager: Annotated[str | None, Field(max_length=200)] = None
+    pager: Annotated[str | None, Field(pattern=_HANDLE, max_length=200)] = None
     """Pager handle or escalation policy (e.g. a PagerDuty service)."""
-    chat: Annotated[str | None, Field(max_length=200)] = None
+    chat: Annotated[str | None, Field(pattern=_HANDLE, max_length=200)] = None
     """Chat channel, e.g. ``#ranking-squad``."""
     runbook: Annotated[str | None, Field(pattern=r"^https?://\S+$", max_length=2000)] = None
     """Runbook URL linked from this team's alerts."""
@@ -179,7 +181,7 @@ class Resources(_Frozen):
 # ----------------------------------------------------------------------------------------------- alerts
 
 
-class Signal(str, enum.Enum):
+class Signal(enum.StrEnum):
     """Kinds of signal an alert watches; each kind pages the owner the contract names."""
 
     LATENCY = "latency"
@@ -193,7 +195,7 @@ class Signal(str, enum.Enum):
     THROUGHPUT = "throughput"
 
 
-class Comparison(str, enum.Enum):
+class Comparison(enum.StrEnum):
     ABOVE = ">"
     BELOW = "<"
 
@@ -245,7 +247,8 @@ class Alert(_Frozen):
                 return float(text)
             except ValueError:
                 raise ValueError(
-                    f"{value!r} is not a threshold; write a duration ('80ms'), a percentage ('3%') or a number"
+                    f"{value!r} is not a threshold; write a duration ('80ms'), a percentage ('3%') or a "
+                    f"number"
                 ) from None
         return value
 
@@ -253,8 +256,15 @@ class Alert(_Frozen):
     def _threshold_fits_signal(self) -> Alert:
         kind = _THRESHOLD_KIND[self.signal]
         if kind is None:
-            if self.threshold is not None:
-                raise ValueError(f"a {self.signal.value} alert takes no threshold (any occurrence fires)")
+            if (
+                self.threshold is not None
+                or self.comparison is not Comparison.ABOVE
+                or self.percentile is not None
+            ):
+                raise ValueError(
+                    f"a {self.signal.value} alert takes no threshold, comparison or percentile (any "
+                    f"occurrence fires)"
+                )
             return self
         if self.threshold is None:
             raise ValueError(f"a {self.signal.value} alert needs a threshold")
@@ -264,7 +274,9 @@ class Alert(_Frozen):
         if got is not kind:
             want = {Duration: "a duration such as '80ms'", Percent: "a percentage such as '3%'",
                     float: "a number of requests/s"}[kind]  # fmt: skip
-            raise ValueError(f"a {self.signal.value} alert's threshold must be {want}, not {self.threshold!r}")
+            raise ValueError(
+                f"a {self.signal.value} alert's threshold must be {want}, not {self.threshold!r}"
+            )
         if self.percentile is not None and self.signal is not Signal.LATENCY:
             raise ValueError("percentile applies only to latency alerts")
         return self
@@ -279,7 +291,7 @@ class Alert(_Frozen):
 # --------------------------------------------------------------------------------------------- rollback
 
 
-class RollbackAction(str, enum.Enum):
+class RollbackAction(enum.StrEnum):
     REVERT_TO_PREVIOUS = "revert_to_previous"
     """Move the production alias back to the rollback target."""
 
@@ -291,7 +303,7 @@ class AutomatedRollback(_Frozen):
     action: RollbackAction = RollbackAction.REVERT_TO_PREVIOUS
 
 
-class ProblemKind(str, enum.Enum):
+class ProblemKind(enum.StrEnum):
     """Kinds of problem a manual rollback is for."""
 
     QUALITY = "quality"
@@ -319,7 +331,9 @@ class Rollback(_Frozen):
         problems = [m.problem for m in self.manual]
         dup = {p.value for p in problems if problems.count(p) > 1}
         if dup:
-            raise ValueError(f"manual rollback names {', '.join(sorted(dup))} more than once; one team decides each")
+            raise ValueError(
+                f"manual rollback names {', '.join(sorted(dup))} more than once; one team decides each"
+            )
         return self
 
     def decider(self, problem: ProblemKind) -> Role | None:
@@ -335,7 +349,13 @@ class Rollback(_Frozen):
 class QualityThreshold(_Frozen):
     """A metric the ML-artifact gate checks on the model version's run."""
 
-    metric: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-/ ]{1,250}$", examples=["accuracy", "ndcg_at_10"])]
+    metric: Annotated[
+        str,
+        Field(
+            pattern=r"^[A-Za-z0-9_./-](?:[A-Za-z0-9_.\-/ ]{0,248}[A-Za-z0-9_./-])?$",
+            examples=["accuracy", "ndcg_at_10"],
+        ),
+    ]
     """Metric name as logged to MLflow."""
     min: float | None = None
     """Lowest acceptable value (inclusive)."""
@@ -354,7 +374,7 @@ class QualityThreshold(_Frozen):
 # -------------------------------------------------------------------------------------------- promotion
 
 
-class Approval(str, enum.Enum):
+class Approval(enum.StrEnum):
     AUTOMATIC = "automatic"
     """Promote as soon as every gate's signed verdict verifies."""
     MANUAL = "manual"
@@ -399,7 +419,7 @@ class Spec(_Frozen):
 class WorkloadContract(_Frozen):
     """The workload contract ("interface document") of one model in production."""
 
-    apiVersion: Literal["signoff.dev/v1alpha1"] = API_VERSION  # noqa: N815 - Kubernetes spelling
+    apiVersion: Literal["signoff.dev/v1alpha1"] = API_VERSION  # Kubernetes spelling
     kind: Literal["WorkloadContract"] = "WorkloadContract"
     metadata: Metadata
     spec: Spec
@@ -419,7 +439,9 @@ class WorkloadContract(_Frozen):
 
 def canonical_json(data: Any) -> bytes:
     """Canonical JSON bytes: sorted keys, compact separators, UTF-8, no NaN."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
 
 
 def is_dns1123_label(value: str) -> bool:
