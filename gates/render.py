@@ -16,7 +16,9 @@ What is rendered (namespace from ``policy.spec.namespaces.<environment>``):
 * always a ``PodDisruptionBudget`` and a ``NetworkPolicy``.
 
 The serving container listens on port 8080 (``http``; KServe v2 health endpoints
-``/v2/health/ready`` and ``/v2/health/live``) and exposes metrics on 8082 (``metrics``).
+``/v2/health/ready`` and ``/v2/health/live``) and exposes metrics on 8082 (``metrics``). The
+NetworkPolicy admits the serving port (and, for KServe, the Knative queue-proxy's 8012) from the
+ingress/KServe/Knative system namespaces only, and the metrics port (and queue-proxy user metrics 9091) from the ``monitoring`` namespace only.
 
 Immutable storage URIs: :class:`ModelRef` accepts ``s3://``, ``gs://``, ``pvc://`` and ``https://``
 URIs of the version's artifacts (what KServe's storage initializer can fetch) and refuses registry
@@ -76,6 +78,8 @@ _IMAGE = re.compile(
 _STORAGE_SCHEMES = ("s3://", "gs://", "pvc://", "https://")
 # Namespaces whose pods may reach the serving port: ingress gateways and the KServe/Knative system.
 _INGRESS_NAMESPACES = ("istio-system", "knative-serving", "kserve", "ingress-nginx")
+_QUEUE_PROXY_PORT = 8012
+_QUEUE_PROXY_METRICS_PORT = 9091
 # Namespace whose Prometheus may scrape the metrics port.
 _MONITORING_NAMESPACE = "monitoring"
 
@@ -439,7 +443,7 @@ def render(
             },
         ]
     objects.append(_pdb(workload, namespace, labels, replicas.min))
-    objects.append(_network_policy(workload, namespace, labels))
+    objects.append(_network_policy(workload, namespace, labels, mode))
     return Manifests(objects=tuple(objects))
 
 
@@ -455,16 +459,20 @@ def _pdb(workload: str, namespace: str, labels: dict[str, str], min_replicas: in
     }
 
 
-def _network_policy(workload: str, namespace: str, labels: dict[str, str]) -> dict[str, Any]:
+def _network_policy(
+    workload: str, namespace: str, labels: dict[str, str], mode: ServingMode
+) -> dict[str, Any]:
     def ns_in(names: tuple[str, ...]) -> dict[str, Any]:
-        return {
-            "namespaceSelector": {
-                "matchExpressions": [
-                    {"key": "kubernetes.io/metadata.name", "operator": "In", "values": list(names)}
-                ]
-            }
-        }
+        expr = {"key": "kubernetes.io/metadata.name", "operator": "In", "values": list(names)}
+        return {"namespaceSelector": {"matchExpressions": [expr]}}
 
+    def tcp(ports: tuple[int, ...]) -> list[dict[str, Any]]:
+        return [{"protocol": "TCP", "port": port} for port in ports]
+
+    # KServe serverless pods take traffic on the Knative queue-proxy port and expose its
+    # request metrics on the queue-proxy user-metrics port (the SRE PodMonitor scrapes it).
+    serve = (HTTP_PORT, _QUEUE_PROXY_PORT) if mode is ServingMode.KSERVE else (HTTP_PORT,)
+    scrape = (METRICS_PORT, _QUEUE_PROXY_METRICS_PORT) if mode is ServingMode.KSERVE else (METRICS_PORT,)
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -473,11 +481,8 @@ def _network_policy(workload: str, namespace: str, labels: dict[str, str]) -> di
             "podSelector": {"matchLabels": _selector(workload)},
             "policyTypes": ["Ingress"],
             "ingress": [
-                {"from": [ns_in(_INGRESS_NAMESPACES)], "ports": [{"protocol": "TCP", "port": HTTP_PORT}]},
-                {
-                    "from": [ns_in((_MONITORING_NAMESPACE,))],
-                    "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
-                },
+                {"from": [ns_in(_INGRESS_NAMESPACES)], "ports": tcp(serve)},
+                {"from": [ns_in((_MONITORING_NAMESPACE,))], "ports": tcp(scrape)},
             ],
         },
     }
