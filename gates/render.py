@@ -18,7 +18,8 @@ What is rendered (namespace from ``policy.spec.namespaces.<environment>``):
 The serving container listens on port 8080 (``http``; KServe v2 health endpoints
 ``/v2/health/ready`` and ``/v2/health/live``) and exposes metrics on 8082 (``metrics``). The
 NetworkPolicy admits the serving port (and, for KServe, the Knative queue-proxy's 8012) from the
-ingress/KServe/Knative system namespaces only, and the metrics port (and queue-proxy user metrics 9091) from the ``monitoring`` namespace only.
+ingress/KServe/Knative system namespaces only, and the metrics port (and queue-proxy user metrics
+9091) from the ``monitoring`` namespace only.
 
 Immutable storage URIs: :class:`ModelRef` accepts ``s3://``, ``gs://``, ``pvc://`` and ``https://``
 URIs of the version's artifacts (what KServe's storage initializer can fetch) and refuses registry
