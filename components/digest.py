@@ -1,0 +1,133 @@
+"""The model files' digest: a manifest of per-file sha256 digests and a digest over the manifest.
+
+The manifest digest is the model's identity in every verdict: ``sha256`` over the canonical JSON
+(sorted keys, compact) of the entries sorted by path, each ``{"path", "sha256", "size"}``. See
+:func:`gates.ml_artifact.manifest_digest`, which the ML-artifact gate uses to re-check it.
+
+Fast on big models: each file is read sequentially in large chunks into one reused buffer per
+worker (``readinto``, no whole-file loads), and files are hashed by ``workers`` threads in parallel
+(``hashlib`` releases the GIL while hashing large buffers, so two threads use two cores). One file
+is hashed by one thread, so a folder with a single huge file uses one core.
+
+Refused with :class:`contracts.errors.InputError`: a missing folder, symlinks anywhere inside it,
+anything that is not a regular file or folder (FIFOs, sockets, devices), paths resolving outside the
+folder, names that are not UTF-8, and an empty folder (nothing to identify the model by).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from contracts.errors import InputError
+from gates.evidence import FileEntry, FileManifest
+from gates.ml_artifact import manifest_digest
+
+__all__ = ["DEFAULT_CHUNK", "digest_folder"]
+
+DEFAULT_CHUNK = 8 * 1024 * 1024
+"""Bytes read per ``readinto`` call: large sequential reads."""
+
+
+def _walk(root: Path) -> list[tuple[str, Path, int]]:
+    """Every regular file under ``root`` as (relative posix path, path, size); refuses the rest."""
+    found: list[tuple[str, Path, int]] = []
+    real_root = root.resolve(strict=True)
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                path = Path(entry.path)
+                rel = path.relative_to(root)
+                if entry.is_symlink():
+                    raise InputError(
+                        f"{root}: {rel.as_posix()} is a symlink; a model folder must hold regular files only "
+                        "(a symlink can point outside the folder or change after the digest)"
+                    )
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(path)
+                    continue
+                if not stat.S_ISREG(st.st_mode):
+                    raise InputError(f"{root}: {rel.as_posix()} is not a regular file or folder")
+                try:
+                    path.resolve(strict=True).relative_to(real_root)
+                except ValueError:
+                    raise InputError(f"{root}: {rel.as_posix()} resolves outside the model folder") from None
+                name = rel.as_posix()
+                try:
+                    name.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise InputError(f"{root}: a file name is not UTF-8 ({name!r}); rename it") from None
+                found.append((name, path, st.st_size))
+    return found
+
+
+def _hash_file(path: Path, chunk: int, buffers: dict[int, bytearray]) -> tuple[str, int]:
+    """sha256 hex and byte count of one file, read into this thread's reused buffer."""
+    import threading
+
+    ident = threading.get_ident()
+    buf = buffers.get(ident)
+    if buf is None:
+        buf = buffers[ident] = bytearray(chunk)
+    view = memoryview(buf)
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb", buffering=0) as f:
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        while n := f.readinto(view):
+            h.update(view[:n])
+            size += n
+    return h.hexdigest(), size
+
+
+def digest_folder(path: Path, *, workers: int = 2, chunk: int = DEFAULT_CHUNK) -> FileManifest:
+    """Digest every file of a model folder into a :class:`~gates.evidence.FileManifest`.
+
+    Args:
+        path: The model folder (for example the downloaded MLflow model artifact).
+        workers: Threads hashing files in parallel.
+        chunk: Bytes per read; each worker reuses one buffer of this size.
+
+    Returns:
+        The manifest: entries sorted by path and the digest over them. The same folder contents
+        always give the same manifest, wherever the folder is.
+
+    Raises:
+        InputError: the folder is missing, empty, or holds a symlink, a special file or a path
+            escaping it.
+    """
+    root = Path(path)
+    if root.is_symlink():
+        raise InputError(f"{root}: the model folder is a symlink; pass the real folder")
+    if not root.is_dir():
+        raise InputError(f"{root}: not a folder; pass the model's artifact folder")
+    if workers < 1 or chunk < 4096:
+        raise InputError(f"workers must be at least 1 and chunk at least 4096 bytes (got {workers}, {chunk})")
+    files = _walk(root)
+    if not files:
+        raise InputError(f"{root}: the model folder is empty; there is nothing to digest")
+    # Largest first, so the last file to finish is a small one (both threads stay busy).
+    order = sorted(files, key=lambda f: -f[2])
+    buffers: dict[int, bytearray] = {}
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="digest") as pool:
+        results = dict(
+            zip(
+                (f[0] for f in order),
+                pool.map(lambda f: _hash_file(f[1], chunk, buffers), order),
+                strict=True,
+            )
+        )
+    entries = []
+    for name, _path, size in sorted(files):
+        sha, read = results[name]
+        if read != size:
+            raise InputError(f"{root}: {name} changed size while being digested ({size} -> {read} bytes)")
+        entries.append(FileEntry(path=name, size=read, sha256=sha))
+    return FileManifest(files=tuple(entries), digest=manifest_digest(entries))
