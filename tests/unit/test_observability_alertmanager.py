@@ -1,0 +1,155 @@
+"""The Alertmanager routing tree, checked by the real ``amtool``: it loads, and every alert of the
+contract reaches its owner team's receiver (``amtool config routes test``)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from contracts.loader import load_contract
+from contracts.workload import Role
+from gates import observability as obs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _contracts() -> list[Path]:
+    paths = sorted((ROOT / "contracts" / "examples").glob("*.yaml"))
+    return [
+        p
+        for p in paths
+        if (yaml.safe_load(p.read_text(encoding="utf-8")) or {}).get("kind") == "WorkloadContract"
+    ]
+
+
+@pytest.fixture(scope="module")
+def amtool() -> str:
+    exe = shutil.which("amtool")
+    if exe is None:
+        pytest.skip("amtool not installed (Debian package 'prometheus-alertmanager'; .ci/run installs it)")
+    return exe
+
+
+def _write(tmp_path: Path, config: dict[str, Any]) -> Path:
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(obs.to_yaml(config), encoding="utf-8")
+    return path
+
+
+def _route(amtool: str, config: Path, labels: dict[str, str]) -> str:
+    args = [f"{k}={v}" for k, v in sorted(labels.items())]
+    done = subprocess.run(
+        [amtool, "config", "routes", "test", f"--config.file={config}", *args],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.strip()
+
+
+@pytest.mark.parametrize("path", _contracts(), ids=lambda p: p.stem)
+def test_config_passes_amtool_check_config(amtool: str, tmp_path: Path, path: Path) -> None:
+    config = _write(tmp_path, obs.alertmanager_config(load_contract(path)))
+    done = subprocess.run(
+        [amtool, "check-config", str(config)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS" in done.stdout
+
+
+@pytest.mark.parametrize("path", _contracts(), ids=lambda p: p.stem)
+def test_every_alert_reaches_its_owner_team(amtool: str, tmp_path: Path, path: Path) -> None:
+    contract = load_contract(path)
+    config = _write(tmp_path, obs.alertmanager_config(contract))
+    rules = obs.rule_groups(contract, obs.MetricNames.kserve(), namespace="ml-prod")
+    alerts = [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
+    assert len(alerts) == 6 + len(contract.spec.alerts)
+    for rule in alerts:
+        labels = {**rule["labels"], "alertname": rule["alert"]}
+        team = labels["team"]
+        want = team if labels["severity"] == "page" else f"{team}-tickets"
+        assert _route(amtool, config, labels) == want, labels
+    # And each contract alert pages the team of the role the contract names.
+    for alert in contract.spec.alerts:
+        rule = next(r for r in alerts if r["alert"] == obs.alert_name(alert))
+        labels = {**rule["labels"], "alertname": rule["alert"]}
+        assert _route(amtool, config, labels) == contract.spec.owners.of(alert.pages).team
+
+
+def test_example_routes_by_signal_as_the_contract_says(amtool: str, tmp_path: Path) -> None:
+    contract = load_contract(ROOT / "contracts" / "examples" / "recsys-ranker.yaml")
+    config = _write(tmp_path, obs.alertmanager_config(contract))
+    base = {"workload": "recsys-ranker-v2", "severity": "page"}
+    # latency -> SRE, accuracy drift -> ML team, GPU OOM -> platform (the interface document's alerts).
+    assert (
+        _route(
+            amtool,
+            config,
+            {**base, "alertname": "SignoffLatencyP99", "team": "sre-ai-oncall", "owner": "sre"},
+        )
+        == "sre-ai-oncall"
+    )
+    assert (
+        _route(
+            amtool,
+            config,
+            {**base, "alertname": "SignoffAccuracyDrift", "team": "ranking-squad", "owner": "ml"},
+        )
+        == "ranking-squad"
+    )
+    assert (
+        _route(
+            amtool,
+            config,
+            {**base, "alertname": "SignoffGpuOom", "team": "platform-gpu-team", "owner": "platform"},
+        )
+        == "platform-gpu-team"
+    )
+    # A label set that names no owner (or another workload) falls to the default receiver.
+    assert (
+        _route(amtool, config, {**base, "alertname": "X", "team": "ranking-squad", "owner": "sre"})
+        == obs.DEFAULT_RECEIVER
+    )
+    assert (
+        _route(amtool, config, {"workload": "other", "team": "sre-ai-oncall", "owner": "sre"})
+        == obs.DEFAULT_RECEIVER
+    )
+
+
+def test_burn_rate_alerts_page_the_team_the_contract_names() -> None:
+    contract = load_contract(ROOT / "contracts" / "examples" / "recsys-ranker.yaml")
+    # The latency alert pages SRE; availability has no alert, so the manual-rollback decider (SRE).
+    assert obs.burn_owner(contract, "latency") is Role.SRE
+    assert obs.burn_owner(contract, "availability") is Role.SRE
+    data = contract.model_dump(mode="json")
+    data["spec"]["alerts"][0]["pages"] = "platform"
+    data["spec"]["rollback"]["manual"][1]["decides"] = "ml"
+    moved = type(contract).model_validate(data)
+    assert obs.burn_owner(moved, "latency") is Role.PLATFORM
+    assert obs.burn_owner(moved, "availability") is Role.ML
+    rules = obs.rule_groups(moved, obs.MetricNames.kserve())
+    burn = {
+        r["alert"]: r["labels"]["team"]
+        for g in rules["groups"]
+        for r in g["rules"]
+        if "BudgetBurn" in r.get("alert", "")
+    }
+    assert burn == {
+        "SignoffAvailabilityBudgetBurn": "ranking-squad",
+        "SignoffLatencyBudgetBurn": "platform-gpu-team",
+    }
+
+
+def test_receivers_hold_no_secrets() -> None:
+    contract = load_contract(ROOT / "contracts" / "examples" / "recsys-ranker.yaml")
+    config = obs.alertmanager_config(contract)
+    text = obs.to_yaml(config)
+    assert "routing_key:" not in text and "service_key:" not in text and "api_url:" not in text
+    names = [r["name"] for r in config["receivers"]]
+    teams = ["sre-ai-oncall", "ranking-squad", "platform-gpu-team"]
+    assert names == ["default", *(n for t in teams for n in (t, f"{t}-tickets"))]
+    assert config["route"]["group_by"] == ["alertname", "workload"]

@@ -1,0 +1,143 @@
+"""Observability objects from the contract: CRD-valid, golden, and selecting the serving pods."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from contracts.cluster import ServingMode
+from contracts.loader import load_contract
+from gates import observability as obs
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+from crd_schema import validate_crd_object  # noqa: E402
+
+NS = "ml-prod"
+CRD = {
+    "PodMonitor": "prometheus-operator-v0.93.0-podmonitors.crd.yaml",
+    "ServiceMonitor": "prometheus-operator-v0.93.0-servicemonitors.crd.yaml",
+    "PrometheusRule": "prometheus-operator-v0.93.0-prometheusrules.crd.yaml",
+}
+
+
+def _contracts() -> list[Path]:
+    paths = sorted((ROOT / "contracts" / "examples").glob("*.yaml"))
+    return [
+        p
+        for p in paths
+        if (yaml.safe_load(p.read_text(encoding="utf-8")) or {}).get("kind") == "WorkloadContract"
+    ]
+
+
+@pytest.mark.parametrize("mode", list(ServingMode), ids=lambda m: m.value)
+@pytest.mark.parametrize("path", _contracts(), ids=lambda p: p.stem)
+def test_objects_validate_against_prometheus_operator_crds(
+    shared_schemas: Path, path: Path, mode: ServingMode
+) -> None:
+    objects = obs.render_observability(load_contract(path), namespace=NS, mode=mode)
+    kinds = [o["kind"] for o in objects]
+    assert kinds == ["PodMonitor" if mode is ServingMode.KSERVE else "ServiceMonitor", "PrometheusRule"]
+    for obj in objects:
+        assert validate_crd_object(shared_schemas / CRD[obj["kind"]], obj) == [], obj["kind"]
+
+
+def test_crd_validation_refuses_a_misspelled_field(shared_schemas: Path) -> None:
+    # The check above can fail: a typo in a rule is refused, not silently pruned.
+    contract = load_contract(ROOT / "contracts" / "examples" / "recsys-ranker.yaml")
+    rule = obs.render_observability(contract, namespace=NS, mode=ServingMode.KSERVE)[1]
+    rule["spec"]["groups"][0]["rules"][0]["recrod"] = rule["spec"]["groups"][0]["rules"][0].pop("record")
+    assert validate_crd_object(shared_schemas / CRD["PrometheusRule"], rule)
+
+
+@pytest.mark.parametrize("path", _contracts(), ids=lambda p: p.stem)
+def test_goldens(golden: Callable[[str, str], None], path: Path) -> None:
+    contract = load_contract(path)
+    stem = path.stem
+    golden(
+        f"observability/{stem}.rules.kserve.yaml",
+        obs.to_yaml(obs.rule_groups(contract, obs.MetricNames.kserve(), namespace=NS)),
+    )
+    golden(
+        f"observability/{stem}.rules.deployment.yaml",
+        obs.to_yaml(obs.rule_groups(contract, obs.MetricNames.deployment(), namespace=NS)),
+    )
+    golden(f"observability/{stem}.alertmanager.yaml", obs.to_yaml(obs.alertmanager_config(contract)))
+    monitors = [obs.render_observability(contract, namespace=NS, mode=m)[0] for m in ServingMode]
+    golden(f"observability/{stem}.monitors.yaml", "---\n".join(obs.to_yaml(m) for m in monitors))
+
+
+def test_monitor_selects_the_serving_pods_and_names_the_workload() -> None:
+    contract = load_contract(ROOT / "contracts" / "examples" / "recsys-ranker.yaml")
+    pod_monitor, rule = obs.render_observability(contract, namespace=NS, mode=ServingMode.KSERVE)
+    assert pod_monitor["spec"]["selector"] == {"matchLabels": {"signoff.dev/workload": "recsys-ranker-v2"}}
+    assert pod_monitor["spec"]["namespaceSelector"] == {"matchNames": [NS]}
+    endpoint = pod_monitor["spec"]["podMetricsEndpoints"][0]
+    assert endpoint["port"] == "http-usermetric"
+    assert endpoint["relabelings"][0]["sourceLabels"] == ["__meta_kubernetes_pod_label_signoff_dev_workload"]
+    assert endpoint["relabelings"][0]["targetLabel"] == "workload"
+    service_monitor, _ = obs.render_observability(contract, namespace=NS, mode=ServingMode.DEPLOYMENT)
+    assert service_monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    assert rule["spec"] == obs.rule_groups(contract, obs.MetricNames.kserve(), namespace=NS)
+
+
+def test_recording_rules_cover_every_window_and_the_budgets_follow_the_slos() -> None:
+    contract = load_contract(ROOT / "contracts" / "examples" / "recsys-ranker.yaml")
+    rules = [r for g in obs.rule_groups(contract, obs.MetricNames.kserve())["groups"] for r in g["rules"]]
+    records = {r["record"] for r in rules if "record" in r}
+    for w in ("5m", "30m", "1h", "6h", "3d"):
+        assert f"signoff:request_errors:ratio_rate{w}" in records
+        assert f"signoff:request_latency_slo_violations:ratio_rate{w}" in records
+    fast = next(r for r in rules if r.get("alert") == "SignoffAvailabilityBudgetBurn")
+    # 99.95% availability: budget 0.0005, paged at 14.4x over 1h and 5m.
+    assert (
+        "ratio_rate1h" in fast["expr"]
+        and "ratio_rate5m" in fast["expr"]
+        and "(14.4 * 0.0005)" in fast["expr"]
+    )
+    latency = next(
+        r for r in rules if r.get("record") == "signoff:request_latency_slo_violations:ratio_rate5m"
+    )
+    assert 'le=~"80(\\\\.0)?"' in latency["expr"]  # queue-proxy latencies are in ms: the 80ms bucket
+    seconds = next(
+        r for g in obs.rule_groups(contract, obs.MetricNames.deployment())["groups"] for r in g["rules"]
+        if r.get("record") == "signoff:request_latency_slo_violations:ratio_rate5m"
+    )  # fmt: skip
+    assert 'le=~"0\\\\.08"' in seconds["expr"]
+
+
+def test_paging_alerts_carry_owner_labels_and_runbooks() -> None:
+    contract = load_contract(ROOT / "contracts" / "examples" / "recsys-ranker.yaml")
+    rules = [
+        r
+        for g in obs.rule_groups(contract, obs.MetricNames.kserve())["groups"]
+        for r in g["rules"]
+        if "alert" in r
+    ]
+    by_name = {r["alert"]: r for r in rules}
+    assert by_name["SignoffAccuracyDrift"]["labels"] | {} == {
+        "signal": "accuracy_drift", "severity": "page", "team": "ranking-squad", "owner": "ml",
+        "workload": "recsys-ranker-v2", "namespace": "default",
+    }  # fmt: skip
+    assert (
+        by_name["SignoffGpuOom"]["annotations"]["runbook_url"]
+        == "https://runbooks.example.com/platform/gpu-serving"
+    )
+    assert by_name["SignoffLatencyP99"]["for"] == "10m"
+    for rule in rules:
+        assert set(rule["annotations"]) == {"summary", "description", "runbook_url"}
+
+
+def test_metric_names_are_validated() -> None:
+    with pytest.raises(ValidationError):
+        obs.MetricNames(requests_total="bad name{", error_label="code", error_regex="5..",
+                        latency_bucket="x_bucket", latency_unit_seconds=1, port="metrics")  # fmt: skip
+    with pytest.raises(ValidationError):
+        obs.MetricNames.kserve().model_copy(update={}).model_validate(
+            {**obs.MetricNames.kserve().model_dump(), "latency_bucket": "no_suffix"}
+        )
