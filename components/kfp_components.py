@@ -1,0 +1,419 @@
+"""KFP components of the gated-promotion steps: thin wrappers around :mod:`components.steps`.
+
+The only module in ``components`` that imports kfp. Each component is a lightweight Python
+component whose body imports ``components.steps`` from the step image (``infra/docker/Dockerfile``
+installs signoff and the kfp runtime, so nothing is installed at start: ``install_kfp_package=False``).
+
+Outputs, so the Kubeflow Pipelines UI shows who signed what and why at a glance:
+
+* ``envelope``: the signed verdict (DSSE envelope), an Artifact with ``gate``, ``team`` and
+  ``passed`` in its metadata,
+* ``report``: the gate's Markdown report (a ``Markdown`` artifact the UI renders),
+* ``metrics``: the checks' figures (a ``Metrics`` artifact),
+* ``manifests`` (platform, promotion): the rendered serving manifests.
+
+A refused gate still writes its envelope and report, then fails the task (exit code 1): the run
+fails and nothing downstream runs.
+
+Keys: a component reads its owner's key with :func:`components.steps.key_path`, i.e. the Secret the
+pipeline mounts into that task only, or ``$SIGNOFF_KEYS_DIR`` in local runs (``kfp.local`` has no
+Secrets).
+"""
+
+import contextlib
+import json
+import shutil
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kfp import dsl
+from kfp.dsl import Artifact, Input, Markdown, Metrics, Output
+
+__all__ = ["Components", "emit", "make_components"]
+
+
+@contextlib.contextmanager
+def emit(
+    out_dir: str,
+    *,
+    envelope: Any = None,
+    report: Any = None,
+    metrics: Any = None,
+    files: Mapping[str, Any] | None = None,
+) -> Iterator[None]:
+    """Copy a step's output folder into the task's KFP output artifacts, also when the gate refused.
+
+    Args:
+        out_dir: the folder the step writes into.
+        envelope: the ``Output[Artifact]`` for ``envelope.json``.
+        report: the ``Output[Markdown]`` for ``report.md``.
+        metrics: the ``Output[Metrics]`` the figures of ``metrics.json`` are logged to.
+        files: more ``{file name in out_dir: Output[Artifact]}`` to copy.
+    """
+    try:
+        yield
+    finally:
+        out = Path(out_dir)
+        outcome_file = out / "outcome.json"
+        outcome = json.loads(outcome_file.read_text(encoding="utf-8")) if outcome_file.is_file() else {}
+        pairs = [("envelope.json", envelope), ("report.md", report), *(files or {}).items()]
+        for name, artifact in pairs:
+            src = out / name
+            if artifact is None or not src.is_file():
+                continue
+            Path(artifact.path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, artifact.path)
+            for key in ("gate", "team", "passed"):
+                if key in outcome:
+                    artifact.metadata[key] = outcome[key]
+        figures = out / "metrics.json"
+        if metrics is not None and figures.is_file():
+            for name, value in sorted(json.loads(figures.read_text(encoding="utf-8")).items()):
+                metrics.log_metric(name, float(value))
+
+
+# The component functions below are compiled into the pipeline as source text: each must be
+# self-contained (imports inside the body) and its docstring is what the KFP UI shows.
+
+
+def ml_artifact(
+    model_name: str,
+    model_version: str,
+    contract: str,
+    cluster_policy: str,
+    mlflow_tracking_uri: str,
+    envelope: Output[Artifact],
+    model_ref: Output[Artifact],
+    report: Output[Markdown],
+    metrics: Output[Metrics],
+) -> None:
+    """ML handoff: validate the registered model version against the workload contract (ML team signs).
+
+    Checks the MLflow model (flavors, signature, input example prediction, quality metrics, size
+    against the declared model size, serialization format) and signs the verdict with the ML team's
+    key. Fails the run when the gate refuses.
+
+    Args:
+        model_name: MLflow registered model name.
+        model_version: MLflow model version number.
+        contract: the workload contract, YAML text.
+        cluster_policy: the platform team's cluster policy, YAML text.
+        mlflow_tracking_uri: MLflow tracking server URI (empty: the step's MLFLOW_TRACKING_URI).
+        envelope: the ML team's signed verdict (DSSE envelope).
+        model_ref: the model's name, version, storage URI and digest, for the platform step.
+        report: the gate's checks and reasons, in Markdown.
+        metrics: the figures each check used.
+    """
+    import tempfile
+
+    from components import kfp_components, steps
+
+    out = tempfile.mkdtemp(prefix="signoff-")
+    with kfp_components.emit(
+        out, envelope=envelope, report=report, metrics=metrics, files={"model-ref.json": model_ref}
+    ):
+        steps.ml_artifact_step(
+            contract_yaml=contract,
+            policy_yaml=cluster_policy,
+            model_name=model_name,
+            model_version=model_version,
+            tracking_uri=mlflow_tracking_uri or None,
+            key_file=steps.key_path("ml"),
+            out_dir=out,
+        )
+
+
+def platform(
+    contract: str,
+    cluster_policy: str,
+    trust_policy: str,
+    image: str,
+    mlflow_tracking_uri: str,
+    ml_envelope: Input[Artifact],
+    model_ref: Input[Artifact],
+    envelope: Output[Artifact],
+    manifests: Output[Artifact],
+    report: Output[Markdown],
+    metrics: Output[Metrics],
+) -> None:
+    """Platform handoff: render the serving manifests and check them against cluster policy (Platform signs).
+
+    Verifies the ML team's verdict first, renders the KServe/Deployment objects for the model with
+    the serving image, and checks GPU product and memory, node selectors and tolerations, quota,
+    registry and digest pinning, priority class. Fails the run when the gate refuses.
+
+    Args:
+        contract: the workload contract, YAML text.
+        cluster_policy: the platform team's cluster policy, YAML text.
+        trust_policy: which keys belong to which team, YAML text.
+        image: the serving image to render into the manifests (pinned by digest).
+        mlflow_tracking_uri: MLflow tracking server URI (empty: the step's MLFLOW_TRACKING_URI).
+        ml_envelope: the ML team's signed verdict from the ML step.
+        model_ref: the model reference from the ML step.
+        envelope: the platform team's signed verdict (DSSE envelope).
+        manifests: the rendered serving manifests (YAML), whose digest the verdict signs.
+        report: the gate's checks and reasons, in Markdown.
+        metrics: the figures each check used.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from components import kfp_components, steps
+
+    out = tempfile.mkdtemp(prefix="signoff-")
+    with kfp_components.emit(
+        out, envelope=envelope, report=report, metrics=metrics, files={"manifests.yaml": manifests}
+    ):
+        steps.platform_step(
+            contract_yaml=contract,
+            policy_yaml=cluster_policy,
+            trust_yaml=trust_policy,
+            model_ref_json=Path(model_ref.path).read_text(encoding="utf-8"),
+            ml_envelope=Path(ml_envelope.path).read_bytes(),
+            image=image,
+            tracking_uri=mlflow_tracking_uri or None,
+            key_file=steps.key_path("platform"),
+            out_dir=out,
+        )
+
+
+def sre_readiness(
+    contract: str,
+    cluster_policy: str,
+    trust_policy: str,
+    image: str,
+    staging_url: str,
+    mlflow_tracking_uri: str,
+    platform_envelope: Input[Artifact],
+    model_ref: Input[Artifact],
+    envelope: Output[Artifact],
+    report: Output[Markdown],
+    metrics: Output[Metrics],
+) -> None:
+    """SRE handoff: production readiness with a live probe against the SLOs (SRE signs).
+
+    Verifies the platform verdict and its manifests, renders the monitors, alert rules and
+    Alertmanager routes, probes the staging endpoint (or, with staging_url "local", launches
+    `mlflow models serve` of the version and probes it) and checks P99 latency, errors, cold start
+    and the rollback target. Fails the run when the gate refuses.
+
+    Args:
+        contract: the workload contract, YAML text.
+        cluster_policy: the platform team's cluster policy, YAML text.
+        trust_policy: which keys belong to which team, YAML text.
+        image: the serving image the platform step rendered.
+        staging_url: the staging endpoint to probe, or "local".
+        mlflow_tracking_uri: MLflow tracking server URI (empty: the step's MLFLOW_TRACKING_URI).
+        platform_envelope: the platform team's signed verdict.
+        model_ref: the model reference from the ML step.
+        envelope: the SRE team's signed verdict (DSSE envelope).
+        report: the gate's checks, reasons and probe figures, in Markdown.
+        metrics: the figures each check used (latency percentiles, error rate, cold start).
+    """
+    import tempfile
+    from pathlib import Path
+
+    from components import kfp_components, steps
+
+    out = tempfile.mkdtemp(prefix="signoff-")
+    with kfp_components.emit(out, envelope=envelope, report=report, metrics=metrics):
+        steps.sre_readiness_step(
+            contract_yaml=contract,
+            policy_yaml=cluster_policy,
+            trust_yaml=trust_policy,
+            model_ref_json=Path(model_ref.path).read_text(encoding="utf-8"),
+            platform_envelope=Path(platform_envelope.path).read_bytes(),
+            image=image,
+            staging_url=staging_url,
+            tracking_uri=mlflow_tracking_uri or None,
+            key_file=steps.key_path("sre"),
+            out_dir=out,
+        )
+
+
+def promotion(
+    model_name: str,
+    model_version: str,
+    contract: str,
+    trust_policy: str,
+    mlflow_tracking_uri: str,
+    ml_envelope: Input[Artifact],
+    platform_envelope: Input[Artifact],
+    sre_envelope: Input[Artifact],
+    manifests: Input[Artifact],
+    envelope: Output[Artifact],
+    deployable_manifests: Output[Artifact],
+    report: Output[Markdown],
+    metrics: Output[Metrics],
+) -> None:
+    """Promotion: verify every owner's signed verdict, then move the MLflow "production" alias (ML signs).
+
+    Each verdict must verify against the trust policy, be signed by the team that owns its gate,
+    be about this exact model version and contract, and not be expired. Only then is the alias
+    moved, with the signed promotion record stored on the version. Fails the run otherwise, leaving
+    the registry as it was.
+
+    Args:
+        model_name: MLflow registered model name.
+        model_version: MLflow model version number.
+        contract: the workload contract, YAML text.
+        trust_policy: which keys belong to which team, YAML text.
+        mlflow_tracking_uri: MLflow tracking server URI (empty: the step's MLFLOW_TRACKING_URI).
+        ml_envelope: the ML team's signed verdict.
+        platform_envelope: the platform team's signed verdict.
+        sre_envelope: the SRE team's signed verdict.
+        manifests: the manifests the platform team signed.
+        envelope: the signed promotion verdict.
+        deployable_manifests: the manifests to apply, once promoted.
+        report: what was verified, in Markdown.
+        metrics: the promotion's figures.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from components import kfp_components, steps
+    from contracts.trust import Gate
+
+    out = tempfile.mkdtemp(prefix="signoff-")
+    envelopes = {
+        Gate.ML_ARTIFACT: Path(ml_envelope.path).read_bytes(),
+        Gate.PLATFORM: Path(platform_envelope.path).read_bytes(),
+        Gate.SRE_READINESS: Path(sre_envelope.path).read_bytes(),
+    }
+    with kfp_components.emit(
+        out,
+        envelope=envelope,
+        report=report,
+        metrics=metrics,
+        files={"deployable-manifests.yaml": deployable_manifests},
+    ):
+        steps.promotion_step(
+            contract_yaml=contract,
+            trust_yaml=trust_policy,
+            model_name=model_name,
+            model_version=model_version,
+            envelopes=envelopes,
+            manifests_yaml=Path(manifests.path).read_text(encoding="utf-8"),
+            tracking_uri=mlflow_tracking_uri or None,
+            key_file=steps.key_path("ml"),
+            out_dir=out,
+        )
+
+
+def rollback_check(
+    model_name: str,
+    model_version: str,
+    contract: str,
+    mlflow_tracking_uri: str,
+    promotion_envelope: Input[Artifact],
+    report: Output[Markdown],
+) -> str:
+    """Automated rollback check: after promotion, is the rollback target armed?
+
+    Reports the previous production version the contract's automated rollback moves back to on
+    accuracy drift, or that this is the first release.
+
+    Args:
+        model_name: MLflow registered model name.
+        model_version: the version just promoted.
+        contract: the workload contract, YAML text.
+        mlflow_tracking_uri: MLflow tracking server URI (empty: the step's MLFLOW_TRACKING_URI).
+        promotion_envelope: the signed promotion verdict (orders this check after promotion).
+        report: the rollback check's finding, in Markdown.
+
+    Returns:
+        The finding, one sentence.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from components import steps
+
+    del promotion_envelope  # an ordering input: the check runs only after a promotion
+    out = tempfile.mkdtemp(prefix="signoff-")
+    outcome = steps.rollback_check_step(
+        contract_yaml=contract,
+        model_name=model_name,
+        model_version=model_version,
+        tracking_uri=mlflow_tracking_uri or None,
+        out_dir=out,
+    )
+    Path(report.path).write_text((Path(out) / "report.md").read_text(encoding="utf-8"), encoding="utf-8")
+    return str(outcome["reason"])
+
+
+def run_summary(
+    model_name: str,
+    model_version: str,
+    trust_policy: str,
+    mlflow_tracking_uri: str,
+    status: dsl.PipelineTaskFinalStatus,
+    report: Output[Markdown],
+) -> str:
+    """Run summary (exit handler): one row per gate with who signed it and why, whatever happened.
+
+    Args:
+        model_name: MLflow registered model name.
+        model_version: MLflow model version number.
+        trust_policy: which keys belong to which team, YAML text (to verify what is shown).
+        mlflow_tracking_uri: MLflow tracking server URI (empty: the step's MLFLOW_TRACKING_URI).
+        status: the final status of the gates (filled in by KFP).
+        report: the summary, in Markdown.
+
+    Returns:
+        The run's final state.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from components import steps
+
+    out = tempfile.mkdtemp(prefix="signoff-")
+    text = steps.run_summary(
+        trust_yaml=trust_policy,
+        model_name=model_name,
+        model_version=model_version,
+        tracking_uri=mlflow_tracking_uri or None,
+        status=status.state,
+        error=status.error_message,
+        out_dir=out,
+    )
+    Path(report.path).write_text(text, encoding="utf-8")
+    return str(status.state)
+
+
+@dataclass(frozen=True)
+class Components:
+    """The components, built for one step image."""
+
+    ml_artifact: Callable[..., Any]
+    platform: Callable[..., Any]
+    sre_readiness: Callable[..., Any]
+    promotion: Callable[..., Any]
+    rollback_check: Callable[..., Any]
+    run_summary: Callable[..., Any]
+
+
+def make_components(image: str) -> Components:
+    """Build the KFP components with ``image`` as their base image.
+
+    Args:
+        image: the step image (``infra/docker/Dockerfile``), with signoff and the kfp runtime inside.
+
+    Returns:
+        The components, ready to call inside a ``@dsl.pipeline``.
+    """
+
+    def build(func: Callable[..., Any]) -> Callable[..., Any]:
+        return dsl.component(func, base_image=image, install_kfp_package=False)  # type: ignore[no-any-return]
+
+    return Components(
+        ml_artifact=build(ml_artifact),
+        platform=build(platform),
+        sre_readiness=build(sre_readiness),
+        promotion=build(promotion),
+        rollback_check=build(rollback_check),
+        run_summary=build(run_summary),
+    )

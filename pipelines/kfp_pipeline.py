@@ -1,0 +1,152 @@
+"""The gated-promotion pipeline for Kubeflow Pipelines.
+
+ML artifact -> Platform -> SRE readiness -> promotion -> rollback check, chained by data (each gate
+consumes the previous gate's signed envelope), so a refused gate fails the run and nothing
+downstream runs. Gate tasks never use KFP's cache: a verdict is about *now* (expiry, the live
+probe, the registry's state). An exit handler writes a run summary whatever happened.
+
+Separation of duties: each gate task mounts only its owner's signing key (a Secret per task:
+``signoff-key-ml``, ``signoff-key-platform``, ``signoff-key-sre``). KFP v2 has no per-task service
+account: every task of a run uses the run's service account, so the Secrets must be readable by that
+account and a pipeline author could mount another owner's key in a pipeline of their own. In the
+cluster, separation of duties therefore comes from who may *run* pipelines that mount a key (KFP
+profiles / namespaces per team, RBAC on the Secrets) or, with one account per step, from the Argo
+WorkflowTemplate (``pipelines/argo_workflow.py``), where each template has its own account.
+"""
+
+from typing import Any
+
+PIPELINE_NAME = "signoff-gated-promotion"
+DEFAULT_STEP_IMAGE = "ghcr.io/signoff-dev/signoff-step:0.1.0"
+"""The step image compiled in by default (``infra/docker/Dockerfile``); ``--image`` overrides it."""
+KEY_SECRETS = {"ml": "signoff-key-ml", "platform": "signoff-key-platform", "sre": "signoff-key-sre"}
+"""Owner role -> the Secret holding that owner's private key (``key.pem``)."""
+KEY_MOUNT = "/var/run/signoff/keys"
+
+__all__ = ["DEFAULT_STEP_IMAGE", "KEY_SECRETS", "PIPELINE_NAME", "build_pipeline", "compile_pipeline"]
+
+
+def build_pipeline(image: str = DEFAULT_STEP_IMAGE) -> Any:
+    """Build the ``@dsl.pipeline`` function with its components on ``image``.
+
+    Args:
+        image: the step image.
+
+    Returns:
+        The pipeline (a KFP ``GraphComponent``), ready for the compiler or ``kfp.local``.
+    """
+    from kfp import dsl, kubernetes
+
+    from components import kfp_components
+
+    c = kfp_components.make_components(image)
+
+    def gate(task: Any, role: str, display: str) -> Any:
+        task.set_caching_options(False)
+        task.set_display_name(display)
+        kubernetes.use_secret_as_volume(task, secret_name=KEY_SECRETS[role], mount_path=f"{KEY_MOUNT}/{role}")
+        return task
+
+    @dsl.pipeline(
+        name=PIPELINE_NAME,
+        description=(
+            "Gated promotion of one MLflow model version: ML artifact (ML signs), platform template "
+            "(Platform signs), production readiness with a live probe (SRE signs), then promotion only "
+            "when every signed verdict verifies."
+        ),
+    )
+    def gated_promotion(
+        model_name: str,
+        model_version: str,
+        contract: str,
+        cluster_policy: str,
+        trust_policy: str,
+        image: str,
+        mlflow_tracking_uri: str = "",
+        staging_url: str = "local",
+    ) -> None:
+        summary = c.run_summary(
+            model_name=model_name,
+            model_version=model_version,
+            trust_policy=trust_policy,
+            mlflow_tracking_uri=mlflow_tracking_uri,
+        )
+        summary.set_caching_options(False)
+        summary.set_display_name("run summary")
+        with dsl.ExitHandler(summary, name="gates"):
+            ml = gate(
+                c.ml_artifact(
+                    model_name=model_name,
+                    model_version=model_version,
+                    contract=contract,
+                    cluster_policy=cluster_policy,
+                    mlflow_tracking_uri=mlflow_tracking_uri,
+                ),
+                "ml",
+                "ML: model artifact",
+            )
+            pf = gate(
+                c.platform(
+                    contract=contract,
+                    cluster_policy=cluster_policy,
+                    trust_policy=trust_policy,
+                    image=image,
+                    mlflow_tracking_uri=mlflow_tracking_uri,
+                    ml_envelope=ml.outputs["envelope"],
+                    model_ref=ml.outputs["model_ref"],
+                ),
+                "platform",
+                "Platform: serving template",
+            )
+            sre = gate(
+                c.sre_readiness(
+                    contract=contract,
+                    cluster_policy=cluster_policy,
+                    trust_policy=trust_policy,
+                    image=image,
+                    staging_url=staging_url,
+                    mlflow_tracking_uri=mlflow_tracking_uri,
+                    platform_envelope=pf.outputs["envelope"],
+                    model_ref=ml.outputs["model_ref"],
+                ),
+                "sre",
+                "SRE: production readiness",
+            )
+            promote = gate(
+                c.promotion(
+                    model_name=model_name,
+                    model_version=model_version,
+                    contract=contract,
+                    trust_policy=trust_policy,
+                    mlflow_tracking_uri=mlflow_tracking_uri,
+                    ml_envelope=ml.outputs["envelope"],
+                    platform_envelope=pf.outputs["envelope"],
+                    sre_envelope=sre.outputs["envelope"],
+                    manifests=pf.outputs["manifests"],
+                ),
+                "ml",
+                "ML: promotion",
+            )
+            rollback = c.rollback_check(
+                model_name=model_name,
+                model_version=model_version,
+                contract=contract,
+                mlflow_tracking_uri=mlflow_tracking_uri,
+                promotion_envelope=promote.outputs["envelope"],
+            )
+            rollback.set_caching_options(False)
+            rollback.set_display_name("rollback check")
+
+    return gated_promotion
+
+
+def compile_pipeline(image: str, path: str) -> None:
+    """Compile the pipeline for ``image`` to a KFP YAML file (pipeline spec + kubernetes platform spec).
+
+    Args:
+        image: the step image.
+        path: the output file.
+    """
+    from kfp import compiler
+
+    compiler.Compiler().compile(build_pipeline(image), package_path=path)
