@@ -1,0 +1,213 @@
+"""The promotion gate: does every owner's signed verdict hold for this model version and contract?
+
+Passes only when, for every required gate (``ml-artifact``, ``platform``, ``sre-readiness``, and
+``approval`` when the contract asks for manual approval), there is an envelope that
+
+* verifies against the trust policy (:func:`gates.signing.verify_envelope`: a trusted key of a team
+  authorized for that gate, a sound statement),
+* is signed by the team the contract names as owner of that gate (ML for ``ml-artifact`` and
+  ``approval``, platform for ``platform``, SRE for ``sre-readiness``),
+* carries a passing verdict about exactly this model name, version and files' digest,
+* was judged against exactly this contract (its digest),
+* is valid now: ``issued_at <= now < expires_at`` (a verdict is no longer valid at the instant
+  it expires),
+
+and the three handoff verdicts are signed by three distinct teams with three distinct keys.
+Any envelope that does not verify fails the gate too: nothing unverifiable is waved through.
+Every reason is listed as a failing check, not just the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from contracts.errors import VerificationError
+from contracts.trust import REQUIRED_GATES, Gate, TrustPolicy
+from contracts.workload import Approval, WorkloadContract
+from gates.signing import SignedVerdict, verify_envelope
+from gates.verdict import Check, Outcome, Subject, Verdict
+
+__all__ = ["evaluate", "owner_of", "problems", "required_gates"]
+
+
+def required_gates(contract: WorkloadContract) -> tuple[Gate, ...]:
+    """The gates whose passing verdicts promotion needs: the three handoffs, plus approval if manual."""
+    if contract.spec.promotion.approval is Approval.MANUAL:
+        return (*REQUIRED_GATES, Gate.APPROVAL)
+    return REQUIRED_GATES
+
+
+def owner_of(contract: WorkloadContract, gate: Gate) -> str:
+    """The team the contract names as owner (signer) of a gate."""
+    owners = contract.spec.owners
+    return {
+        Gate.ML_ARTIFACT: owners.ml.team,
+        Gate.APPROVAL: owners.ml.team,
+        Gate.PROMOTION: owners.ml.team,
+        Gate.PLATFORM: owners.platform.team,
+        Gate.SRE_READINESS: owners.sre.team,
+        Gate.ROLLBACK: owners.ml.team,
+    }[gate]
+
+
+def problems(signed: SignedVerdict, contract: WorkloadContract, subject: Subject, now: datetime) -> list[str]:
+    """Why a verified verdict does not hold for this contract, subject and time (empty if it holds)."""
+    v = signed.verdict
+    out: list[str] = []
+    owner = owner_of(contract, v.gate)
+    if signed.team != owner:
+        out.append(f"signed by team {signed.team}, but the contract names {owner} as owner of {v.gate.value}")
+    if not v.passed:
+        ids = ", ".join(c.id for c in v.failures)
+        out.append(f"the verdict failed ({ids})")
+    if v.subject.model != subject.model or v.subject.version != subject.version:
+        out.append(
+            f"it is about {v.subject.model} version {v.subject.version}, "
+            f"not {subject.model} version {subject.version}"
+        )
+    if v.subject.digest != subject.digest:
+        out.append(f"its model digest {v.subject.digest} is not this version's {subject.digest}")
+    if v.contract_digest != contract.digest():
+        out.append(
+            f"it was judged against contract {v.contract_digest}, not this contract {contract.digest()} "
+            "(the contract changed after it was signed)"
+        )
+    if now >= v.expires_at:
+        out.append(f"it expired at {v.expires_at.isoformat()} (now {now.isoformat()})")
+    if now < v.issued_at:
+        out.append(f"it was issued at {v.issued_at.isoformat()}, after now ({now.isoformat()})")
+    return out
+
+
+def evaluate(
+    contract: WorkloadContract,
+    subject: Subject,
+    envelopes: Sequence[bytes],
+    trust: TrustPolicy,
+    now: datetime,
+    *,
+    approvals: Sequence[bytes] = (),
+) -> Verdict:
+    """Decide whether a model version may be promoted: every required verdict holds.
+
+    Args:
+        contract: The workload contract the verdicts must be judged against.
+        subject: The model version and its files' digest being promoted.
+        envelopes: The signed verdicts (DSSE envelope bytes) of the gates.
+        trust: The trust policy naming each team's keys and gates.
+        now: The time the verdicts must be valid at.
+        approvals: Signed approvals (``signoff approve``); may also be passed among ``envelopes``.
+
+    Returns:
+        The promotion verdict, owned by the ML team. ``artifacts`` maps each required gate to the
+        digest of the envelope accepted for it. Every reason for refusal is a failing check.
+    """
+    checks: list[Check] = []
+    accepted: list[SignedVerdict] = []
+    for i, env in enumerate([*envelopes, *approvals]):
+        try:
+            accepted.append(verify_envelope(env, trust))
+        except VerificationError as exc:
+            checks.append(
+                Check(
+                    id=f"envelope.{i}",
+                    outcome=Outcome.FAIL,
+                    message=f"envelope {i} does not verify: {'; '.join(exc.reasons)}"[:2000],
+                    figures={"reasons": len(exc.reasons)},
+                )
+            )
+
+    required = required_gates(contract)
+    chosen: dict[Gate, SignedVerdict] = {}
+    for gate in required:
+        candidates = [s for s in accepted if s.verdict.gate is gate]
+        holding = [s for s in candidates if not problems(s, contract, subject, now)]
+        cid = f"gate.{gate.value}"
+        if holding:
+            best = max(holding, key=lambda s: s.verdict.issued_at)
+            chosen[gate] = best
+            checks.append(
+                Check(
+                    id=cid,
+                    outcome=Outcome.PASS,
+                    message=f"{gate.value}: passing verdict signed by {best.team}, valid until "
+                    f"{best.verdict.expires_at.isoformat()}",
+                    figures={
+                        "team": best.team,
+                        "keyid": best.keyid,
+                        "envelope": best.envelope_digest,
+                        "expires_at": best.verdict.expires_at.isoformat(),
+                        "candidates": len(candidates),
+                    },
+                )
+            )
+        elif not candidates:
+            checks.append(
+                Check(
+                    id=cid,
+                    outcome=Outcome.FAIL,
+                    message=f"{gate.value}: no verified verdict was presented "
+                    f"(owner: {owner_of(contract, gate)})",
+                    figures={"candidates": 0},
+                )
+            )
+        else:
+            reasons = [
+                f"[{s.envelope_digest[7:19]}] " + "; ".join(problems(s, contract, subject, now))
+                for s in candidates
+            ]
+            checks.append(
+                Check(
+                    id=cid,
+                    outcome=Outcome.FAIL,
+                    message=f"{gate.value}: no verdict holds: {' | '.join(reasons)}"[:2000],
+                    figures={"candidates": len(candidates)},
+                )
+            )
+
+    others = sorted({s.verdict.gate.value for s in accepted if s.verdict.gate not in required})
+    if others:
+        checks.append(
+            Check(
+                id="gates.unexpected",
+                outcome=Outcome.WARN,
+                message=f"ignored verdicts of gates promotion does not need: {', '.join(others)}",
+                figures={"gates": ",".join(others)},
+            )
+        )
+
+    handoffs = [chosen[g] for g in REQUIRED_GATES if g in chosen]
+    if len(handoffs) == len(REQUIRED_GATES):
+        teams = {s.team for s in handoffs}
+        keys = {s.keyid for s in handoffs}
+        distinct = len(teams) == len(keys) == len(REQUIRED_GATES)
+        checks.append(
+            Check(
+                id="owners.distinct",
+                outcome=Outcome.PASS if distinct else Outcome.FAIL,
+                message=(
+                    f"the handoff verdicts are signed by {len(teams)} distinct teams "
+                    f"with {len(keys)} distinct keys"
+                    + ("" if distinct else "; separation of duties needs three of each")
+                ),
+                figures={"teams": len(teams), "keys": len(keys)},
+            )
+        )
+
+    ttl = timedelta(seconds=contract.spec.promotion.verdict_ttl.seconds)
+    if chosen and len(chosen) == len(required):
+        earliest = min(s.verdict.expires_at for s in chosen.values())
+        if earliest > now:
+            ttl = min(ttl, earliest - now)
+    return Verdict.decide(
+        gate=Gate.PROMOTION,
+        team=contract.spec.owners.ml.team,
+        checks=checks,
+        subject=subject,
+        contract_digest=contract.digest(),
+        now=now,
+        ttl=ttl,
+        policy_digest=trust.digest(),
+        artifacts={g.value: s.envelope_digest for g, s in chosen.items()},
+    )
