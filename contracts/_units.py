@@ -95,7 +95,24 @@ class _Unit:
     def __get_pydantic_json_schema__(
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        return {"type": "string", "pattern": cls._pattern.pattern, "examples": list(cls._examples)}
+        return {"type": "string", "pattern": _json_pattern(cls._pattern), "examples": list(cls._examples)}
+
+
+def _json_pattern(pattern: re.Pattern[str]) -> str:
+    """A Python pattern as an ECMA-262 one for JSON Schema: no named groups, case folded by hand."""
+    text = re.sub(r"\(\?P<\w+>", "(?:", pattern.pattern)
+    if not pattern.flags & re.IGNORECASE:
+        return text
+    out, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            out.append(text[i : i + 2])
+            i += 2
+            continue
+        out.append(f"[{ch.lower()}{ch.upper()}]" if ch.isascii() and ch.isalpha() else ch)
+        i += 1
+    return "".join(out)
 
 
 _DURATION_UNITS: dict[str, float] = {

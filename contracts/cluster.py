@@ -54,7 +54,10 @@ class GpuProduct(_Frozen):
     """Product name as contracts write it, e.g. ``H100``."""
     memory: ByteSize
     """Memory of one GPU of this product."""
-    node_selector: Annotated[dict[Annotated[str, Field(pattern=_LABEL_KEY)], Annotated[str, Field(pattern=_LABEL_VALUE)]], Field(min_length=1)]
+    node_selector: Annotated[
+        dict[Annotated[str, Field(pattern=_LABEL_KEY)], Annotated[str, Field(pattern=_LABEL_VALUE)]],
+        Field(min_length=1),
+    ]
     """Node labels that select this product, e.g. ``nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3``."""
     tolerations: tuple[Toleration, ...] = ()
     """Tolerations for the taints on these nodes."""
@@ -86,7 +89,9 @@ class PriorityClasses(_Frozen):
     @model_validator(mode="after")
     def _default_allowed(self) -> PriorityClasses:
         if self.default not in self.allowed:
-            raise ValueError(f"default priority class {self.default!r} is not in allowed {list(self.allowed)}")
+            raise ValueError(
+                f"default priority class {self.default!r} is not in allowed {list(self.allowed)}"
+            )
         return self
 
 
@@ -112,7 +117,10 @@ class ClusterPolicySpec(_Frozen):
     memory_headroom: Percent = Percent.parse("10%")
     """Share of GPU memory kept free for activations, KV cache and the runtime."""
     namespaces: Namespaces
-    allowed_registries: Annotated[tuple[Annotated[str, Field(pattern=r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._/-]*)?$")], ...], Field(min_length=1)]
+    allowed_registries: Annotated[
+        tuple[Annotated[str, Field(pattern=r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._/-]*)?$")], ...],
+        Field(min_length=1),
+    ]
     """Image prefixes serving images may come from, e.g. ``registry.example.com/ml/``."""
     require_digest: bool = True
     """Images must be pinned by ``@sha256:`` digest."""

@@ -339,10 +339,9 @@ def _resolve_loc(data: Any, loc: Sequence[str | int]) -> list[str | int]:
     out: list[str | int] = []
     cur = data
     for i, part in enumerate(loc):
-        if isinstance(cur, Mapping) and isinstance(part, str) and part in cur:
-            out.append(part)
-            cur = cur[part]
-        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):  # noqa: SIM114
+        in_map = isinstance(cur, Mapping) and isinstance(part, str) and part in cur
+        in_list = isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)
+        if in_map or in_list:
             out.append(part)
             cur = cur[part]
         elif i == len(loc) - 1 and isinstance(part, str) and isinstance(cur, Mapping):
@@ -613,6 +612,8 @@ def dump_yaml(doc: BaseModel, schema: str | None = None) -> str:
     data = doc.model_dump(mode="json", exclude_defaults=True)
     full = doc.model_dump(mode="json")
     out = {"apiVersion": full["apiVersion"], "kind": full["kind"], **data}
+    if isinstance(doc, WorkloadContract):  # say how promotion decides, even when it is the default
+        out["spec"]["promotion"] = full["spec"]["promotion"]
     text = yaml.dump(
         out, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False
     )

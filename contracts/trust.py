@@ -39,7 +39,13 @@ class _Frozen(BaseModel):
 class TrustedKey(_Frozen):
     """One public key of a team."""
 
-    public_key: Annotated[str, Field(pattern=r"^-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]+-----END PUBLIC KEY-----\n?$", max_length=4096)]
+    public_key: Annotated[
+        str,
+        Field(
+            pattern=r"^-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]+-----END PUBLIC KEY-----\n?$",
+            max_length=4096,
+        ),
+    ]
     """The Ed25519 public key, PEM (SubjectPublicKeyInfo)."""
     keyid: Annotated[str | None, Field(pattern=r"^[0-9a-f]{64}$")] = None
     """sha256 of the key's DER encoding; checked against the key when given."""

@@ -1,0 +1,228 @@
+"""``signoff contract``: check, convert, scaffold and export workload contracts.
+
+* ``signoff contract check FILE...``: each file in either spelling (by extension), of any kind
+  (WorkloadContract, ClusterPolicy, TrustPolicy: read from ``kind``). Prints ``ok FILE (KIND
+  DIGEST)`` per good file and every bad file's problems; exit 2 if any file is bad.
+* ``signoff contract convert FILE --to yaml|md [-o OUT]``: one spelling to the other.
+* ``signoff contract schema [--write] [--out DIR] [--check]``: the JSON Schemas.
+* ``signoff contract init NAME [-o FILE] [--md]``: a commented starting contract that checks clean.
+
+Imports only ``contracts`` (pydantic, PyYAML): no kfp, mlflow, hera or kubernetes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from contracts import errors, loader, markdown, schema
+from contracts.workload import WorkloadContract, is_dns1123_label
+
+__all__ = ["configure", "init_text"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``contract`` subcommands to ``parser``."""
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+
+    check = sub.add_parser("check", help="check documents (contract .yaml/.md, cluster or trust policy)")
+    check.add_argument(
+        "files", nargs="+", metavar="FILE", help="documents to check; the kind is read from each"
+    )
+    check.set_defaults(func=_check)
+
+    convert = sub.add_parser("convert", help="convert a contract between its YAML and Markdown spellings")
+    convert.add_argument("file", metavar="FILE", help="a contract (.yaml, .yml or .md)")
+    convert.add_argument("--to", required=True, choices=("yaml", "md"), help="the spelling to write")
+    convert.add_argument("-o", "--output", metavar="OUT", help="write here instead of standard output")
+    convert.set_defaults(func=_convert)
+
+    sch = sub.add_parser("schema", help="print or write the JSON Schema of each document")
+    sch.add_argument(
+        "--write", action="store_true", help="write <name>.schema.json files instead of printing"
+    )
+    sch.add_argument("--out", metavar="DIR", type=Path, default=None, help="directory for --write / --check")
+    sch.add_argument("--check", action="store_true", help="exit 1 when the files in DIR are stale")
+    sch.set_defaults(func=_schema)
+
+    init = sub.add_parser("init", help="write a commented starting contract for a new workload")
+    init.add_argument("name", metavar="NAME", help="workload name (DNS-1123: lower case, digits, '-')")
+    init.add_argument(
+        "-o", "--output", metavar="FILE", help="where to write (default NAME.yaml or NAME.md; '-' for stdout)"
+    )
+    init.add_argument("--md", action="store_true", help="write the Markdown spelling")
+    init.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    init.set_defaults(func=_init)
+
+
+def _check(ns: argparse.Namespace) -> int:
+    bad = 0
+    for file in ns.files:
+        try:
+            doc = loader.load_document(file)
+        except errors.DocumentError as exc:
+            bad += 1
+            print(f"signoff: error: {exc}", file=sys.stderr)
+            continue
+        print(f"ok {file} ({doc.kind} {doc.digest()})")
+    if bad:
+        print(f"signoff: {bad} of {len(ns.files)} files have errors", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _write(text: str, output: str | None) -> None:
+    if output in (None, "-"):
+        sys.stdout.write(text)
+        return
+    assert output is not None
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise errors.InputError(f"{output}: cannot write: {exc.strerror}") from None
+    print(f"wrote {output}", file=sys.stderr)
+
+
+def _convert(ns: argparse.Namespace) -> int:
+    contract = loader.load_contract(ns.file)
+    text = loader.dump_contract_yaml(contract) if ns.to == "yaml" else markdown.render_markdown(contract)
+    _write(text, ns.output)
+    return 0
+
+
+def _schema(ns: argparse.Namespace) -> int:
+    directory = ns.out or schema.SCHEMA_DIR
+    if ns.check:
+        stale = [
+            schema.file_name(name)
+            for name, body in schema.schemas().items()
+            if not (directory / schema.file_name(name)).is_file()
+            or (directory / schema.file_name(name)).read_text(encoding="utf-8") != schema.render(body)
+        ]
+        for name in stale:
+            print(f"stale: {directory / name} (run 'signoff contract schema --write')", file=sys.stderr)
+        return 1 if stale else 0
+    if ns.write:
+        for path in schema.write(directory):
+            print(f"wrote {path}")
+        return 0
+    sys.stdout.write(json.dumps(schema.schemas(), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- init
+
+_YAML_COMMENTS: dict[str, str] = {
+    "metadata:": "Who the workload is. name: a DNS-1123 label; model: the MLflow registered model name.",
+    "  owners:": "The three owners; each signs one handoff gate. Use the team names of the trust policy.",
+    "  slos:": "What the staging probe measures and production alerts watch. Units: ms/s/min, %.",
+    "  resources:": "Per replica. gpu: null for a CPU-only model; the product must be in the\n"
+    "cluster policy.",
+    "  alerts:": "Each alert pages one owner: ml, platform or sre. Signals: latency, availability,\n"
+    "error_rate, accuracy_drift, data_drift, gpu_oom, gpu_utilization, cold_start, throughput.",
+    "  rollback:": "Automated: revert on these signals. Manual: who decides for which kind of problem.",
+    "  quality:": "Metrics the ML gate checks on the model version's MLflow run (min and/or max).",
+    "  promotion:": "automatic: promote once every gate's signed verdict verifies; manual: the ML team\n"
+    "also signs an approval. Verdicts older than verdict_ttl no longer count.",
+}
+_MD_COMMENTS: dict[str, str] = {
+    "## Workload:": "A starting contract: replace the team names and numbers,\n"
+    "then run 'signoff contract check'.",
+    "### Owner": "Team names as in the trust policy.\n"
+    "Pager/Chat/Runbook lines belong to the owner above them.",
+    "### SLOs": "P99/P50 latency, availability, error budget, max cold start, throughput per replica.",
+    "### Resources": "Per replica. 'GPU: none (CPU only)' for a CPU model;\n"
+    "the product must be in the cluster policy.",
+    "### Alerts": "Each alert pages one owner: ML team, platform team or SRE.",
+    "### Rollback": "Automated: revert on these signals. Manual: who decides for which kind of problem.",
+    "### Quality": "Metrics the ML gate checks on the model version's MLflow run.",
+    "### Promotion": "automatic, or manual (signed by the ML team).",
+}
+
+
+def _starter(name: str) -> WorkloadContract:
+    return WorkloadContract.model_validate(
+        {
+            "metadata": {"name": name, "model": name},
+            "spec": {
+                "owners": {
+                    "ml": {"team": "ml-team", "chat": f"#{name}"},
+                    "platform": {"team": "platform-team"},
+                    "sre": {"team": "sre-team", "runbook": f"https://runbooks.example.com/{name}"},
+                },
+                "slos": {"p99_latency": "200ms", "availability": "99.9%", "max_cold_start": "2 min"},
+                "resources": {
+                    "gpu": {"count": 1, "product": "L4", "memory": "24GB"},
+                    "replicas": {"min": 1, "max": 3},
+                    "model_size": "8GB",
+                },
+                "alerts": [
+                    {
+                        "signal": "latency",
+                        "percentile": 99,
+                        "threshold": "200ms",
+                        "window": "5m",
+                        "pages": "sre",
+                    },
+                    {"signal": "error_rate", "threshold": "1%", "window": "5m", "pages": "sre"},
+                    {"signal": "accuracy_drift", "threshold": "5%", "pages": "ml"},
+                    {"signal": "gpu_oom", "pages": "platform"},
+                ],
+                "rollback": {
+                    "automated": [{"signal": "accuracy_drift"}],
+                    "manual": [
+                        {"problem": "quality", "decides": "ml"},
+                        {"problem": "availability", "decides": "sre"},
+                    ],
+                },
+                "quality": [{"metric": "accuracy", "min": 0.9}],
+                "promotion": {"approval": "automatic"},
+            },
+        }
+    )
+
+
+def init_text(name: str, spelling: str = "yaml") -> str:
+    """The commented starting contract for workload ``name`` in ``spelling`` (``yaml`` or ``md``).
+
+    Raises:
+        InputError: ``name`` is not a DNS-1123 label.
+    """
+    if not is_dns1123_label(name):
+        raise errors.InputError(
+            f"{name!r} is not a workload name; write a DNS-1123 label: lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit, at most 63 characters (e.g. 'fraud-scorer')"
+        )
+    contract = _starter(name)
+    if spelling == "md":
+        out = []
+        for line in markdown.render_markdown(contract).splitlines():
+            out.append(line)
+            for prefix, comment in _MD_COMMENTS.items():
+                if line.startswith(prefix):
+                    out.append("<!-- " + comment.replace("\n", "\n     ") + " -->")
+        return "\n".join(out) + "\n"
+    out = [
+        "# yaml-language-server: $schema=https://signoff.dev/schema/workload-contract.schema.json",
+        "# A starting workload contract: replace the team names and numbers, then run",
+        "# 'signoff contract check FILE'. The same contract can be written as Markdown ('--md').",
+    ]
+    for line in loader.dump_contract_yaml(contract).splitlines():
+        comment = _YAML_COMMENTS.get(line, "")
+        if comment:
+            indent = line[: len(line) - len(line.lstrip())]
+            out.extend(f"{indent}# {part}" for part in comment.split("\n"))
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def _init(ns: argparse.Namespace) -> int:
+    spelling = "md" if ns.md else "yaml"
+    text = init_text(ns.name, spelling)
+    output = ns.output or f"{ns.name}.{spelling}"
+    if output != "-" and Path(output).exists() and not ns.force:
+        raise errors.InputError(f"{output} exists; pass --force to overwrite it or -o to write elsewhere")
+    _write(text, output)
+    return 0
