@@ -1,0 +1,76 @@
+"""``signoff check platform``: render the manifests and check them against the cluster policy.
+
+Same inputs as ``signoff render``; prints each check with its figures and exits 1 when the gate
+refuses. ``--manifests FILE`` checks an existing (possibly edited) manifests file instead of a fresh
+render; ``--verdict FILE`` writes the (unsigned) verdict as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from contracts.errors import InputError
+from pipelines._cli.render import add_inputs, load_inputs, render_inputs
+
+if TYPE_CHECKING:
+    from gates.render import Manifests
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``signoff check platform``."""
+    add_inputs(parser)
+    parser.add_argument(
+        "--manifests", type=Path, metavar="FILE", help="check this manifests file, not a new render"
+    )
+    parser.add_argument("--verdict", type=Path, metavar="FILE", help="write the verdict (JSON) here")
+    parser.set_defaults(func=run)
+
+
+def _load_manifests(path: Path) -> Manifests:
+    import yaml
+
+    from gates.render import Manifests
+
+    if not path.is_file():
+        raise InputError(f"--manifests: {path} is not a file")
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+    except yaml.YAMLError as exc:
+        raise InputError(f"--manifests: {path} is not YAML: {exc}") from None
+    if not all(isinstance(d, dict) for d in docs):
+        raise InputError(f"--manifests: {path}: every document must be a Kubernetes object (a mapping)")
+    return Manifests(objects=tuple(docs))
+
+
+def run(ns: argparse.Namespace) -> int:
+    """Evaluate the platform gate and print its checks; 0 when it passes, 1 when it refuses."""
+    from datetime import UTC, datetime
+
+    from gates.platform import evaluate
+    from gates.verdict import Subject
+
+    inputs = load_inputs(ns)
+    manifests = _load_manifests(ns.manifests) if ns.manifests else render_inputs(inputs)
+    subject = Subject(model=inputs.model.name, version=inputs.model.version, digest=inputs.model.digest)
+    verdict = evaluate(
+        inputs.contract, inputs.policy, manifests, subject, datetime.now(UTC), image=inputs.image
+    )
+    print(f"platform gate for {subject.uri} under contract {inputs.contract.name} ({inputs.mode.value})")
+    width = max(len(c.id) for c in verdict.checks)
+    for check in verdict.checks:
+        figures = ", ".join(f"{k}={v}" for k, v in check.figures.items())
+        print(f"  {check.outcome.value.upper():4}  {check.id:{width}}  {check.message}")
+        if figures:
+            print(f"        {'':{width}}  [{figures}]")
+    print(f"manifests digest: {verdict.artifacts['manifests']}")
+    if ns.verdict:
+        ns.verdict.write_text(verdict.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    if not verdict.passed:
+        print(
+            f"REFUSED: {len(verdict.failures)} check(s) failed: {', '.join(c.id for c in verdict.failures)}"
+        )
+        return 1
+    print(f"PASSED: every check passed; team {verdict.team} signs this verdict")
+    return 0

@@ -1,0 +1,199 @@
+"""``signoff render``: render the serving manifests (and observability objects) of a model version.
+
+    signoff render CONTRACT --policy POLICY --model models:/NAME/VERSION --image IMAGE --out DIR
+        [--storage-uri URI] [--model-digest sha256:...] [--environment staging|production]
+        [--mode kserve|deployment]
+
+Writes ``DIR/manifests.yaml`` (and, where the SRE observability renderer is installed,
+``DIR/observability.yaml`` and ``DIR/alertmanager.yaml``) and prints a summary. The argument
+helpers here are shared with ``signoff check platform``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from contracts.errors import InputError
+
+if TYPE_CHECKING:
+    from contracts.cluster import ClusterPolicy, ServingMode
+    from contracts.workload import WorkloadContract
+    from gates.render import Manifests, ModelRef
+
+_MODEL_URI = re.compile(r"^models:/(?P<name>[^/@\s]+)/(?P<version>[1-9][0-9]{0,9})$")
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What ``render`` and ``check platform`` read from the command line."""
+
+    contract: WorkloadContract
+    policy: ClusterPolicy
+    model: ModelRef
+    image: str
+    environment: str
+    mode: ServingMode
+
+
+def add_inputs(parser: argparse.ArgumentParser) -> None:
+    """The arguments shared by ``signoff render`` and ``signoff check platform``."""
+    parser.add_argument("contract", metavar="CONTRACT", help="workload contract (.yaml or .md)")
+    parser.add_argument("--policy", required=True, metavar="POLICY", help="cluster policy document")
+    parser.add_argument(
+        "--model",
+        required=True,
+        metavar="models:/NAME/VERSION",
+        help="the model version (a version number, no alias)",
+    )
+    parser.add_argument(
+        "--image", required=True, metavar="IMAGE", help="serving image, pinned by @sha256 digest"
+    )
+    parser.add_argument(
+        "--storage-uri",
+        metavar="URI",
+        help="immutable location of the version's artifacts (s3://, gs://, pvc://, https://)",
+    )
+    parser.add_argument("--model-digest", metavar="sha256:HEX", help="digest of the model's file manifest")
+    parser.add_argument("--environment", choices=("staging", "production"), default="production")
+    parser.add_argument(
+        "--mode", choices=("kserve", "deployment"), help="serving mode (default: the policy's)"
+    )
+
+
+def parse_model_uri(uri: str) -> tuple[str, str]:
+    """``models:/NAME/VERSION`` -> ``(NAME, VERSION)``; aliases and ``latest`` are refused."""
+    m = _MODEL_URI.fullmatch(uri)
+    if m is None:
+        raise InputError(
+            f"--model: {uri!r} is not models:/NAME/VERSION with a version number "
+            "(aliases such as models:/NAME@production move; render a fixed version)"
+        )
+    return m["name"], m["version"]
+
+
+def _from_registry(name: str, version: str) -> tuple[str, str]:
+    """Storage URI and digest of a version from the MLflow registry, where the adapter offers it."""
+    import importlib
+
+    try:
+        registry: object = importlib.import_module("components.mlflow_registry")
+    except ImportError:
+        registry = None
+    resolve = getattr(registry, "resolve_serving_ref", None)
+    if resolve is None:
+        raise InputError(
+            f"--storage-uri and --model-digest are needed for models:/{name}/{version}: resolving them "
+            "from the MLflow registry is not available yet; pass the version's artifact location "
+            "(e.g. s3://bucket/path) and the digest the ML gate recorded"
+        )
+    uri, digest = resolve(name, version)
+    return str(uri), str(digest)
+
+
+def load_inputs(ns: argparse.Namespace) -> Inputs:
+    """Load and check every input; raises ``InputError`` naming the argument or field."""
+    from pydantic import ValidationError
+
+    from contracts.cluster import ServingMode
+    from contracts.loader import load_cluster_policy, load_contract
+    from gates.render import ModelRef
+
+    for flag, path in (("CONTRACT", ns.contract), ("--policy", ns.policy)):
+        if not Path(path).is_file():
+            raise InputError(f"{flag}: {path} is not a file")
+    contract = load_contract(ns.contract)
+    policy = load_cluster_policy(ns.policy)
+    name, version = parse_model_uri(ns.model)
+    storage_uri, digest = ns.storage_uri, ns.model_digest
+    if storage_uri is None or digest is None:
+        found_uri, found_digest = _from_registry(name, version)
+        storage_uri, digest = storage_uri or found_uri, digest or found_digest
+    try:
+        model = ModelRef(name=name, version=version, storage_uri=storage_uri, digest=digest)
+    except ValidationError as exc:
+        flags = {
+            "name": "--model",
+            "version": "--model",
+            "storage_uri": "--storage-uri",
+            "digest": "--model-digest",
+        }
+        lines = [
+            f"{flags.get(str(e['loc'][0]), str(e['loc'][0]))}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        ]
+        raise InputError("; ".join(lines)) from None
+    mode = ServingMode(ns.mode) if ns.mode else policy.spec.serving
+    return Inputs(contract, policy, model, ns.image, ns.environment, mode)
+
+
+def render_inputs(inputs: Inputs) -> Manifests:
+    """Render the manifests of the inputs."""
+    from gates.render import render
+
+    env: Literal["staging", "production"] = "staging" if inputs.environment == "staging" else "production"
+    return render(
+        inputs.contract, inputs.policy, inputs.model, inputs.image, environment=env, mode=inputs.mode
+    )
+
+
+def _observability(inputs: Inputs, namespace: str) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
+    # The SRE helper's renderer (gates.observability); absent in older checkouts: serving manifests only.
+    try:
+        from gates.observability import alertmanager_config, render_observability
+    except ImportError:
+        return None
+    return (
+        render_observability(inputs.contract, namespace=namespace, mode=inputs.mode),
+        alertmanager_config(inputs.contract),
+    )
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``signoff render``."""
+    add_inputs(parser)
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", type=Path, help="folder to write manifests.yaml to"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(ns: argparse.Namespace) -> int:
+    """Render and write the manifests; print a summary."""
+    import yaml
+
+    inputs = load_inputs(ns)
+    manifests = render_inputs(inputs)
+    out: Path = ns.out
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "manifests.yaml").write_text(manifests.to_yaml(), encoding="utf-8")
+    written = ["manifests.yaml"]
+    namespace = str(manifests.objects[0]["metadata"]["namespace"])
+    extra = _observability(inputs, namespace)
+    if extra is not None:
+        objects, alertmanager = extra
+        text = yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False, width=1000)
+        (out / "observability.yaml").write_text(text, encoding="utf-8")
+        (out / "alertmanager.yaml").write_text(
+            yaml.safe_dump(alertmanager, sort_keys=False, default_flow_style=False, width=1000),
+            encoding="utf-8",
+        )
+        written += ["observability.yaml", "alertmanager.yaml"]
+    kinds = ", ".join(f"{o['kind']}/{o['metadata']['name']}" for o in manifests.objects)
+    model = f"models:/{inputs.model.name}/{inputs.model.version}"
+    print(f"rendered {inputs.contract.name} ({inputs.mode.value}) for {model}")
+    print(f"  namespace: {namespace}")
+    print(f"  objects:   {kinds}")
+    print(f"  digest:    {manifests.digest()}")
+    print(f"  wrote:     {', '.join(str(out / w) for w in written)}")
+    gpu = inputs.contract.spec.resources.gpu
+    if gpu is not None and inputs.policy.spec.gpu(gpu.product) is None:
+        print(
+            f"  warning:   GPU product {gpu.product} is not in the cluster policy; the platform gate refuses"
+        )
+    return 0
