@@ -24,6 +24,7 @@ from gates.render import (
     Manifests,
     ModelRef,
     pod_specs,
+    without_promotion,
 )
 from gates.verdict import Check, Figure, Outcome, Subject, Verdict
 
@@ -531,5 +532,10 @@ def evaluate(
 
 
 def check_manifests_digest(verdict: Verdict, manifests: Manifests) -> bool:
-    """True when ``manifests`` are exactly the ones the platform verdict signed."""
-    return verdict.artifacts.get("manifests") == manifests.digest()
+    """True when ``manifests`` are exactly the ones the platform verdict signed.
+
+    The promotion-record annotation (added by :func:`gates.render.with_promotion` after the gate)
+    is not part of what the platform team signed, so it is removed before comparing; any other
+    change makes the digests differ.
+    """
+    return verdict.artifacts.get("manifests") == without_promotion(manifests).digest()

@@ -56,6 +56,7 @@ __all__ = [
     "render",
     "serving_account",
     "with_promotion",
+    "without_promotion",
 ]
 
 ANNOTATION_MODEL = "signoff.dev/model"
@@ -533,4 +534,24 @@ def with_promotion(manifests: Manifests, record_digest: str) -> Manifests:
             obj["spec"]["template"]["metadata"].setdefault("annotations", {})[ANNOTATION_PROMOTION] = (
                 record_digest
             )
+    return Manifests(objects=tuple(objects))
+
+
+def without_promotion(manifests: Manifests) -> Manifests:
+    """The manifests with every promotion-record annotation removed (the inverse of :func:`with_promotion`).
+
+    The platform gate signs the manifests before promotion; the promotion step then adds the record's
+    digest. Removing it again gives back exactly what the platform verdict signed.
+    """
+    objects = [copy.deepcopy(o) for o in manifests.objects]
+    for obj in objects:
+        places = [obj.get("metadata") or {}]
+        if obj.get("kind") == "InferenceService":
+            places.append(obj.get("spec", {}).get("predictor", {}))
+        elif obj.get("kind") == "Deployment":
+            places.append(obj.get("spec", {}).get("template", {}).get("metadata", {}))
+        for place in places:
+            annotations = place.get("annotations")
+            if isinstance(annotations, dict):
+                annotations.pop(ANNOTATION_PROMOTION, None)
     return Manifests(objects=tuple(objects))
