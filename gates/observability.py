@@ -72,6 +72,7 @@ __all__ = [
     "alertmanager_config",
     "burn_owner",
     "render_observability",
+    "route_receivers",
     "rule_groups",
     "to_yaml",
 ]
@@ -624,6 +625,73 @@ def alertmanager_config(contract: WorkloadContract) -> dict[str, Any]:
         },
         "receivers": receivers,
     }
+
+
+# -------------------------------------------------------------------------------- routing tree walk
+
+_MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|[^"\s]*)\s*$')
+
+
+def _matcher(text: str) -> tuple[str, str, str]:
+    m = _MATCHER.match(text)
+    if m is None:
+        raise ValueError(
+            f"Alertmanager matcher {text!r} is not NAME=VALUE, NAME!=VALUE, NAME=~RE or NAME!~RE"
+        )
+    name, op, raw = m.groups()
+    value = json.loads(raw) if raw.startswith('"') else raw
+    return name, op, value
+
+
+def _matches(route: dict[str, Any], labels: dict[str, str]) -> bool:
+    tests: list[tuple[str, str, str]] = [_matcher(t) for t in route.get("matchers") or ()]
+    tests += [(k, "=", str(v)) for k, v in (route.get("match") or {}).items()]
+    tests += [(k, "=~", str(v)) for k, v in (route.get("match_re") or {}).items()]
+    for name, op, value in tests:
+        got = labels.get(name, "")
+        if op == "=":
+            ok = got == value
+        elif op == "!=":
+            ok = got != value
+        else:
+            ok = re.fullmatch(value, got) is not None
+            ok = ok if op == "=~" else not ok
+        if not ok:
+            return False
+    return True
+
+
+def _walk(route: dict[str, Any], labels: dict[str, str], inherited: str) -> list[str]:
+    receiver = str(route.get("receiver") or inherited)
+    found: list[str] = []
+    for child in route.get("routes") or ():
+        if not _matches(child, labels):
+            continue
+        found += _walk(child, labels, receiver)
+        if not child.get("continue", False):
+            break
+    return found or [receiver]
+
+
+def route_receivers(config: dict[str, Any], labels: dict[str, str]) -> list[str]:
+    """The receivers an alert with ``labels`` reaches, walking the routing tree as Alertmanager does.
+
+    The root route matches every alert; children are tried in order; the first match ends the walk
+    at that level unless it sets ``continue``; a route with no matching child delivers to its own
+    receiver (inherited from its parent when unset). ``matchers`` (``=``, ``!=``, ``=~``, ``!~``;
+    regular expressions anchored) and the older ``match``/``match_re`` maps are understood.
+
+    Args:
+        config: an Alertmanager configuration (a dict with ``route``).
+        labels: the alert's labels, including ``alertname``.
+
+    Returns:
+        Receiver names, in routing order (empty when the configuration has no route).
+    """
+    root = config.get("route")
+    if not isinstance(root, dict):
+        return []
+    return _walk(root, labels, "")
 
 
 # --------------------------------------------------------------------------------------------- YAML
