@@ -53,9 +53,11 @@ __all__ = [
     "load_document",
     "load_trust_policy",
     "parse_contract_text",
+    "parse_document_bytes",
     "parse_document_text",
     "read_text",
     "spelling_of",
+    "validate_data",
 ]
 
 MAX_BYTES = 1 << 20
@@ -540,6 +542,17 @@ def parse_document_text(
     data, lines = _yaml_to_data(text, file)
     model = _check_header(data, file, lines, kind)
     return typing.cast(Document, validate_data(model, data, file, lines))
+
+
+def parse_document_bytes(
+    data: bytes, file: str, spelling: Spelling = "yaml", kind: str | None = None
+) -> Document:
+    """Like :func:`parse_document_text` for raw bytes: size cap, UTF-8 and emptiness checked first.
+
+    Raises:
+        DocumentError: the bytes are not a valid document.
+    """
+    return parse_document_text(_decode(data[: MAX_BYTES + 1], file), file, spelling, kind)
 
 
 def parse_contract_text(text: str, file: str, spelling: Spelling = "yaml") -> WorkloadContract:

@@ -353,11 +353,24 @@ def _role_key(text: str) -> Role | None:
 
 
 def _resolve_owner(text: str, owners: dict[str, Any]) -> Role | None:
-    """'SRE', 'the platform team', 'ML team' or an owner's team name -> its role."""
+    """'SRE', 'the platform team', 'ML team' or an owner's team name -> its role.
+
+    The labels this module renders ("ML team", "platform team", "SRE") win, then exact team
+    names, then the looser spellings ("the SRE team", "ML", "platform contact").
+    """
     raw = _unquote(text).strip().rstrip(".").strip()
+    low = re.sub(r"\s+", " ", raw.lower())
+    for role, label in _ROLE_LABEL.items():
+        if low == label.lower():
+            return role
     for role in Role:
         team = owners.get(role.value, {}).get("team")
-        if team and raw.lower() in (team.lower(), f"team {team.lower()}", f"{team.lower()} team"):
+        if team and low in (
+            team.lower(),
+            f"team {team.lower()}",
+            f"{team.lower()} team",
+            f"the {team.lower()} team",
+        ):
             return role
     return _role_key(raw)
 
