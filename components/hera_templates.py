@@ -104,10 +104,10 @@ def _retry() -> Any:
     from hera.workflows.models import Backoff
 
     return RetryStrategy(
-        limit=3,
+        limit="3",
         retry_policy="Always",
         expression=RETRY_ON_TEMPORARY,
-        backoff=Backoff(duration="10s", factor=2, max_duration="5m"),
+        backoff=Backoff(duration="10s", factor="2", max_duration="5m"),
     )
 
 

@@ -1,0 +1,239 @@
+"""The compiled pipelines: they parse for their engines, follow the gate rules, and are up to date."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pipelines._cli import compile as compile_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPILED = ROOT / "pipelines" / "compiled"
+KFP = COMPILED / compile_cli.KFP_FILE
+ARGO_TEMPLATE = COMPILED / compile_cli.ARGO_TEMPLATE_FILE
+ARGO_WORKFLOW = COMPILED / compile_cli.ARGO_WORKFLOW_FILE
+ARGO_FILES = (ARGO_TEMPLATE, ARGO_WORKFLOW)
+
+GATE_OWNER = {"ml-artifact": "ml", "platform": "platform", "sre-readiness": "sre", "promotion": "ml"}
+ACCOUNTS = {
+    "ml-artifact": "signoff-ml-step",
+    "platform": "signoff-platform-step",
+    "sre-readiness": "signoff-sre-step",
+    "promotion": "signoff-promoter",
+    "rollback-check": "signoff-promoter",
+    "run-summary": "signoff-promoter",
+}
+
+
+def _kfp_docs() -> tuple[dict[str, Any], dict[str, Any]]:
+    docs = list(yaml.safe_load_all(KFP.read_text(encoding="utf-8")))
+    assert len(docs) == 2, "the KFP file holds the pipeline spec and the kubernetes platform spec"
+    return docs[0], docs[1]
+
+
+def _walk(node: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every (path, key) of a nested document."""
+    found: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            found.append((path, str(k)))
+            found += _walk(v, f"{path}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            found += _walk(v, f"{path}[{i}]")
+    return found
+
+
+# --------------------------------------------------------------------------------------------- KFP
+
+
+def test_kfp_yaml_parses_into_the_pipeline_spec_protobuf() -> None:
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    spec_doc, _ = _kfp_docs()
+    spec = json_format.ParseDict(spec_doc, pipeline_spec_pb2.PipelineSpec())
+    assert spec.pipeline_info.name == "signoff-gated-promotion"
+    params = set(spec.root.input_definitions.parameters)
+    assert {"model_name", "model_version", "contract", "cluster_policy", "trust_policy", "image"} <= params
+    executors = set(spec.deployment_spec.fields["executors"].struct_value.fields)
+    assert {f"exec-{g}" for g in GATE_OWNER} <= executors
+
+
+def test_kfp_platform_spec_parses_and_mounts_each_owners_key_only_into_its_task() -> None:
+    from google.protobuf import json_format
+    from kfp.kubernetes import kubernetes_executor_config_pb2 as k8s
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    _, platform_doc = _kfp_docs()
+    platform = json_format.ParseDict(platform_doc, pipeline_spec_pb2.PlatformSpec())
+    executors = platform.platforms["kubernetes"].deployment_spec.executors
+    mounted: dict[str, list[str]] = {}
+    for name, value in executors.items():
+        config = json_format.ParseDict(json_format.MessageToDict(value), k8s.KubernetesExecutorConfig())
+        mounted[name] = [s.secret_name for s in config.secret_as_volume]
+        for s in config.secret_as_volume:
+            role = s.secret_name.removeprefix("signoff-key-")
+            assert s.mount_path == f"/var/run/signoff/keys/{role}"
+    assert mounted == {f"exec-{g}": [f"signoff-key-{role}"] for g, role in GATE_OWNER.items()}
+
+
+def test_kfp_gate_tasks_never_use_the_cache_and_chain_by_data() -> None:
+    spec_doc, _ = _kfp_docs()
+    dag = spec_doc["components"]["comp-exit-handler-1"]["dag"]["tasks"]
+    assert set(dag) == {*GATE_OWNER, "rollback-check"}
+    for name, task in dag.items():
+        assert not task.get("cachingOptions", {}).get("enableCache", False), f"{name} may use the cache"
+    # Each gate consumes the previous gate's envelope: a refused gate leaves nothing downstream to run.
+    chain = [("platform", "ml-artifact"), ("sre-readiness", "platform"), ("promotion", "sre-readiness"),
+             ("rollback-check", "promotion")]  # fmt: skip
+    for task, upstream in chain:
+        producers = {
+            a["taskOutputArtifact"]["producerTask"] for a in dag[task]["inputs"]["artifacts"].values()
+        }
+        assert upstream in producers
+        assert upstream in dag[task]["dependentTasks"]
+    root = spec_doc["root"]["dag"]["tasks"]
+    assert root["run-summary"]["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
+
+
+def test_kfp_components_install_nothing_at_start() -> None:
+    spec_doc, _ = _kfp_docs()
+    for name, executor in spec_doc["deploymentSpec"]["executors"].items():
+        command = " ".join(executor["container"]["command"])
+        assert "pip install" not in command, f"{name} installs packages at start"
+        assert executor["container"]["image"] == compile_cli.DEFAULT_STEP_IMAGE
+
+
+# -------------------------------------------------------------------------------------------- Argo
+
+
+@pytest.mark.parametrize("path", ARGO_FILES, ids=lambda p: p.name)
+def test_argo_yaml_validates_against_the_argo_schema(path: Path, shared_schemas: Path) -> None:
+    import jsonschema
+
+    schema = json.loads((shared_schemas / "argo-workflows-v4.0.10.schema.json").read_text(encoding="utf-8"))
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    kind = doc["kind"]
+    target = {
+        "$ref": f"#/definitions/io.argoproj.workflow.v1alpha1.{kind}",
+        "definitions": schema["definitions"],
+    }
+    jsonschema.Draft7Validator(target).validate(doc)
+    assert kind == ("WorkflowTemplate" if path == ARGO_TEMPLATE else "Workflow")
+
+
+@pytest.mark.parametrize("path", ARGO_FILES, ids=lambda p: p.name)
+def test_argo_yaml_round_trips_through_heras_models_without_losing_a_field(path: Path) -> None:
+    from hera.workflows.models import Workflow, WorkflowTemplate
+
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    model = (WorkflowTemplate if doc["kind"] == "WorkflowTemplate" else Workflow).parse_obj(doc)
+    again = json.loads(model.json(by_alias=True, exclude_none=True))
+    assert again == doc
+
+
+def _templates(path: Path) -> dict[str, dict[str, Any]]:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {t["name"]: t for t in doc["spec"]["templates"]}
+
+
+@pytest.mark.parametrize("path", ARGO_FILES, ids=lambda p: p.name)
+def test_argo_every_gate_edge_is_succeeded_and_nothing_continues_or_memoizes(path: Path) -> None:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    keys = {k for _, k in _walk(doc)}
+    assert "continueOn" not in keys
+    assert "memoize" not in keys
+    dag = _templates(path)["gated-promotion"]["dag"]["tasks"]
+    names = [t["name"] for t in dag]
+    assert names == ["ml-artifact", "platform", "sre-readiness", "promotion", "rollback-check"]
+    assert "depends" not in dag[0] and "dependencies" not in dag[0]
+    for previous, task in zip(names, dag[1:], strict=False):
+        assert "dependencies" not in task, "use depends with .Succeeded, not dependencies"
+        assert task["depends"] == f"{previous}.Succeeded"
+        for term in re.split(r"\s*(?:&&|\|\|)\s*", task["depends"]):
+            assert term.endswith(".Succeeded"), f"{task['name']}: bare or non-success depends {term!r}"
+    assert doc["spec"]["onExit"] == "run-summary"
+
+
+@pytest.mark.parametrize("path", ARGO_FILES, ids=lambda p: p.name)
+def test_argo_each_template_has_its_owners_account_and_only_its_owners_key(path: Path) -> None:
+    templates = _templates(path)
+    for name, account in ACCOUNTS.items():
+        t = templates[name]
+        assert t["serviceAccountName"] == account
+        secrets = [v["secret"]["secretName"] for v in t.get("volumes", []) if "secret" in v]
+        owner = GATE_OWNER.get(name)
+        assert secrets == ([f"signoff-key-{owner}"] if owner else []), f"{name} mounts {secrets}"
+        mounts = [m["mountPath"] for m in t["container"].get("volumeMounts", [])]
+        assert mounts == ([f"/var/run/signoff/keys/{owner}"] if owner else [])
+        retry = t["retryStrategy"]
+        assert retry["expression"] == "asInt(lastRetry.exitCode) == 3", "retry only TemporaryError (exit 3)"
+        assert not t.get("podSpecPatch"), "no pod spec patches that could mount more"
+
+
+def test_argo_workflow_template_has_the_documented_parameters() -> None:
+    doc = yaml.safe_load(ARGO_TEMPLATE.read_text(encoding="utf-8"))
+    names = [p["name"] for p in doc["spec"]["arguments"]["parameters"]]
+    assert names == ["model-name", "model-version", "contract", "cluster-policy", "trust-policy",
+                     "mlflow-tracking-uri", "image", "staging-url"]  # fmt: skip
+    assert doc["metadata"]["name"] == "signoff-gated-promotion"
+    workflow = yaml.safe_load(ARGO_WORKFLOW.read_text(encoding="utf-8"))
+    assert workflow["metadata"] == {"generateName": "signoff-gated-promotion-"}
+    assert workflow["spec"] == doc["spec"]
+
+
+# ----------------------------------------------------------------------------------- up to date
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"sdkVersion: kfp-[0-9][^\s]*", "sdkVersion: kfp-X", text)
+
+
+@pytest.mark.parametrize("engine", ["kfp", "argo"])
+def test_committed_compiled_files_are_up_to_date(engine: str, tmp_path: Path) -> None:
+    # A fresh process, as a user runs it: hera's import changes PyYAML's global str representer,
+    # so compiling KFP in a process that has imported hera would format its YAML differently.
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines._cli.main", "compile", "--engine", engine, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    written = [Path(line) for line in done.stdout.split()]
+    assert written
+    for path in written:
+        committed = COMPILED / path.name
+        assert committed.exists(), (
+            f"{committed.name} missing: run 'signoff compile --engine {engine} --out pipelines/compiled'"
+        )
+        assert _normalise(path.read_text(encoding="utf-8")) == _normalise(
+            committed.read_text(encoding="utf-8")
+        ), (
+            f"pipelines/compiled/{path.name} is stale: run 'signoff compile --engine {engine} "
+            "--out pipelines/compiled'"
+        )
+
+
+def test_infra_workflow_template_is_the_compiled_one() -> None:
+    infra = ROOT / "infra" / "argo"
+    assert (infra / ARGO_TEMPLATE.name).read_bytes() == ARGO_TEMPLATE.read_bytes(), (
+        "infra/argo holds a stale WorkflowTemplate: copy pipelines/compiled/" + ARGO_TEMPLATE.name
+    )
+    kustomization = yaml.safe_load((infra / "kustomization.yaml").read_text(encoding="utf-8"))
+    assert ARGO_TEMPLATE.name in kustomization["resources"]
+
+
+def test_compile_refuses_an_image_with_spaces(tmp_path: Path) -> None:
+    from contracts import errors
+
+    with pytest.raises(errors.InputError, match="not an image reference"):
+        compile_cli.compile_to("argo", "bad image", tmp_path)
