@@ -92,11 +92,6 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
         mode = p.stat().st_mode
     except OSError as exc:
         raise InputError(f"{p}: cannot read the private key: {exc.strerror}") from None
-    if stat.S_IMODE(mode) & 0o077:
-        warnings.warn(
-            f"{p}: private key is readable by others (mode {stat.S_IMODE(mode):o}); run 'chmod 600 {p}'",
-            stacklevel=2,
-        )
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except TypeError:
@@ -109,6 +104,11 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
         ) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise InputError(f"{p}: the key is {type(key).__name__.removeprefix('_')}, not Ed25519")
+    if stat.S_IMODE(mode) & 0o077:
+        warnings.warn(
+            f"{p}: private key is readable by others (mode {stat.S_IMODE(mode):o}); run 'chmod 600 {p}'",
+            stacklevel=2,
+        )
     return key
 
 
