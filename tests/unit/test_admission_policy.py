@@ -1,0 +1,361 @@
+"""The admission policies under infra/policies/, evaluated with a real CEL engine against their cases.
+
+Each policy folder holds the ValidatingAdmissionPolicy and its binding, and ``cases/admit/*.yaml`` /
+``cases/deny/*.yaml``. A case is one admission request::
+
+    description: what the case is about (the way round the rule it tries, if any)
+    expect: "fragment of the denial message"      # deny cases only
+    request:
+      operation: CREATE | UPDATE
+      subResource: ephemeralcontainers             # optional
+      userInfo: {username: ..., groups: [...]}
+    namespace: {name: ml-prod, labels: {...}}      # the namespace object's labels
+    object: {...}                                  # the object as the API server sees it
+    oldObject: {...}                               # UPDATE only
+
+What is real: every CEL expression of the policy (matchConditions, variables, validations,
+messageExpressions) is compiled and run by the ``cel`` package (a CEL implementation independent of
+the API server's cel-go). What this file emulates, and only that, is the API server's part around the
+CEL: which requests a policy sees (matchConstraints.resourceRules by group/resource/operation, the
+policy's and the binding's namespaceSelector), failurePolicy for evaluation errors, and
+validationActions. Two deliberate differences, both stricter than the API server:
+
+* variables are evaluated eagerly, in order (the API server evaluates them lazily), so a variable
+  that errors on any case fails here even if no validation happens to reference it;
+* a messageExpression that errors fails the test (the API server would fall back to a generic
+  message, hiding the container name the policy promises to report).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+cel = pytest.importorskip("cel", reason="the CEL engine (common-expression-language) is not installed")
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICIES = ROOT / "infra" / "policies"
+DEPLOYER = "system:serviceaccount:signoff-system:signoff-deployer"
+
+# The API server's discovery for the kinds the cases use: (API group, kind) -> resource (plural).
+_RESOURCES = {
+    ("", "Pod"): "pods",
+    ("", "ReplicationController"): "replicationcontrollers",
+    ("", "Namespace"): "namespaces",
+    ("apps", "Deployment"): "deployments",
+    ("apps", "StatefulSet"): "statefulsets",
+    ("apps", "ReplicaSet"): "replicasets",
+    ("apps", "DaemonSet"): "daemonsets",
+    ("batch", "Job"): "jobs",
+    ("batch", "CronJob"): "cronjobs",
+    ("serving.kserve.io", "InferenceService"): "inferenceservices",
+    ("serving.knative.dev", "Service"): "services",
+    ("serving.knative.dev", "Configuration"): "configurations",
+    ("serving.knative.dev", "Revision"): "revisions",
+}
+_CLUSTER_SCOPED = {"Namespace"}
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _docs(folder: Path) -> list[dict[str, Any]]:
+    """Every YAML document of the policy folder itself (not its cases)."""
+    docs: list[dict[str, Any]] = []
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
+    return docs
+
+
+def _policy_dirs() -> list[Path]:
+    return sorted(p for p in POLICIES.iterdir() if p.is_dir() and (p / "cases").is_dir())
+
+
+def _cases() -> list[tuple[Path, str, Path]]:
+    return [
+        (folder, verdict, case)
+        for folder in _policy_dirs()
+        for verdict in ("admit", "deny")
+        for case in sorted((folder / "cases" / verdict).glob("*.yaml"))
+    ]
+
+
+# --- the emulated API server matching --------------------------------------------------------------
+
+
+def _selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """metav1.LabelSelector semantics; an absent selector matches everything."""
+    if not selector:
+        return True
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def _rule_matches(rule: dict[str, Any], group: str, version: str, resource: str, operation: str) -> bool:
+    def has(values: list[str], value: str) -> bool:
+        return "*" in values or value in values
+
+    resources = rule.get("resources") or []
+    return (
+        has(rule.get("apiGroups") or [], group)
+        and has(rule.get("apiVersions") or [], version)
+        and has(rule.get("operations") or [], operation)
+        and ("*" in resources or resource in resources)
+    )
+
+
+def _matches(resources: dict[str, Any] | None, request: dict[str, Any], ns_labels: dict[str, str]) -> bool:
+    """matchConstraints / matchResources: resource rules (if given) and namespace selector."""
+    resources = resources or {}
+    group, version = request["kind"]["group"], request["kind"]["version"]
+    resource = request["resource"]["resource"]
+    if request.get("subResource"):
+        resource += "/" + request["subResource"]
+    rules = resources.get("resourceRules")
+    if rules is not None and not any(
+        _rule_matches(r, group, version, resource, request["operation"]) for r in rules
+    ):
+        return False
+    if request["kind"]["kind"] not in _CLUSTER_SCOPED:
+        return _selector_matches(resources.get("namespaceSelector"), ns_labels)
+    return True
+
+
+@dataclasses.dataclass
+class Decision:
+    """The outcome of one admission request against the policies."""
+
+    allowed: bool
+    messages: list[str]
+    matched: list[str]
+
+
+@functools.cache
+def _program(expression: str) -> Any:
+    return cel.compile(expression)
+
+
+def _run(expression: str, activation: dict[str, Any]) -> Any:
+    return _program(expression).execute(activation)
+
+
+def _request(case: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    obj = case["object"]
+    group, _, version = obj["apiVersion"].rpartition("/")
+    req = case["request"]
+    resource = _RESOURCES[(group, obj["kind"])]
+    request = {
+        "operation": req["operation"],
+        "subResource": req.get("subResource", ""),
+        "userInfo": req["userInfo"],
+        "kind": {"group": group, "version": version, "kind": obj["kind"]},
+        "resource": {"group": group, "version": version, "resource": resource},
+        "name": obj["metadata"].get("name", ""),
+        "namespace": case.get("namespace", {}).get("name", ""),
+        "dryRun": False,
+    }
+    ns = case.get("namespace") or {}
+    metadata: dict[str, Any] = {"name": ns.get("name", "")}
+    if ns.get("labels"):
+        metadata["labels"] = ns["labels"]
+    namespace_object = {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
+    return request, namespace_object
+
+
+def evaluate(folder: Path, case: dict[str, Any]) -> Decision:
+    """Admit or deny one case against every policy and binding in ``folder``."""
+    docs = _docs(folder)
+    policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ValidatingAdmissionPolicy"}
+    bindings = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicyBinding"]
+    request, namespace_object = _request(case)
+    ns_labels = namespace_object["metadata"].get("labels", {})
+    messages: list[str] = []
+    matched: list[str] = []
+    for binding in bindings:
+        policy = policies[binding["spec"]["policyName"]]
+        spec = policy["spec"]
+        if not _matches(spec.get("matchConstraints"), request, ns_labels):
+            continue
+        if not _matches(binding["spec"].get("matchResources"), request, ns_labels):
+            continue
+        deny_on_error = spec.get("failurePolicy", "Fail") == "Fail"
+        activation: dict[str, Any] = {
+            "object": case["object"],
+            "oldObject": case.get("oldObject"),
+            "request": request,
+            "namespaceObject": namespace_object if request["kind"]["kind"] not in _CLUSTER_SCOPED else None,
+            "params": None,
+        }
+        try:
+            if not all(_run(c["expression"], activation) is True for c in spec.get("matchConditions", [])):
+                continue
+        except Exception as exc:
+            if deny_on_error:
+                messages.append(f"matchConditions error: {exc}")
+            continue
+        matched.append(policy["metadata"]["name"])
+        try:
+            variables: dict[str, Any] = {}
+            activation["variables"] = variables
+            for var in spec.get("variables", []):
+                variables[var["name"]] = _run(var["expression"], activation)
+            failed = [v for v in spec["validations"] if _run(v["expression"], activation) is not True]
+        except Exception as exc:
+            if deny_on_error:
+                messages.append(f"evaluation error: {type(exc).__name__}: {exc}")
+            continue
+        if "Deny" not in binding["spec"]["validationActions"]:
+            continue
+        for validation in failed:
+            if "messageExpression" in validation:
+                # Not caught: an erroring messageExpression fails the test (see module docstring).
+                messages.append(str(_run(validation["messageExpression"], activation)))
+            else:
+                messages.append(validation.get("message", f"failed expression: {validation['expression']}"))
+    return Decision(allowed=not messages, messages=messages, matched=matched)
+
+
+# --- the cases ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("folder", "verdict", "path"),
+    _cases(),
+    ids=[f"{f.name}/{v}/{p.stem}" for f, v, p in _cases()],
+)
+def test_case(folder: Path, verdict: str, path: Path) -> None:
+    """Every admit case is admitted; every deny case is denied with its expected message."""
+    case = yaml.safe_load(path.read_text())
+    assert case.get("description"), f"{path}: say what the case is about in 'description'"
+    decision = evaluate(folder, case)
+    if verdict == "admit":
+        assert "expect" not in case, f"{path}: admit cases have no expected message"
+        assert decision.allowed, f"{path} denied: {decision.messages}"
+    else:
+        assert case.get("expect"), f"{path}: a deny case names a fragment of its message in 'expect'"
+        assert not decision.allowed, f"{path} was admitted (matched: {decision.matched})"
+        assert not any("error" in m.split(":")[0] for m in decision.messages), decision.messages
+        assert any(case["expect"] in m for m in decision.messages), (
+            f"{path}: no message contains {case['expect']!r}: {decision.messages}"
+        )
+
+
+def test_require_promotion_has_enough_cases() -> None:
+    folder = POLICIES / "require-promotion"
+    admit = list((folder / "cases" / "admit").glob("*.yaml"))
+    deny = list((folder / "cases" / "deny").glob("*.yaml"))
+    assert len(admit) >= 6 and len(deny) >= 14 and len(admit) + len(deny) >= 20, (len(admit), len(deny))
+
+
+def test_case_objects_are_valid_kubernetes_objects() -> None:
+    """A misspelled field in a case (``initContainer``) would make it pass for the wrong reason."""
+    helper = _crd_schema_module()
+    kv = pytest.importorskip("kubernetes_validate")
+    crd_file = ROOT.parent / "shared" / "schemas" / "kserve-v0.20.0-inferenceservices.crd.yaml"
+    errors: list[str] = []
+    for _, _, path in _cases():
+        case = yaml.safe_load(path.read_text())
+        for key in ("object", "oldObject"):
+            obj = case.get(key)
+            if obj is None or obj["apiVersion"].startswith("serving.knative.dev/"):
+                continue  # no Knative schema here; its template is the apps/v1 one the CEL reads alike
+            if obj["kind"] == "InferenceService":
+                if crd_file.is_file():
+                    errors += [f"{path.name} {key}: {e}" for e in helper.validate_crd_object(crd_file, obj)]
+                continue
+            # The newest schema: cases are requests as today's API server sees them (DRA's
+            # resourceClaimTemplateName moved out of ``source`` in 1.31).
+            errors += [
+                f"{path.name} {key}: {e}" for e in helper.validate_core_object(obj, kv.latest_version())
+            ]
+    assert not errors, "\n".join(errors)
+
+
+def _crd_schema_module() -> Any:
+    """tests/crd_schema.py (strict CRD and cached core-object validation), shared with other tests."""
+    if str(ROOT / "tests") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tests"))
+    return importlib.import_module("crd_schema")
+
+
+# --- the policy objects themselves ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["1.30", "latest"])
+def test_policy_objects_validate(version: str) -> None:
+    kv = pytest.importorskip("kubernetes_validate")
+    wanted = kv.latest_version() if version == "latest" else version
+    for folder in _policy_dirs():
+        for doc in _docs(folder):
+            kv.validate(doc, wanted, strict=True)
+
+
+def test_policies_fail_closed_and_deny() -> None:
+    """failurePolicy Fail (an unreachable CEL verdict denies), Deny actions, a message per rule."""
+    for folder in _policy_dirs():
+        docs = _docs(folder)
+        for doc in docs:
+            if doc["kind"] == "ValidatingAdmissionPolicy":
+                assert doc["spec"]["failurePolicy"] == "Fail", folder
+                assert all("messageExpression" in v for v in doc["spec"]["validations"]), folder
+            elif doc["kind"] == "ValidatingAdmissionPolicyBinding":
+                assert doc["spec"]["validationActions"] == ["Deny"], folder
+
+
+def test_binding_selects_production_namespaces_by_label() -> None:
+    """The binding's scope is the environment label, and only the production namespace carries it.
+
+    A namespace without the label is out of scope (the admit case ``unlabelled-namespace`` shows it):
+    the label on ml-prod is what switches the policy on, so it must be there and nowhere else.
+    """
+    (binding,) = [
+        d for d in _docs(POLICIES / "require-promotion") if d["kind"] == "ValidatingAdmissionPolicyBinding"
+    ]
+    selector = binding["spec"]["matchResources"]["namespaceSelector"]
+    assert selector == {"matchLabels": {"signoff.dev/environment": "production"}}
+    namespaces = {
+        d["metadata"]["name"]: d["metadata"].get("labels", {})
+        for d in yaml.safe_load_all((ROOT / "infra" / "base" / "namespaces.yaml").read_text())
+        if d and d["kind"] == "Namespace"
+    }
+    cluster = yaml.safe_load((ROOT / "contracts" / "examples" / "cluster-policy.yaml").read_text())
+    prod = cluster["spec"]["namespaces"]["production"]["name"]
+    staging = cluster["spec"]["namespaces"]["staging"]["name"]
+    assert _selector_matches(selector, namespaces[prod])
+    assert not _selector_matches(selector, namespaces[staging])
+    assert [n for n, labels in namespaces.items() if _selector_matches(selector, labels)] == [prod]
+
+
+def test_same_request_is_admitted_outside_production_only() -> None:
+    """One unpromoted GPU pod: denied in ml-prod, admitted in ml-staging and an unlabelled namespace."""
+    case = yaml.safe_load(
+        (POLICIES / "require-promotion" / "cases" / "deny" / "pod-direct-by-user.yaml").read_text()
+    )
+    folder = POLICIES / "require-promotion"
+    assert not evaluate(folder, case).allowed
+    for labels in ({"signoff.dev/environment": "staging"}, {}):
+        other = dict(case, namespace={"name": "elsewhere", "labels": labels})
+        decision = evaluate(folder, other)
+        assert decision.allowed and decision.matched == [], decision
