@@ -16,10 +16,12 @@ What is rendered (namespace from ``policy.spec.namespaces.<environment>``):
 * always a ``PodDisruptionBudget`` and a ``NetworkPolicy``.
 
 The serving container listens on port 8080 (``http``; KServe v2 health endpoints
-``/v2/health/ready`` and ``/v2/health/live``) and exposes metrics on 8082 (``metrics``). The
+``/v2/health/ready`` and ``/v2/health/live``; probes name the port by number, as Knative requires).
+In Deployment mode it also exposes metrics on 8082 (``metrics``); in KServe mode the pod declares the
+one port Knative allows and request metrics come from the queue-proxy (port 9091). The
 NetworkPolicy admits the serving port (and, for KServe, the Knative queue-proxy's 8012) from the
-ingress/KServe/Knative system namespaces only, and the metrics port (and queue-proxy user metrics
-9091) from the ``monitoring`` namespace only.
+ingress/KServe/Knative system namespaces only, and the metrics port (8082, or the queue-proxy's 9091
+for KServe) from the ``monitoring`` namespace only.
 
 Immutable storage URIs: :class:`ModelRef` accepts ``s3://``, ``gs://``, ``pvc://`` and ``https://``
 URIs of the version's artifacts (what KServe's storage initializer can fetch) and refuses registry
@@ -210,7 +212,7 @@ def _resources(
 
 
 def _probe(path: str, *, period: int, failures: int, initial: int = 0) -> dict[str, Any]:
-    probe: dict[str, Any] = {"httpGet": {"path": path, "port": "http"}, "periodSeconds": period,
+    probe: dict[str, Any] = {"httpGet": {"path": path, "port": HTTP_PORT}, "periodSeconds": period,
                              "timeoutSeconds": 2, "failureThreshold": failures}  # fmt: skip
     if initial:
         probe["initialDelaySeconds"] = initial
@@ -220,6 +222,9 @@ def _probe(path: str, *, period: int, failures: int, initial: int = 0) -> dict[s
 def _container(contract: WorkloadContract, policy: ClusterPolicy, model: ModelRef, image: str,
                product: GpuProduct | None, *, model_dir_volume: bool) -> dict[str, Any]:  # fmt: skip
     startup_failures = max(1, math.ceil(contract.spec.slos.max_cold_start.seconds / STARTUP_PERIOD_SECONDS))
+    ports = [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}]
+    if model_dir_volume:  # Deployment mode; Knative (KServe serverless) allows one container port only
+        ports.append({"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"})
     mounts = [{"name": "tmp", "mountPath": "/tmp"}]
     if model_dir_volume:
         mounts.append({"name": "model", "mountPath": "/mnt/models"})
@@ -233,10 +238,7 @@ def _container(contract: WorkloadContract, policy: ClusterPolicy, model: ModelRe
             {"name": "MODEL_NAME", "value": model.name},
             {"name": "MODEL_VERSION", "value": model.version},
         ],
-        "ports": [
-            {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
-            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
-        ],
+        "ports": ports,
         "resources": _resources(contract, policy, product),
         "startupProbe": _probe("/v2/health/live", period=STARTUP_PERIOD_SECONDS, failures=startup_failures),
         "readinessProbe": _probe("/v2/health/ready", period=5, failures=3),
@@ -474,7 +476,7 @@ def _network_policy(
     # KServe serverless pods take traffic on the Knative queue-proxy port and expose its
     # request metrics on the queue-proxy user-metrics port (the SRE PodMonitor scrapes it).
     serve = (HTTP_PORT, _QUEUE_PROXY_PORT) if mode is ServingMode.KSERVE else (HTTP_PORT,)
-    scrape = (METRICS_PORT, _QUEUE_PROXY_METRICS_PORT) if mode is ServingMode.KSERVE else (METRICS_PORT,)
+    scrape = (_QUEUE_PROXY_METRICS_PORT,) if mode is ServingMode.KSERVE else (METRICS_PORT,)
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
