@@ -211,7 +211,20 @@ def _yaml_to_data(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
                     )
                 ],
             )
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        raise DocumentError(
+            file,
+            [
+                Problem(
+                    "",
+                    f"contains the control character U+{exc.character:04X}, which YAML does not allow",
+                    line,
+                )
+            ],
+        ) from None
     try:
         root = loader.get_single_node()
     except _Refused as exc:
