@@ -11,6 +11,8 @@ Pure: builds plain dicts from a :class:`~contracts.workload.WorkloadContract`; n
   - SLO recording rules, ``signoff:request_errors:ratio_rate<w>`` and
     ``signoff:request_latency_slo_violations:ratio_rate<w>`` for w in 5m, 30m, 1h, 6h, 3d, and
     ``signoff:pod_cold_start_seconds:max``;
+  - ``SignoffLatencySloUnmeasured`` (ticket): the latency histogram has traffic but no bucket at
+    the SLO threshold, so the latency ratio, and its burn-rate alerts, would be silently empty;
   - multi-window, multi-burn-rate alerts (Google SRE workbook, chapter 5, table 5-8) for
     availability (``SignoffAvailabilityBudgetBurn``) and latency (``SignoffLatencyBudgetBurn``):
     page at 14.4x the budget over 1h and 5m, page at 6x over 6h and 30m, ticket at 1x over 3d;
@@ -269,6 +271,13 @@ class _Exprs:
         total = f'sum by ({by}) (rate({m.latency_bucket}{{{sel}, le="+Inf"}}[{window}]))'
         return f"1 - (\n  {fast}\n/\n  {total}\n)"
 
+    def latency_bucket_missing(self) -> str:
+        m, by, sel = self.m, self.by, self.sel
+        seconds, _ = _latency_objective(self.contract)
+        total = f'sum by ({by}) (rate({m.latency_bucket}{{{sel}, le="+Inf"}}[30m])) > 0'
+        at_slo = f"sum by ({by}) (rate({m.latency_bucket}{{{sel}, {_le_matcher(seconds, m)}}}[30m]))"
+        return f"{total}\nunless\n{at_slo}"
+
     def request_rate(self, window: str) -> str:
         return f"sum by ({self.by}) (rate({self.m.requests_total}{{{self.sel}}}[{window}]))"
 
@@ -428,7 +437,7 @@ def _slo_rules(contract: WorkloadContract, namespace: str, x: _Exprs) -> list[di
         )
     rules.append({"record": "signoff:pod_cold_start_seconds:max", "expr": x.cold_start_seconds()})
     slos = contract.spec.slos
-    _, latency_budget = _latency_objective(contract)
+    latency_s, latency_budget = _latency_objective(contract)
     objectives = (
         ("availability", "Availability", "request_errors", slos.error_budget,
          f"availability {slos.availability}", "of requests failing"),
@@ -464,6 +473,24 @@ def _slo_rules(contract: WorkloadContract, namespace: str, x: _Exprs) -> list[di
                     f"Pages {owner.team} ({role.value}).",
                 ),
             })  # fmt: skip
+    # Without a bucket boundary at the SLO threshold the latency ratio is empty and its burn-rate
+    # alerts can never fire: say so (a ticket to the latency owner) instead of staying silent.
+    role = burn_owner(contract, "latency")
+    owner = contract.spec.owners.of(role)
+    labels = _labels(contract, namespace, role, "latency", "ticket") | {"slo": "latency"}
+    rules.append({
+        "alert": "SignoffLatencySloUnmeasured",
+        "expr": x.latency_bucket_missing(),
+        "for": "1h",
+        "labels": labels,
+        "annotations": _annotations(
+            owner,
+            f"{contract.name}: the latency SLO cannot be measured",
+            f"{x.m.latency_bucket} has traffic but no bucket with upper bound {slos.p99_latency} (le="
+            f"{_num(latency_s / x.m.latency_unit_seconds)}), so the latency burn-rate alerts cannot fire. "
+            "Add that bucket boundary to the serving histogram.",
+        ),
+    })  # fmt: skip
     return rules
 
 

@@ -67,7 +67,7 @@ def test_every_alert_reaches_its_owner_team(amtool: str, tmp_path: Path, path: P
     config = _write(tmp_path, obs.alertmanager_config(contract))
     rules = obs.rule_groups(contract, obs.MetricNames.kserve(), namespace="ml-prod")
     alerts = [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
-    assert len(alerts) == 6 + len(contract.spec.alerts)
+    assert len(alerts) == 7 + len(contract.spec.alerts)
     for rule in alerts:
         labels = {**rule["labels"], "alertname": rule["alert"]}
         team = labels["team"]
@@ -153,3 +153,42 @@ def test_receivers_hold_no_secrets() -> None:
     teams = ["sre-ai-oncall", "ranking-squad", "platform-gpu-team"]
     assert names == ["default", *(n for t in teams for n in (t, f"{t}-tickets"))]
     assert config["route"]["group_by"] == ["alertname", "workload"]
+
+
+def test_route_walk_agrees_with_amtool(amtool: str, tmp_path: Path) -> None:
+    # The readiness gate walks the tree in Python; amtool is the reference. Include continue, regex,
+    # negative and legacy match/match_re routes so every branch of the walk is compared.
+    contract = load_contract(ROOT / "contracts" / "examples" / "recsys-ranker.yaml")
+    config = obs.alertmanager_config(contract)
+    config["route"]["routes"].insert(
+        0, {"receiver": "audit", "matchers": ['severity=~"page|critical"'], "continue": True}
+    )
+    config["route"]["routes"].append(
+        {"receiver": "legacy", "match": {"team": "old"}, "match_re": {"alertname": "Old.*"}}
+    )
+    config["route"]["routes"].append(
+        {"receiver": "not-sre", "matchers": ['team!="sre-ai-oncall"', 'owner!~"ml|sre"']}
+    )
+    config["receivers"] += [{"name": "audit"}, {"name": "legacy"}, {"name": "not-sre"}]
+    path = _write(tmp_path, config)
+    cases = [
+        {"workload": "recsys-ranker-v2", "team": "sre-ai-oncall", "owner": "sre", "severity": "page"},
+        {"workload": "recsys-ranker-v2", "team": "sre-ai-oncall", "owner": "sre", "severity": "ticket"},
+        {"workload": "recsys-ranker-v2", "team": "ranking-squad", "owner": "ml", "severity": "page"},
+        {
+            "workload": "recsys-ranker-v2",
+            "team": "platform-gpu-team",
+            "owner": "platform",
+            "severity": "ticket",
+        },
+        {"workload": "recsys-ranker-v2", "team": "platform-gpu-team", "owner": "ml", "severity": "page"},
+        {"workload": "other", "team": "old", "alertname": "OldThing"},
+        {"workload": "other", "team": "old", "alertname": "NewThing"},
+        {"workload": "other", "team": "x", "owner": "platform"},
+        {"workload": "other", "team": "sre-ai-oncall", "owner": "platform"},
+        {"severity": "critical"},
+        {"alertname": "Nothing"},
+    ]
+    for labels in cases:
+        ours = obs.route_receivers(config, labels)
+        assert ",".join(ours) == _route(amtool, path, labels), labels

@@ -165,6 +165,8 @@ def test_latency_burn_rate_and_contract_latency_alert(
     burn = "SignoffLatencyBudgetBurn"
     fast, slow, ticket = (_firing(_rule(rules, burn, burn_rate=b)) for b in ("14.4", "6", "1"))
     p99 = _firing(_rule(rules, "SignoffLatencyP99"))
+    unmeasured = "SignoffLatencySloUnmeasured"
+    missing = _firing(_rule(rules, unmeasured))
     cases = [
         # 20% slower than 80ms: every latency burn alert; p99 ~194ms > 80ms held for 10m pages too.
         _case(
@@ -173,12 +175,19 @@ def test_latency_burn_rate_and_contract_latency_alert(
                 ("30m", burn, [fast, slow, ticket]),
                 ("30m", "SignoffLatencyP99", [p99]),
                 ("8m", "SignoffLatencyP99", []),
+                ("30m", "SignoffLatencySloUnmeasured", []),
             ],
         ),
         # The same with Prometheus 3's normalised bucket label le="80.0".
         _case(_latency(100, 80, le="80.0"), [("30m", burn, [fast, slow, ticket])]),
         # 8% slower (8x): the 6x page and the ticket only.
         _case(_latency(100, 92), [("30m", burn, [slow, ticket])]),
+        # No bucket at 80ms (only 100ms): the latency ratio cannot be computed, so instead of silence
+        # a ticket fires once that has held for an hour; the burn-rate alerts cannot fire.
+        _case(
+            _latency(100, 80, le="100"),
+            [("30m", unmeasured, []), ("90m", unmeasured, [missing]), ("90m", burn, [])],
+        ),
         # 0.5% slower: within the SLO; p99 stays under 80ms; nothing fires.
         _case(_latency(1000, 995), [("30m", burn, []), ("30m", "SignoffLatencyP99", [])]),
     ]
