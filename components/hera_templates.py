@@ -60,7 +60,8 @@ RETRY_ON_TEMPORARY = "asInt(lastRetry.exitCode) == 3"
 """Retry only when the step exited 3 (``contracts.errors.TemporaryError``)."""
 
 _INPUTS: dict[str, tuple[str, ...]] = {
-    "ml-artifact": ("model-name", "model-version", "contract", "cluster-policy", "mlflow-tracking-uri"),
+    "ml-artifact": ("model-name", "model-version", "contract", "cluster-policy", "mlflow-tracking-uri",
+                    "artifact-store"),
     "platform": ("model-name", "model-version", "contract", "cluster-policy", "trust-policy",
                  "mlflow-tracking-uri", "image"),
     "sre-readiness": ("model-name", "model-version", "contract", "cluster-policy", "trust-policy",
@@ -101,13 +102,13 @@ def _volume(role: str) -> Any:
 
 def _retry() -> Any:
     from hera.workflows import RetryStrategy
-    from hera.workflows.models import Backoff
+    from hera.workflows.models import Backoff, IntOrString
 
     return RetryStrategy(
         limit="3",
         retry_policy="Always",
         expression=RETRY_ON_TEMPORARY,
-        backoff=Backoff(duration="10s", factor="2", max_duration="5m"),
+        backoff=Backoff(duration="10s", factor=IntOrString("2"), max_duration="5m"),
     )
 
 

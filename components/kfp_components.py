@@ -52,10 +52,21 @@ def emit(
         metrics: the ``Output[Metrics]`` the figures of ``metrics.json`` are logged to.
         files: more ``{file name in out_dir: Output[Artifact]}`` to copy.
     """
+    failure: BaseException | None = None
     try:
         yield
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
         out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        if failure is not None and not (out / "report.md").is_file():
+            # The step failed before its gate decided (bad input, an upstream verdict that does not
+            # verify, MLflow down): the report says why, so the UI and local runs can show it.
+            (out / "report.md").write_text(
+                f"# step failed\n\n{type(failure).__name__}: {failure}\n", encoding="utf-8"
+            )
         outcome_file = out / "outcome.json"
         outcome = json.loads(outcome_file.read_text(encoding="utf-8")) if outcome_file.is_file() else {}
         pairs = [("envelope.json", envelope), ("report.md", report), *(files or {}).items()]
@@ -84,6 +95,7 @@ def ml_artifact(
     contract: str,
     cluster_policy: str,
     mlflow_tracking_uri: str,
+    artifact_store: str,
     envelope: Output[Artifact],
     model_ref: Output[Artifact],
     report: Output[Markdown],
@@ -101,6 +113,8 @@ def ml_artifact(
         contract: the workload contract, YAML text.
         cluster_policy: the platform team's cluster policy, YAML text.
         mlflow_tracking_uri: MLflow tracking server URI (empty: the step's MLFLOW_TRACKING_URI).
+        artifact_store: the MLflow artifact store as the serving cluster reads it (e.g.
+            s3://mlflow-artifacts); empty: the registry's download location as it is.
         envelope: the ML team's signed verdict (DSSE envelope).
         model_ref: the model's name, version, storage URI and digest, for the platform step.
         report: the gate's checks and reasons, in Markdown.
@@ -122,6 +136,7 @@ def ml_artifact(
             tracking_uri=mlflow_tracking_uri or None,
             key_file=steps.key_path("ml"),
             out_dir=out,
+            artifact_store=artifact_store,
         )
 
 
@@ -407,7 +422,7 @@ def make_components(image: str) -> Components:
     """
 
     def build(func: Callable[..., Any]) -> Callable[..., Any]:
-        return dsl.component(func, base_image=image, install_kfp_package=False)  # type: ignore[no-any-return]
+        return dsl.component(func, base_image=image, install_kfp_package=False)
 
     return Components(
         ml_artifact=build(ml_artifact),

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from contracts import errors
 from contracts.cluster import ClusterPolicy
@@ -50,6 +50,7 @@ __all__ = [
     "KEYS_DIR_ENV",
     "GateRefused",
     "StepResult",
+    "figures",
     "key_path",
     "main",
     "ml_artifact_step",
@@ -199,7 +200,8 @@ def _now(now: datetime | None) -> datetime:
 # ---------------------------------------------------------------------------------------- outputs
 
 
-def _figures(verdict: Verdict) -> dict[str, float]:
+def figures(verdict: Verdict) -> dict[str, float]:
+    """The numeric figures of a verdict: pass flag, check counts and each check's numbers."""
     figures: dict[str, float] = {
         "passed": 1.0 if verdict.passed else 0.0,
         "checks": float(len(verdict.checks)),
@@ -268,7 +270,7 @@ def _write_outputs(
     (out_dir / ENVELOPE).write_bytes(envelope)
     (out_dir / VERDICT).write_text(verdict.model_dump_json(indent=2) + "\n", encoding="utf-8")
     (out_dir / REPORT).write_text(verdict_markdown(verdict, extra=report_extra), encoding="utf-8")
-    metrics = _figures(verdict)
+    metrics = figures(verdict)
     (out_dir / METRICS).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     result = StepResult(
         gate=verdict.gate,
@@ -316,14 +318,51 @@ def _verified(envelope: bytes, trust: TrustPolicy, gate: Gate, subject: Subject 
 
 
 def _model_ref(data: Mapping[str, Any]) -> Any:
+    from pydantic import ValidationError
+
     from gates import render
 
-    return render.ModelRef(
-        name=data["name"], version=data["version"], storage_uri=data["storage_uri"], digest=data["digest"]
-    )
+    try:
+        return render.ModelRef(
+            name=data["name"], version=data["version"], storage_uri=data["storage_uri"], digest=data["digest"]
+        )
+    except ValidationError as exc:
+        why = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise errors.InputError(
+            f"the model reference cannot be rendered ({why}); set the artifact-store parameter to the "
+            "MLflow artifact store as the cluster reads it (s3://, gs://, pvc:// or https://)"
+        ) from None
 
 
 # ------------------------------------------------------------------------------------------ steps
+
+
+def _storage_uri(registry: Any, name: str, version: str, artifact_store: str) -> str:
+    """Where the serving cluster fetches the version's files.
+
+    MLflow hands out ``mlflow-artifacts:/PATH`` when its server proxies the artifact store; a
+    serving pod cannot read that. With ``artifact_store`` (the store as the cluster reads it, e.g.
+    ``s3://mlflow-artifacts``) the path is mapped onto it.
+    """
+    from urllib.parse import urlparse
+
+    location = str(registry.client.get_model_version_download_uri(name, version))
+    parsed = urlparse(location)
+    if artifact_store and parsed.scheme == "mlflow-artifacts":  # mlflow-artifacts:/PATH or ://host:port/PATH
+        return f"{artifact_store.rstrip('/')}/{parsed.path.lstrip('/')}"
+    return location
+
+
+def _example(folder: Path) -> Any:
+    """The input example of a downloaded model (for the probe), or none."""
+    from components import probe as probing
+
+    for mlmodel in sorted(folder.rglob("MLmodel")):
+        try:
+            return probing.load_example(mlmodel.parent)
+        except errors.InputError:
+            return None
+    return None
 
 
 def ml_artifact_step(
@@ -335,11 +374,27 @@ def ml_artifact_step(
     tracking_uri: str | None,
     key_file: str | Path,
     out_dir: str | Path,
+    artifact_store: str = "",
     now: datetime | None = None,
 ) -> StepResult:
     """The ML handoff: validate the model version's artifact against the contract; ML signs.
 
-    Writes ``model-ref.json`` (name, version, storage URI, digest) for the platform step.
+    Writes ``model-ref.json`` (name, version, storage URI, digest, input example) for the next steps.
+
+    Args:
+        contract_yaml: the contract's YAML text.
+        policy_yaml: the cluster policy's YAML text.
+        model_name: MLflow registered model name.
+        model_version: MLflow model version number.
+        tracking_uri: MLflow tracking URI (none: ``$MLFLOW_TRACKING_URI``).
+        key_file: the ML team's private key.
+        out_dir: the output folder.
+        artifact_store: the MLflow artifact store as the serving cluster reads it (``s3://...``);
+            empty: the registry's download location as it is.
+        now: the decision time (default: the clock).
+
+    Returns:
+        The step's result (the verdict passed).
 
     Raises:
         GateRefused: the ML-artifact gate refused (after writing every output).
@@ -351,18 +406,21 @@ def ml_artifact_step(
     registry = _registry(tracking_uri)
     with tempfile.TemporaryDirectory(prefix="signoff-model-") as work:
         subject, evidence = registry.gather_evidence(f"models:/{model_name}/{model_version}", Path(work))
+        example = _example(Path(work))
     verdict = ml_artifact.evaluate(contract, evidence, policy, subject, _now(now))
     envelope = _sign(verdict, contract, Path(key_file))
     registry.store_envelope(model_name, model_version, Gate.ML_ARTIFACT, envelope)
+    storage = _storage_uri(registry, model_name, str(model_version), artifact_store)
     ref = {
         "name": model_name,
         "version": str(model_version),
-        "storage_uri": evidence.source,
+        "storage_uri": storage,
         "digest": subject.digest,
+        "example": example,
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / MODEL_REF).write_text(json.dumps(ref, indent=2) + "\n", encoding="utf-8")
-    return _finish(_write_outputs(out, verdict, envelope, extra={"storage_uri": evidence.source}))
+    return _finish(_write_outputs(out, verdict, envelope, extra={"storage_uri": storage}))
 
 
 def platform_step(
@@ -376,7 +434,7 @@ def platform_step(
     tracking_uri: str | None,
     key_file: str | Path,
     out_dir: str | Path,
-    environment: str = "production",
+    environment: Literal["staging", "production"] = "production",
     now: datetime | None = None,
 ) -> StepResult:
     """The Platform handoff: render the serving manifests and check them against cluster policy.
@@ -409,19 +467,18 @@ def platform_step(
 
 
 @contextlib.contextmanager
-def _endpoint(staging_url: str, registry: Any, model_uri: str, contract: WorkloadContract) -> Iterator[Any]:
-    """Yield ``(url, launched_at, model_dir)``; ``local`` launches ``mlflow models serve`` here."""
+def _endpoint(staging_url: str, model_uri: str, tracking_uri: str) -> Iterator[tuple[str, float | None]]:
+    """Yield ``(url, launched_at)``; ``local`` launches ``mlflow models serve`` of the version here."""
     if staging_url != "local":
-        yield staging_url, None, None
+        yield staging_url, None
         return
     from components import local_serving
 
-    with tempfile.TemporaryDirectory(prefix="signoff-serve-") as work:
-        handle = local_serving.serve(model_uri, workdir=Path(work), contract=contract)
-        try:
-            yield handle.url, handle.launched_at, handle.model_dir
-        finally:
-            handle.stop()
+    server = local_serving.launch(model_uri, env={"MLFLOW_TRACKING_URI": tracking_uri})
+    try:
+        yield server.url, server.launched_at
+    finally:
+        server.stop()
 
 
 def sre_readiness_step(
@@ -436,8 +493,9 @@ def sre_readiness_step(
     tracking_uri: str | None,
     key_file: str | Path,
     out_dir: str | Path,
-    environment: str = "production",
+    environment: Literal["staging", "production"] = "production",
     probe_duration_s: float | None = None,
+    protocol: Literal["mlflow", "kserve-v1", "kserve-v2"] = "mlflow",
     now: datetime | None = None,
 ) -> StepResult:
     """The SRE handoff: observability, alerts, SLOs against a live probe, a rollback target; SRE signs.
@@ -465,22 +523,31 @@ def sre_readiness_step(
         raise errors.VerificationError(
             [f"manifests digest {manifests.digest()} is not the one platform signed ({signed_digest})"]
         )
-    namespace = getattr(policy.spec.namespaces, environment).name
+    namespace = (
+        policy.spec.namespaces.production if environment == "production" else policy.spec.namespaces.staging
+    ).name
     objects = observability.render_observability(contract, namespace=namespace, mode=policy.spec.serving)
     alertmanager = observability.alertmanager_config(contract)
     registry = _registry(tracking_uri)
-    previous = registry.previous_production_version(model.name)
+    previous = registry.previous_production_version(model.name, model.version)
     probe_kwargs: dict[str, Any] = {}
     if probe_duration_s is not None:
         probe_kwargs["duration_s"] = probe_duration_s
-    with _endpoint(staging_url, registry, subject.uri, contract) as (url, launched_at, model_dir):
-        example = probing.load_example(model_dir) if model_dir is not None else None
-        result = probing.probe(
-            url, contract, example=example, model_name=model.name, launched_at=launched_at, **probe_kwargs
+    ref = json.loads(model_ref_json)
+    example = ref.get("example")
+    if example is None:
+        raise errors.InputError(
+            f"{subject.uri} has no input example: the live probe needs one "
+            "(log the model with input_example=...)"
         )
+    with _endpoint(staging_url, subject.uri, str(registry.tracking_uri)) as (url, launched_at):
+        result = probing.probe(
+            url, contract, example=example, protocol=protocol, model_name=model.name, launched_at=launched_at,
+            **probe_kwargs,
+        )  # fmt: skip
     verdict = readiness.evaluate(
         contract,
-        manifests=manifests,
+        manifests=manifests.objects,
         observability=objects,
         alertmanager=alertmanager,
         probe=result,
@@ -537,7 +604,7 @@ def promotion_step(
         )
     subject = ml_verdict.subject
     moment = _now(now)
-    verdict = promotion.evaluate(contract, subject, chosen, trust, moment)
+    verdict = promotion.evaluate(contract, subject, list(chosen.values()), trust, moment)
     envelope = _sign(verdict, contract, Path(key_file))
     extra: dict[str, Any] = {"promoted": False}
     if verdict.passed:
@@ -688,6 +755,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--trust-policy", default="", help="the trust policy's YAML text")
     p.add_argument("--mlflow-tracking-uri", default="")
     p.add_argument("--image", default="")
+    p.add_argument("--artifact-store", default="", help="the MLflow artifact store as the cluster reads it")
     p.add_argument("--staging-url", default="local")
     p.add_argument("--in-dir", action="append", default=[], help="an upstream step's output folder")
     p.add_argument("--out-dir", required=True)
@@ -748,6 +816,7 @@ def _dispatch(ns: argparse.Namespace) -> None:
             model_name=ns.model_name,
             model_version=ns.model_version,
             key_file=key,
+            artifact_store=ns.artifact_store,
             **common,
         )
     elif ns.step == "platform":

@@ -9,7 +9,9 @@ mounted (see :mod:`components.hera_templates`).
 
 Parameters: ``model-name``, ``model-version``, ``contract``, ``cluster-policy``, ``trust-policy`` (the
 documents' YAML text), ``mlflow-tracking-uri``, ``image`` (the serving image the platform renders),
-``staging-url`` (the staging endpoint SRE probes).
+``staging-url`` (the staging endpoint SRE probes), ``artifact-store`` (the MLflow artifact store as the
+serving cluster reads it, e.g. ``s3://mlflow-artifacts``: MLflow's proxied ``mlflow-artifacts:/`` paths
+are mapped onto it).
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ PARAMETERS: tuple[tuple[str, str | None, str], ...] = (
     ("mlflow-tracking-uri", "http://mlflow.signoff-system.svc:5000", "MLflow tracking server URI"),
     ("image", None, "the serving image to render into the manifests, pinned by digest"),
     ("staging-url", None, "the staging endpoint the SRE step probes"),
+    (
+        "artifact-store",
+        "",
+        "the MLflow artifact store as the cluster reads it (s3://...); empty: as MLflow says",
+    ),
 )
 """Workflow parameters: name, default (none: required at submit), description."""
 _GATES = ("ml-artifact", "platform", "sre-readiness", "promotion", "rollback-check")
@@ -69,7 +76,7 @@ def _build(cls: Any, image: str, **meta: Any) -> Any:
             for name in _GATES:
                 template = templates.steps[name]
                 args = [
-                    ParameterModel(name=p.name, value=f"{{{{workflow.parameters.{p.name}}}}}")
+                    ParameterModel(name=str(p.name), value=f"{{{{workflow.parameters.{p.name}}}}}")
                     for p in template.inputs
                     if isinstance(p, Parameter)
                 ]

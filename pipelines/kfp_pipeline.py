@@ -64,6 +64,7 @@ def build_pipeline(image: str = DEFAULT_STEP_IMAGE) -> Any:
         image: str,
         mlflow_tracking_uri: str = "",
         staging_url: str = "local",
+        artifact_store: str = "",
     ) -> None:
         summary = c.run_summary(
             model_name=model_name,
@@ -81,6 +82,7 @@ def build_pipeline(image: str = DEFAULT_STEP_IMAGE) -> Any:
                     contract=contract,
                     cluster_policy=cluster_policy,
                     mlflow_tracking_uri=mlflow_tracking_uri,
+                    artifact_store=artifact_store,
                 ),
                 "ml",
                 "ML: model artifact",

@@ -135,8 +135,8 @@ def test_argo_yaml_round_trips_through_heras_models_without_losing_a_field(path:
     from hera.workflows.models import Workflow, WorkflowTemplate
 
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    model = (WorkflowTemplate if doc["kind"] == "WorkflowTemplate" else Workflow).parse_obj(doc)
-    again = json.loads(model.json(by_alias=True, exclude_none=True))
+    model = (WorkflowTemplate if doc["kind"] == "WorkflowTemplate" else Workflow).model_validate(doc)
+    again = model.model_dump(mode="json", by_alias=True, exclude_none=True)
     assert again == doc
 
 
@@ -183,7 +183,7 @@ def test_argo_workflow_template_has_the_documented_parameters() -> None:
     doc = yaml.safe_load(ARGO_TEMPLATE.read_text(encoding="utf-8"))
     names = [p["name"] for p in doc["spec"]["arguments"]["parameters"]]
     assert names == ["model-name", "model-version", "contract", "cluster-policy", "trust-policy",
-                     "mlflow-tracking-uri", "image", "staging-url"]  # fmt: skip
+                     "mlflow-tracking-uri", "image", "staging-url", "artifact-store"]  # fmt: skip
     assert doc["metadata"]["name"] == "signoff-gated-promotion"
     workflow = yaml.safe_load(ARGO_WORKFLOW.read_text(encoding="utf-8"))
     assert workflow["metadata"] == {"generateName": "signoff-gated-promotion-"}

@@ -1,0 +1,307 @@
+"""Run the whole KFP gated-promotion pipeline on this machine with KFP's own local runner.
+
+``kfp.local`` with ``SubprocessRunner(use_venv=False)`` runs each component as a subprocess of this
+Python, with the signoff installed here: the same compiled component code as in the cluster, the
+same data passing and the same "a failed task stops everything downstream" rule. Components are
+built with ``install_kfp_package=False`` (the kfp runtime is already here, as it is in the step
+image), so no task installs anything at start.
+
+Keys: ``kfp.local`` has no Kubernetes Secrets, so the per-task Secret mounts of the compiled pipeline
+do not apply here. Each task instead reads its owner's key from the folder in ``SIGNOFF_KEYS_DIR``
+(``ml.pem``, ``platform.pem``, ``sre.pem``), which this runner sets for the run. On one machine every
+key is readable by every task: a local run shows the gates, not the separation of duties.
+
+Outputs: ``<out_dir>/kfp/<run>/<task>/<output>`` holds every task's artifacts (envelopes, reports,
+manifests), also for a task that failed; ``<out_dir>/kfp.log`` the runner's log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from contracts import errors
+from contracts.trust import Gate, TrustPolicy
+
+__all__ = [
+    "DEFAULT_SERVING_IMAGE",
+    "GATE_TASKS",
+    "GateOutcome",
+    "LocalRunResult",
+    "parse_model_uri",
+    "run_local",
+]
+
+DEFAULT_SERVING_IMAGE = (
+    "ghcr.io/signoff-dev/mlflow-serve@sha256:5f0c2a3c1e6b9d4f7a8e2c1b0d9f8e7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e"
+)
+"""The serving image the platform step renders in local runs (pinned by digest, an allowed registry
+of the example cluster policy). Locally nothing pulls it; the gates judge the reference."""
+LOCAL_STEP_IMAGE = "python:3.11-slim"
+"""Base image name compiled into the local run's components (the subprocess runner ignores it)."""
+GATE_TASKS: tuple[tuple[Gate, str], ...] = (
+    (Gate.ML_ARTIFACT, "ml-artifact"),
+    (Gate.PLATFORM, "platform"),
+    (Gate.SRE_READINESS, "sre-readiness"),
+    (Gate.PROMOTION, "promotion"),
+)
+"""Each gate and the KFP task that decides it, in pipeline order."""
+_MODEL_URI = re.compile(r"^models:/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,254})/(?P<version>[1-9][0-9]{0,9})$")
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """One gate of a local run."""
+
+    gate: Gate
+    ran: bool
+    """False when the pipeline stopped before this gate."""
+    passed: bool
+    team: str | None = None
+    """The team whose key signed the verdict."""
+    checks: str = ""
+    """e.g. ``"14 checks: 13 pass, 1 fail"``."""
+    reasons: tuple[str, ...] = ()
+    """Each failing check (``id: message``), or the step's error when it failed before deciding."""
+    figures: dict[str, float] = field(default_factory=dict)
+    envelope_path: Path | None = None
+    report_path: Path | None = None
+
+    @property
+    def status(self) -> str:
+        if not self.ran:
+            return "not run"
+        return "passed" if self.passed else "REFUSED"
+
+
+@dataclass(frozen=True)
+class LocalRunResult:
+    """What a local run did."""
+
+    model_uri: str
+    passed: bool
+    """Every gate passed and the version was promoted."""
+    gates: tuple[GateOutcome, ...]
+    out_dir: Path
+    run_dir: Path | None
+    wall_s: float
+    log_path: Path
+
+    @property
+    def promoted(self) -> bool:
+        return self.passed
+
+    @property
+    def failed(self) -> GateOutcome | None:
+        """The gate that refused (or whose step failed), if any."""
+        return next((g for g in self.gates if g.ran and not g.passed), None)
+
+    def table(self) -> str:
+        """The per-gate outcome table, plain text."""
+        rows = [("gate", "signed by", "outcome", "checks")]
+        rows += [(g.gate.value, g.team or "", g.status, g.checks) for g in self.gates]
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+
+
+def parse_model_uri(uri: str) -> tuple[str, str]:
+    """``models:/NAME/VERSION`` -> ``(name, version)``; an alias or ``latest`` is refused."""
+    m = _MODEL_URI.match(uri.strip())
+    if not m:
+        raise errors.InputError(
+            f"--model {uri!r}: write models:/NAME/VERSION with a version number (an alias or 'latest' "
+            "moves; a verdict is about one exact version)"
+        )
+    return m["name"], m["version"]
+
+
+def _read_doc(path: str | Path, label: str, loader: Callable[[Path], Any]) -> str:
+    p = Path(path)
+    if not p.is_file():
+        raise errors.InputError(f"{label}: {p} is not a file")
+    loader(p)  # validate here, so a bad document is reported with its file name before any task runs
+    return p.read_text(encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _watch(root: Path, progress: Callable[[str], None], stop: threading.Event) -> None:
+    """Report each gate task as it starts and ends (a task folder appears; its envelope appears)."""
+    seen: set[str] = set()
+    while not stop.wait(0.2):
+        for gate, task in GATE_TASKS:
+            for event, probe in (("running", ""), ("decided", "envelope")):
+                key = f"{task}:{event}"
+                if key in seen:
+                    continue
+                if any(root.glob(f"*/{task}/{probe}") if probe else root.glob(f"*/{task}")):
+                    seen.add(key)
+                    progress(f"{gate.value}: {event}")
+
+
+def _outcome(gate: Gate, task_dir: Path | None, trust: TrustPolicy) -> GateOutcome:
+    from components import steps
+    from gates import signing
+
+    if task_dir is None or not task_dir.is_dir():
+        return GateOutcome(gate=gate, ran=False, passed=False)
+    envelope = task_dir / "envelope"
+    report = task_dir / "report"
+    report_path = report if report.is_file() else None
+    if not envelope.is_file():
+        text = report.read_text(encoding="utf-8") if report_path else ""
+        reason = text.split("\n", 2)[-1].strip() if text else "the step failed before its gate decided"
+        return GateOutcome(gate=gate, ran=True, passed=False, reasons=(reason,), report_path=report_path)
+    try:
+        verdict = signing.verify_envelope(envelope.read_bytes(), trust).verdict
+    except errors.SignoffError as exc:
+        return GateOutcome(gate=gate, ran=True, passed=False, reasons=(f"envelope does not verify: {exc}",),
+                           envelope_path=envelope, report_path=report_path)  # fmt: skip
+    counts: dict[str, int] = {}
+    for c in verdict.checks:
+        counts[c.outcome.value] = counts.get(c.outcome.value, 0) + 1
+    summary = f"{len(verdict.checks)} checks: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    return GateOutcome(
+        gate=gate,
+        ran=True,
+        passed=verdict.passed,
+        team=verdict.team,
+        checks=summary,
+        reasons=tuple(f"{c.id}: {c.message}" for c in verdict.failures),
+        figures=steps.figures(verdict),
+        envelope_path=envelope,
+        report_path=report_path,
+    )
+
+
+def run_local(
+    contract_path: str | Path,
+    model_uri: str,
+    policy_path: str | Path,
+    trust_path: str | Path,
+    keys_dir: str | Path,
+    *,
+    staging_url: str = "local",
+    image: str = DEFAULT_SERVING_IMAGE,
+    tracking_uri: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    out_dir: str | Path | None = None,
+) -> LocalRunResult:
+    """Run the gated-promotion pipeline here with ``kfp.local``, against a real MLflow.
+
+    Args:
+        contract_path: the workload contract (YAML or Markdown).
+        model_uri: ``models:/NAME/VERSION``.
+        policy_path: the cluster policy.
+        trust_path: the trust policy.
+        keys_dir: folder with ``ml.pem``, ``platform.pem`` and ``sre.pem`` (the owners' private keys).
+        staging_url: the endpoint the SRE step probes, or ``local`` to serve the version here.
+        image: the serving image the platform step renders into the manifests.
+        tracking_uri: MLflow tracking URI; default ``$MLFLOW_TRACKING_URI``.
+        progress: called with one line per gate event (``"platform: running"``).
+        out_dir: where the run's outputs go; default a new temporary folder (kept).
+
+    Returns:
+        Per-gate outcomes, the output folder and the wall time. A refused gate is a result, not
+        an exception.
+
+    Raises:
+        InputError: a document, the model URI, the keys folder or the tracking URI is wrong.
+    """
+    from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
+
+    name, version = parse_model_uri(model_uri)
+    contract = _read_doc(contract_path, "CONTRACT", load_contract)
+    if Path(contract_path).suffix.lower() == ".md":  # the pipeline parameter is the YAML spelling
+        import yaml
+
+        contract = yaml.safe_dump(load_contract(contract_path).model_dump(mode="json"), sort_keys=False)
+    policy = _read_doc(policy_path, "--policy", load_cluster_policy)
+    trust_text = _read_doc(trust_path, "--trust", load_trust_policy)
+    trust = load_trust_policy(trust_path)
+    keys = Path(keys_dir)
+    missing = [f"{r}.pem" for r in ("ml", "platform", "sre") if not (keys / f"{r}.pem").is_file()]
+    if missing:
+        raise errors.InputError(
+            f"--keys-dir {keys}: missing {', '.join(missing)} (one private key per owner role)"
+        )
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        raise errors.InputError("no MLflow tracking URI: pass --tracking-uri or set MLFLOW_TRACKING_URI")
+    out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="signoff-run-"))
+    out.mkdir(parents=True, exist_ok=True)
+    root = out / "kfp"
+    log_path = out / "kfp.log"
+
+    from kfp import local
+
+    from pipelines import kfp_pipeline
+
+    started = time.monotonic()
+    stop = threading.Event()
+    watcher = None
+    if progress is not None:
+        watcher = threading.Thread(target=_watch, args=(root, progress, stop), daemon=True)
+        watcher.start()
+    env = {"SIGNOFF_KEYS_DIR": str(keys.resolve()), "MLFLOW_TRACKING_URI": uri}
+    buffer = io.StringIO()
+    try:
+        with _environ(env), warnings.catch_warnings(), contextlib.redirect_stdout(buffer):
+            warnings.simplefilter("ignore")
+            local.init(
+                runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=False
+            )
+            pipeline = kfp_pipeline.build_pipeline(LOCAL_STEP_IMAGE)
+            pipeline(
+                model_name=name,
+                model_version=version,
+                contract=contract,
+                cluster_policy=policy,
+                trust_policy=trust_text,
+                image=image,
+                mlflow_tracking_uri=uri,
+                staging_url=staging_url,
+            )
+    finally:
+        stop.set()
+        if watcher is not None:
+            watcher.join(timeout=2)
+        log_path.write_text(buffer.getvalue(), encoding="utf-8")
+    runs = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    run_dir = runs[-1] if runs else None
+    outcomes = tuple(_outcome(g, run_dir / task if run_dir else None, trust) for g, task in GATE_TASKS)
+    result = LocalRunResult(
+        model_uri=model_uri,
+        passed=all(o.ran and o.passed for o in outcomes),
+        gates=outcomes,
+        out_dir=out,
+        run_dir=run_dir,
+        wall_s=time.monotonic() - started,
+        log_path=log_path,
+    )
+    if progress is not None:
+        for o in outcomes:
+            progress(f"{o.gate.value}: {o.status}" + (f" ({o.team})" if o.team else ""))
+    return result
