@@ -1,0 +1,146 @@
+"""``signoff check promotion``: verify every signed verdict for one model version and contract.
+
+    signoff check promotion --contract C --trust T --model NAME --version V \\
+        --model-digest sha256:... ENVELOPE... [--approval FILE]... [--verdict FILE] [--key KEY --out FILE]
+
+Prints each check of the promotion gate (every reason for refusal, not just the first). Exit 0 when
+promotion may proceed, 1 when refused, 2 on bad input. ``--key``/``--out`` sign the promotion
+verdict with the ML team's key.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from contracts.errors import InputError
+
+if TYPE_CHECKING:
+    from contracts.trust import TrustPolicy
+    from contracts.workload import WorkloadContract
+    from gates.verdict import Subject, Verdict
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``signoff check promotion``."""
+    parser.add_argument(
+        "--contract", required=True, type=Path, metavar="C", help="workload contract (.yaml or .md)"
+    )
+    parser.add_argument("--trust", required=True, type=Path, metavar="T", help="trust policy document")
+    parser.add_argument("--model", required=True, metavar="NAME", help="MLflow registered model name")
+    parser.add_argument("--version", required=True, metavar="V", help="MLflow model version number")
+    parser.add_argument(
+        "--model-digest", required=True, metavar="sha256:HEX", help="digest of the model's files"
+    )
+    parser.add_argument("envelopes", nargs="+", type=Path, metavar="ENVELOPE", help="signed verdicts")
+    parser.add_argument(
+        "--approval",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="a signed approval (signoff approve); repeatable",
+    )
+    parser.add_argument(
+        "--verdict", type=Path, metavar="FILE", help="write the (unsigned) verdict as JSON here"
+    )
+    parser.add_argument(
+        "--key", type=Path, metavar="KEY", help="the ML team's private key, to sign the verdict"
+    )
+    parser.add_argument("--out", type=Path, metavar="FILE", help="with --key: write the signed verdict here")
+    parser.set_defaults(func=run)
+
+
+def load_contract_checked(path: Path) -> WorkloadContract:
+    """Load a contract, with a clear error for a missing file."""
+    from contracts.loader import load_contract
+
+    if not Path(path).is_file():
+        raise InputError(f"--contract: {path} is not a file")
+    return load_contract(path)
+
+
+def load_trust_checked(path: Path) -> TrustPolicy:
+    """Load a trust policy, with a clear error for a missing file."""
+    from contracts.loader import load_trust_policy
+
+    if not Path(path).is_file():
+        raise InputError(f"--trust: {path} is not a file")
+    return load_trust_policy(path)
+
+
+def read_envelopes(paths: list[Path], flag: str = "ENVELOPE") -> list[bytes]:
+    """The bytes of each envelope file (clear error when one is missing)."""
+    out = []
+    for p in paths:
+        try:
+            out.append(Path(p).read_bytes())
+        except OSError as exc:
+            raise InputError(f"{flag}: cannot read {p}: {exc.strerror}") from None
+    return out
+
+
+def subject_from_args(ns: argparse.Namespace, contract: WorkloadContract) -> Subject:
+    """The subject named by ``--model``, ``--version`` and ``--model-digest``."""
+    from pydantic import ValidationError
+
+    from gates.verdict import Subject
+
+    if ns.model != contract.metadata.model:
+        raise InputError(f"--model: {ns.model!r} is not the contract's model {contract.metadata.model!r}")
+    try:
+        return Subject(model=ns.model, version=ns.version, digest=ns.model_digest)
+    except ValidationError as exc:
+        flags = {"model": "--model", "version": "--version", "digest": "--model-digest"}
+        raise InputError(
+            "; ".join(f"{flags.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}" for e in exc.errors())
+            + " (a version is a number such as 7; a digest is sha256: and 64 lower-case hex digits)"
+        ) from None
+
+
+def print_checks(verdict: Verdict) -> None:
+    """Each check with its outcome, message and figures."""
+    width = max((len(c.id) for c in verdict.checks), default=0)
+    for check in verdict.checks:
+        print(f"  {check.outcome.value.upper():4}  {check.id:{width}}  {check.message}")
+        figures = ", ".join(f"{k}={v}" for k, v in check.figures.items())
+        if figures:
+            print(f"        {'':{width}}  [{figures}]")
+
+
+def run(ns: argparse.Namespace) -> int:
+    """Evaluate the promotion gate and print its checks; 0 when it passes, 1 when it refuses."""
+    from datetime import UTC, datetime
+
+    from gates import promotion
+
+    if bool(ns.key) != bool(ns.out):
+        raise InputError("--key and --out go together: the key signs the verdict written to --out")
+    contract = load_contract_checked(ns.contract)
+    trust = load_trust_checked(ns.trust)
+    subject = subject_from_args(ns, contract)
+    envelopes = read_envelopes(ns.envelopes)
+    approvals = read_envelopes(ns.approval, "--approval")
+    private = None
+    if ns.key:
+        from components import keys
+
+        private = keys.load_private_key(ns.key)
+    verdict = promotion.evaluate(contract, subject, envelopes, trust, datetime.now(UTC), approvals=approvals)
+    print(f"promotion gate for {subject.uri} ({subject.digest}) under contract {contract.name}")
+    print_checks(verdict)
+    if ns.verdict:
+        ns.verdict.write_text(verdict.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    if private is not None:
+        from gates import signing
+
+        ns.out.write_bytes(signing.sign_verdict(verdict, private))
+        print(f"signed promotion verdict: {ns.out}")
+    if not verdict.passed:
+        print(
+            f"REFUSED: {len(verdict.failures)} check(s) failed: {', '.join(c.id for c in verdict.failures)}"
+        )
+        return 1
+    print(f"PASSED: every required verdict holds; valid until {verdict.expires_at.isoformat()}")
+    return 0
