@@ -1,0 +1,1320 @@
+"""The MLflow registry adapter: the ONLY module of signoff that imports ``mlflow``.
+
+It gathers the ML-artifact gate's evidence from a model version, keeps every signed verdict with its
+model version, promotes (moves the production alias) safely, rolls back and audits.
+
+Where things are kept (all plain MLflow tags, so any engine and ``signoff audit`` can read them):
+
+* model version tags ``signoff.verdict.<gate>`` hold the DSSE envelope of that gate's latest verdict
+  (envelopes longer than :data:`CHUNK` characters are split into ``.part-<i>`` tags; MLflow 3 stores
+  model-version tag values in a ``TEXT`` column and checks no length, but MySQL's ``TEXT`` holds
+  64 KiB), ``signoff.verdict.<gate>.digest`` its ``sha256:`` digest;
+* model version tags ``signoff.promotion.<id>`` / ``signoff.rollback.<id>`` hold the promotion and
+  rollback records (JSON), with their envelopes in ``signoff.promotion-envelope.<id>`` /
+  ``signoff.rollback-envelope.<id>``;
+* registered model tags ``signoff.alias.<alias>`` name the version and record signoff last put
+  behind each alias. An alias pointing elsewhere was moved outside signoff: the audit says UNBACKED.
+
+MLflow has no compare-and-set on aliases, so promotion and rollback hold a lock: a registered model
+named ``signoff-lock.<name>``, whose creation is atomic in the registry (the name is its primary key).
+The holder and a lease expiry are its tags; a lock whose lease ran out (a crashed holder) is taken
+over, and the same promotion re-run takes over its own lock at once.
+
+Remote calls go through :meth:`Registry._call`, which retries transient failures (connection refused,
+timeouts, 5xx) with bounded exponential backoff. MLflow's own HTTP retries are switched off (they
+retry POSTs blindly); non-idempotent writes are never retried blindly: a lock creation that failed
+ambiguously is checked by reading the lock back.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import enum
+import hashlib
+import json
+import os
+import re
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from contracts import errors
+from contracts.trust import Gate, TrustPolicy
+from gates.evidence import MlEvidence, PredictionCheck
+from gates.verdict import Subject, Verdict, digest_bytes
+
+if TYPE_CHECKING:
+    from contracts.workload import WorkloadContract
+
+__all__ = [
+    "CHUNK",
+    "AliasReport",
+    "AliasStatus",
+    "AuditReport",
+    "HistoryEntry",
+    "PromotionResult",
+    "Registry",
+    "RollbackResult",
+    "check_artifact_path",
+    "check_source",
+    "resolve_serving_ref",
+]
+
+_T = TypeVar("_T")
+
+CHUNK = 60_000
+"""Longest tag value signoff writes; longer envelopes are split."""
+LOCK_PREFIX = "signoff-lock."
+TAG = "signoff."
+_MODEL_URI = re.compile(
+    r"^models:/(?P<name>[^/@]+)(?:/(?P<version>[1-9][0-9]{0,9})|@(?P<alias>[A-Za-z0-9_-]+))$"
+)
+_TRANSIENT_CODES = frozenset(
+    {"TEMPORARILY_UNAVAILABLE", "INTERNAL_ERROR", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED", "ABORTED"}
+)
+_NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "ENDPOINT_NOT_FOUND"})
+
+
+# ------------------------------------------------------------------------------------------- results
+
+
+class AliasStatus(enum.StrEnum):
+    BACKED = "backed"
+    """signoff put the alias there, and its record is complete (and verifies, with a trust policy)."""
+    INCOMPLETE = "incomplete"
+    """signoff's record is still pending: a promotion was interrupted; re-run it."""
+    INVALID = "invalid"
+    """A record is there but its envelope was altered, overwritten or does not verify."""
+    UNBACKED = "unbacked"
+    """The alias points at a version signoff did not put there (moved by hand)."""
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    model: str
+    version: str
+    previous: str | None
+    """The version that was production before (now under the rollback alias), if any."""
+    promotion_id: str
+    already_done: bool = False
+    """True when this exact promotion had completed before (a re-run)."""
+
+    def __str__(self) -> str:
+        prev = f" (previous: {self.previous})" if self.previous else " (first release)"
+        return f"{self.model} version {self.version} is production{prev}; record {self.promotion_id[:16]}"
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    model: str
+    from_version: str
+    to_version: str
+    rollback_id: str
+    automated: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    kind: str
+    """``promotion`` or ``rollback``."""
+    id: str
+    at: str
+    version: str
+    """The version production moved to."""
+    previous: str | None
+    state: str
+    by: str | None
+    reason: str = ""
+    valid: bool | None = None
+    """Whether its envelope verified (None: no trust policy given, or no envelope)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class AliasReport:
+    alias: str
+    version: str
+    status: AliasStatus
+    detail: str
+    record: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "status": self.status.value}
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    model: str
+    aliases: tuple[AliasReport, ...]
+    history: tuple[HistoryEntry, ...]
+    verified: bool
+    """Whether envelopes were verified against a trust policy."""
+
+    @property
+    def ok(self) -> bool:
+        return all(a.status is AliasStatus.BACKED for a in self.aliases)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "verified": self.verified,
+            "ok": self.ok,
+            "aliases": [a.to_json() for a in self.aliases],
+            "history": [h.to_json() for h in self.history],
+        }
+
+    def to_text(self) -> str:
+        lines = [f"model {self.model}" + ("" if self.verified else " (envelopes not verified: no --trust)")]
+        if not self.aliases:
+            lines.append("  no aliases")
+        for a in self.aliases:
+            lines.append(f"  {a.alias} -> version {a.version}: {a.status.value.upper()}: {a.detail}")
+        lines.append("history (oldest first):")
+        if not self.history:
+            lines.append("  none")
+        for h in self.history:
+            prev = f" (from {h.previous})" if h.previous else ""
+            valid = "" if h.valid is None else (" verified" if h.valid else " DOES NOT VERIFY")
+            why = f": {h.reason}" if h.reason else ""
+            lines.append(f"  {h.at} {h.kind} -> {h.version}{prev} by {h.by or '?'} [{h.state}{valid}]{why}")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------- path checks
+
+
+def _decoded_forms(text: str) -> list[str]:
+    """The text and its URL-decoded forms (decoded until stable, at most 5 times)."""
+    forms = [text]
+    for _ in range(5):
+        nxt = urllib.parse.unquote(forms[-1])
+        if nxt == forms[-1]:
+            break
+        forms.append(nxt)
+    return forms
+
+
+def check_artifact_path(path: str) -> None:
+    """Refuse an artifact path that could escape the download folder.
+
+    Raises:
+        PermanentError: ``..`` segments (also URL-encoded), absolute paths, backslashes, drive
+            letters, ``#``/``?``, NUL or control characters.
+    """
+    for form in _decoded_forms(path):
+        bad = None
+        if not form:
+            bad = "is empty"
+        elif form.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", form):
+            bad = "is absolute"
+        elif "\\" in form:
+            bad = "contains a backslash"
+        elif any(seg in ("..", ".") for seg in form.split("/")):
+            bad = "contains a '..' or '.' segment"
+        elif "#" in form or "?" in form:
+            bad = "contains '#' or '?'"
+        elif any(ord(c) < 32 for c in form):
+            bad = "contains a control character"
+        if bad:
+            raise errors.PermanentError(f"artifact path {path!r} {bad}; refusing to download it")
+
+
+def check_source(source: str, *, file_root: str | None = None) -> None:
+    """Refuse a model version source that could read outside the model's own artifacts.
+
+    Accepted: ``models:/m-<id>`` (an MLflow 3 logged model), ``runs:/<run>/<path>``,
+    ``mlflow-artifacts:/<path>`` and object-store URIs (``s3``, ``gs``, ``wasbs``, ``abfss``, ``hdfs``)
+    without ``..`` (also encoded), ``#``, ``?`` or control characters; local (``file:`` or bare path)
+    sources only inside ``file_root`` (the experiment's artifact folder).
+
+    Raises:
+        PermanentError: naming the source and why it is refused.
+    """
+
+    def refuse(why: str) -> errors.PermanentError:
+        return errors.PermanentError(f"model version source {source!r} {why}; refusing to download it")
+
+    if not source:
+        raise refuse("is empty")
+    for form in _decoded_forms(source):
+        if "#" in form or "?" in form:
+            raise refuse("contains '#' or '?' (a fragment or query can redirect the download)")
+        if any(ord(c) < 32 for c in form) or "\\" in form:
+            raise refuse("contains a control character or backslash")
+        parsed = urllib.parse.urlparse(form)
+        segments = (parsed.netloc + "/" + parsed.path).replace("\\", "/").split("/")
+        if ".." in segments:
+            raise refuse("contains a '..' segment (also when URL-decoded)")
+    parsed = urllib.parse.urlparse(source)
+    scheme = parsed.scheme.lower()
+    if scheme == "models":
+        if not re.fullmatch(r"models:/m-[0-9a-f]{8,64}", source):
+            raise refuse("is a models:/ URI that is not a logged model id (an alias or another version)")
+        return
+    if scheme == "runs":
+        if not re.fullmatch(r"runs:/[0-9a-f]{8,64}(/[A-Za-z0-9._-]+)*/?", source):
+            raise refuse("is not runs:/<run id>/<path>")
+        return
+    if scheme in ("mlflow-artifacts", "s3", "gs", "wasbs", "abfss", "hdfs", "http", "https"):
+        return
+    if scheme in ("file", "") or (len(scheme) == 1 and source[1:2] == ":"):
+        local = urllib.parse.unquote(parsed.path) if scheme == "file" else source
+        if parsed.netloc not in ("", "localhost"):
+            raise refuse("names a file on another host")
+        if file_root is None:
+            raise refuse("is a local path, but the experiment's artifact root is not local")
+        root = os.path.realpath(file_root)
+        real = os.path.realpath(local)
+        if os.path.commonpath([root, real]) != root:
+            raise refuse(f"is a local path outside the artifact store {file_root}")
+        return
+    raise refuse(f"has an unsupported scheme {scheme!r}")
+
+
+def _check_tree(root: Path) -> None:
+    """After a download: every entry is a regular file or folder inside ``root``; no symlinks."""
+    real_root = os.path.realpath(root)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [*dirnames, *filenames]:
+            p = os.path.join(dirpath, name)
+            if os.path.islink(p):
+                raise errors.PermanentError(f"downloaded artifact {os.path.relpath(p, root)} is a symlink")
+            real = os.path.realpath(p)
+            if os.path.commonpath([real_root, real]) != real_root:
+                raise errors.PermanentError(
+                    f"downloaded artifact {name} resolved outside the download folder"
+                )
+
+
+# ---------------------------------------------------------------------------------- envelope helpers
+
+
+def _now_iso(now: datetime | None = None) -> str:
+    return (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _peek(envelope: bytes) -> dict[str, Any]:
+    """The verdict inside an envelope, NOT verified (only to name its gate, team and subject)."""
+    try:
+        doc = json.loads(envelope)
+        payload = json.loads(base64.b64decode(doc["payload"], validate=True))
+        predicate = payload["predicate"]
+        if not isinstance(predicate, dict):
+            raise TypeError("predicate is not an object")
+        return predicate
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise errors.InputError(f"not a signoff DSSE envelope of a verdict: {exc}") from exc
+
+
+def _encode(envelope: bytes) -> str:
+    try:
+        text = envelope.decode("ascii")
+        if text.startswith("{"):
+            return text
+    except UnicodeDecodeError:
+        pass
+    return "b64:" + base64.b64encode(envelope).decode("ascii")
+
+
+def _decode(text: str) -> bytes:
+    if text.startswith("b64:"):
+        return base64.b64decode(text[4:])
+    return text.encode("ascii", errors="surrogateescape")
+
+
+def _short(ident: str) -> str:
+    return ident.removeprefix("sha256:")[:16]
+
+
+# ------------------------------------------------------------------------------------------ registry
+
+
+@dataclass
+class _Lock:
+    name: str
+    holder: str
+
+
+@dataclass
+class Registry:
+    """The registry of one MLflow tracking server (HTTP) or local store (``sqlite:///...``).
+
+    Args:
+        tracking_uri: The tracking URI; none reads ``$MLFLOW_TRACKING_URI``.
+        attempts: Tries per remote call before a transient failure becomes ``TemporaryError``.
+        backoff_s: First backoff; doubled after each try, capped at 8 seconds.
+        lease_s: How long a promotion lock is held before others may take it over.
+    """
+
+    tracking_uri: str | None = None
+    attempts: int = 5
+    backoff_s: float = 0.5
+    lease_s: float = 120.0
+    _client: Any = field(default=None, init=False, repr=False)
+    _hooks: dict[str, Callable[[], None]] = field(default_factory=dict, init=False, repr=False)
+    calls: int = field(default=0, init=False)
+    """Remote calls made (for the benchmark)."""
+
+    def __post_init__(self) -> None:
+        uri = self.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+        if not uri:
+            raise errors.InputError(
+                "no MLflow tracking URI: pass one (e.g. http://mlflow:5000 or sqlite:///mlflow.db) "
+                "or set MLFLOW_TRACKING_URI"
+            )
+        self.tracking_uri = uri
+        if self.attempts < 1:
+            raise errors.InputError("attempts must be at least 1")
+
+    # ----------------------------------------------------------------------------- remote calls
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            # signoff retries itself (below); MLflow's own HTTP retries would re-send POSTs blindly
+            # and wait minutes on a dead server.
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+            from mlflow import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        return self._client
+
+    def _hook(self, point: str) -> None:
+        """Test seam: run the callable registered for ``point`` (e.g. kill the server right there)."""
+        fn = self._hooks.get(point)
+        if fn is not None:
+            fn()
+
+    @staticmethod
+    def _classify(exc: BaseException) -> tuple[str, str]:
+        """(``transient`` | ``not-found`` | ``exists`` | ``invalid`` | ``other``, message)."""
+        from mlflow.exceptions import MlflowException
+
+        msg = str(exc)
+        if isinstance(exc, MlflowException):
+            code = str(exc.error_code)
+            if code in _NOT_FOUND_CODES:
+                return "not-found", msg
+            if code == "RESOURCE_ALREADY_EXISTS":
+                return "exists", msg
+            if code in _TRANSIENT_CODES or "API request to" in msg:
+                return "transient", msg
+            if code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST", "INVALID_STATE"):
+                return "invalid", msg
+            return "other", msg
+        import requests
+
+        if isinstance(exc, requests.exceptions.RequestException | ConnectionError | TimeoutError):
+            return "transient", msg
+        return "other", msg
+
+    def _call(self, what: str, fn: Callable[..., _T], *args: Any, retry: bool = True, **kwargs: Any) -> _T:
+        """One remote call: retried on transient failures when ``retry``; errors mapped to signoff's."""
+        delay = self.backoff_s
+        attempts = self.attempts if retry else 1
+        for attempt in range(1, attempts + 1):
+            self.calls += 1
+            try:
+                return fn(*args, **kwargs)
+            except errors.SignoffError:
+                raise
+            except Exception as exc:
+                kind, msg = self._classify(exc)
+                if kind == "transient":
+                    if attempt < attempts:
+                        time.sleep(delay)
+                        delay = min(delay * 2, 8.0)
+                        continue
+                    raise errors.TemporaryError(
+                        f"MLflow at {self.tracking_uri} did not answer {what} after {attempts} tries: {msg}"
+                    ) from exc
+                if kind == "not-found":
+                    raise errors.InputError(
+                        f"{what}: not found in MLflow at {self.tracking_uri}: {msg}"
+                    ) from exc
+                if kind == "exists":
+                    raise _Exists(msg) from exc
+                if kind == "invalid":
+                    raise errors.InputError(f"{what}: MLflow refused: {msg}") from exc
+                raise errors.PermanentError(f"{what}: MLflow failed: {msg}") from exc
+        raise AssertionError("unreachable")
+
+    # ----------------------------------------------------------------------------- model versions
+
+    def resolve(self, model_uri: str) -> tuple[str, str]:
+        """``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` -> ``(name, version)``.
+
+        Raises:
+            InputError: not such a URI, or the model, version or alias does not exist.
+        """
+        m = _MODEL_URI.match(model_uri)
+        if m is None:
+            raise errors.InputError(
+                f"model URI {model_uri!r} is not models:/NAME/VERSION or models:/NAME@ALIAS"
+            )
+        name = m["name"]
+        if m["version"]:
+            self._version(name, m["version"])
+            return name, m["version"]
+        mv = self._call(
+            f"alias {m['alias']!r} of model {name!r}",
+            self.client.get_model_version_by_alias,
+            name,
+            m["alias"],
+        )
+        return name, str(mv.version)
+
+    def _version(self, name: str, version: str) -> Any:
+        return self._call(
+            f"model {name!r} version {version}", self.client.get_model_version, name, str(version)
+        )
+
+    def _model(self, name: str) -> Any:
+        return self._call(f"registered model {name!r}", self.client.get_registered_model, name)
+
+    def _tags(self, name: str, version: str) -> dict[str, str]:
+        return dict(self._version(name, version).tags or {})
+
+    def _set_tag(self, name: str, version: str, key: str, value: str) -> None:
+        self._call(
+            f"tag {key} on {name} version {version}",
+            self.client.set_model_version_tag,
+            name,
+            version,
+            key,
+            value,
+        )
+
+    def _set_model_tag(self, name: str, key: str, value: str) -> None:
+        self._call(f"tag {key} on {name}", self.client.set_registered_model_tag, name, key, value)
+
+    def _set_alias(self, name: str, alias: str, version: str) -> None:
+        self._call(
+            f"alias {alias} of {name} -> {version}",
+            self.client.set_registered_model_alias,
+            name,
+            alias,
+            version,
+        )
+
+    def _aliases(self, name: str) -> dict[str, str]:
+        return {str(k): str(v) for k, v in (self._model(name).aliases or {}).items()}
+
+    # ----------------------------------------------------------------------------- evidence
+
+    def gather_evidence(self, model_uri: str, workdir: Path) -> tuple[Subject, MlEvidence]:
+        """Download a model version into a fresh folder of ``workdir`` and gather the ML gate's evidence.
+
+        Args:
+            model_uri: ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``.
+            workdir: A folder; a new subfolder is created in it for the artifacts.
+
+        Returns:
+            The subject (name, version, digest of the files' manifest) and the evidence.
+
+        Raises:
+            InputError: bad URI, model or version not found.
+            PermanentError: the source or an artifact path would escape the download folder.
+            TemporaryError: the server did not answer.
+        """
+        from components.digest import digest_folder
+
+        name, version = self.resolve(model_uri)
+        mv = self._version(name, version)
+        source = str(mv.source or "")
+        run_id = str(mv.run_id) if mv.run_id else None
+        file_root = self._local_artifact_root(run_id)
+        check_source(source, file_root=file_root)
+        download_uri = self._call(
+            f"download location of {name} version {version}",
+            self.client.get_model_version_download_uri,
+            name,
+            version,
+        )
+        check_source(str(download_uri), file_root=file_root)
+
+        dest = Path(workdir) / f"model-{uuid.uuid4().hex[:12]}"
+        dest.mkdir(parents=True)
+        self._download(str(download_uri), dest)
+        _check_tree(dest)
+        manifest = digest_folder(dest)
+        mlmodel = self._read_mlmodel(dest)
+        prediction, has_example = self._predict(dest)
+        metrics = self._metrics(run_id, source)
+        subject = Subject(model=name, version=version, digest=manifest.digest)
+        evidence = MlEvidence(
+            model=name,
+            version=version,
+            status=str(mv.status),
+            source=source,
+            run_id=run_id,
+            flavors=tuple(sorted(mlmodel.get("flavors", {}))),
+            signature_inputs=_json_text(mlmodel.get("signature", {}).get("inputs")),
+            signature_outputs=_json_text(mlmodel.get("signature", {}).get("outputs")),
+            has_input_example=has_example,
+            prediction=prediction,
+            metrics=metrics,
+            serialization_formats=_serialization_formats(mlmodel, dest),
+            artifact_size=manifest.total_size,
+            manifest=manifest,
+        )
+        return subject, evidence
+
+    def _local_artifact_root(self, run_id: str | None) -> str | None:
+        if not run_id:
+            return None
+        try:
+            run = self._call(f"run {run_id}", self.client.get_run, run_id)
+            exp = self._call("experiment", self.client.get_experiment, run.info.experiment_id)
+        except errors.InputError:
+            return None
+        loc = str(exp.artifact_location or "")
+        parsed = urllib.parse.urlparse(loc)
+        if parsed.scheme == "file":
+            return urllib.parse.unquote(parsed.path)
+        if parsed.scheme == "" and loc:
+            return loc
+        return None
+
+    def _download(self, uri: str, dest: Path) -> None:
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        repo = get_artifact_repository(uri)
+
+        def walk(path: str | None) -> Iterator[Any]:
+            for info in self._call(f"list artifacts of {uri}", repo.list_artifacts, path):
+                check_artifact_path(str(info.path))
+                if info.is_dir:
+                    yield from walk(info.path)
+                else:
+                    yield info
+
+        files = list(walk(None))
+        if not files:
+            raise errors.InputError(f"{uri}: the model version has no artifacts")
+        for info in files:
+            target = dest / str(info.path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._call(f"download {info.path}", repo._download_file, info.path, str(target))
+
+    @staticmethod
+    def _read_mlmodel(dest: Path) -> dict[str, Any]:
+        import yaml
+
+        path = dest / "MLmodel"
+        if not path.is_file():
+            return {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        out = data if isinstance(data, dict) else {}
+        sig = out.get("signature")
+        if isinstance(sig, dict):
+            out["signature"] = {k: json.loads(v) if isinstance(v, str) else v for k, v in sig.items() if v}
+        else:
+            out["signature"] = {}
+        return out
+
+    @staticmethod
+    def _predict(dest: Path) -> tuple[PredictionCheck, bool]:
+        try:
+            from mlflow.models import Model
+
+            meta = Model.load(str(dest / "MLmodel"))
+            has_example = meta.saved_input_example_info is not None
+            if not has_example:
+                return PredictionCheck(ran=False, ok=False, error="no input example stored"), False
+            example = meta.load_input_example(str(dest))
+        except Exception as exc:  # a broken model must become evidence, not a crash
+            return PredictionCheck(ran=False, ok=False, error=f"cannot read the model: {exc}"[:2000]), False
+        rows = _rows(example)
+        try:
+            import mlflow.pyfunc
+
+            out = mlflow.pyfunc.load_model(str(dest)).predict(example)
+        except Exception as exc:
+            return PredictionCheck(
+                ran=True, ok=False, error=f"{type(exc).__name__}: {exc}"[:2000], rows_in=rows
+            ), True
+        shape = getattr(out, "shape", None)
+        if shape is None and hasattr(out, "__len__"):
+            shape = (len(out),)
+        return (
+            PredictionCheck(
+                ran=True, ok=True, output_shape=tuple(int(s) for s in shape) if shape else None, rows_in=rows
+            ),
+            True,
+        )
+
+    def _metrics(self, run_id: str | None, source: str) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        if run_id:
+            run = self._call(f"run {run_id}", self.client.get_run, run_id)
+            metrics.update({str(k): float(v) for k, v in (run.data.metrics or {}).items()})
+        m = re.fullmatch(r"models:/(m-[0-9a-f]+)", source)
+        if m:
+            try:
+                logged = self._call(f"logged model {m[1]}", self.client.get_logged_model, m[1])
+                for metric in logged.metrics or []:
+                    metrics[str(metric.key)] = float(metric.value)
+            except errors.InputError:
+                pass
+        return metrics
+
+    # ----------------------------------------------------------------------------- envelopes
+
+    def store_envelope(self, name: str, version: str, gate: Gate, envelope: bytes) -> str:
+        """Keep a signed verdict with its model version (replacing that gate's earlier one).
+
+        Returns:
+            The envelope's ``sha256:`` digest (also tagged ``signoff.verdict.<gate>.digest``).
+        """
+        self._version(name, str(version))
+        self._put(name, str(version), f"{TAG}verdict.{Gate(gate).value}", envelope)
+        return digest_bytes(envelope)
+
+    def _put(self, name: str, version: str, key: str, envelope: bytes) -> None:
+        text = _encode(envelope)
+        digest = digest_bytes(envelope)
+        if len(text) <= CHUNK:
+            self._set_tag(name, version, key, text)
+        else:
+            parts = [text[i : i + CHUNK] for i in range(0, len(text), CHUNK)]
+            for i, part in enumerate(parts):
+                self._set_tag(name, version, f"{key}.part-{i}", part)
+            self._set_tag(name, version, key, f"chunks:{len(parts)}:{digest}")
+        self._set_tag(name, version, f"{key}.digest", digest)
+
+    @staticmethod
+    def _get(tags: Mapping[str, str], key: str) -> bytes | None:
+        text = tags.get(key)
+        if text is None:
+            return None
+        m = re.fullmatch(r"chunks:(\d+):(sha256:[0-9a-f]{64})", text)
+        if m:
+            text = "".join(tags.get(f"{key}.part-{i}", "") for i in range(int(m[1])))
+        return _decode(text)
+
+    def envelopes(self, name: str, version: str) -> dict[Gate, bytes]:
+        """Every gate's latest signed verdict kept with the version (unverified bytes, as stored)."""
+        tags = self._tags(name, str(version))
+        out: dict[Gate, bytes] = {}
+        for gate in Gate:
+            env = self._get(tags, f"{TAG}verdict.{gate.value}")
+            if env is not None:
+                out[gate] = env
+        return out
+
+    # ----------------------------------------------------------------------------- lock
+
+    def _acquire(self, name: str, holder: str) -> _Lock:
+        lock = LOCK_PREFIX + name
+        deadline = f"{time.time() + self.lease_s:.3f}"
+        tags = {"signoff.lock.holder": holder, "signoff.lock.expires": deadline, "signoff.lock.for": name}
+        for _ in range(3):
+            try:
+                # Not retried blindly: an ambiguous failure is resolved by reading the lock back.
+                self._call(f"lock {lock}", self.client.create_registered_model, lock, tags=tags, retry=False)
+                return _Lock(lock, holder)
+            except _Exists:
+                pass
+            except errors.TemporaryError:
+                pass
+            try:
+                current = self._model(lock)
+            except errors.InputError:
+                continue  # released meanwhile, or our create never happened: try again
+            ctags = dict(current.tags or {})
+            if ctags.get("signoff.lock.holder") == holder:
+                self._call(
+                    f"lock {lock}",
+                    self.client.set_registered_model_tag,
+                    lock,
+                    "signoff.lock.expires",
+                    deadline,
+                )
+                return _Lock(lock, holder)
+            try:
+                expires = float(ctags.get("signoff.lock.expires", "0"))
+            except ValueError:
+                expires = 0.0
+            if expires > time.time():
+                raise errors.ConflictError(
+                    f"another signoff promotion or rollback of {name!r} holds the lock "
+                    f"(holder {ctags.get('signoff.lock.holder', '?')[:16]}, until "
+                    f"{datetime.fromtimestamp(expires, UTC).isoformat(timespec='seconds')}); "
+                    "it won the race: re-read the registry, and re-run if still needed"
+                )
+            # A crashed holder's lease ran out: remove its lock and race for it again.
+            self._release(_Lock(lock, str(ctags.get("signoff.lock.holder", ""))))
+        raise errors.ConflictError(f"could not take the promotion lock of {name!r}: others keep taking it")
+
+    def _release(self, lock: _Lock) -> None:
+        try:
+            current = self._model(lock.name)
+        except errors.InputError:
+            return
+        if dict(current.tags or {}).get("signoff.lock.holder") != lock.holder:
+            return
+        with contextlib.suppress(errors.InputError):
+            self._call(f"release {lock.name}", self.client.delete_registered_model, lock.name)
+
+    # ----------------------------------------------------------------------------- promotion
+
+    def promote(
+        self,
+        name: str,
+        version: str,
+        *,
+        promotion_envelope: bytes,
+        record: Verdict | Mapping[str, Any] | None = None,
+        production_alias: str = "production",
+        rollback_alias: str = "previous",
+        also_stage: bool = False,
+        now: datetime | None = None,
+    ) -> PromotionResult:
+        """Move the production alias to a version whose promotion gate passed, keeping the one it replaces.
+
+        Call only after the promotion gate passed (its signed verdict is ``promotion_envelope``). The
+        record is written on the version before the alias moves; a re-run of the same promotion
+        (same envelope) after a crash at any point completes it, with no duplicate records.
+
+        Args:
+            name: Registered model name.
+            version: The version to promote.
+            promotion_envelope: The signed promotion verdict (DSSE envelope bytes).
+            record: The promotion verdict (or a mapping of extra fields) to summarize in the record.
+            production_alias: The alias serving reads.
+            rollback_alias: The alias left on the version production had before.
+            also_stage: Also make the legacy stage transition to ``Production``.
+            now: Time to record (default: the clock).
+
+        Raises:
+            InputError: the envelope is not a passing promotion verdict about this version, or the
+                version does not exist.
+            ConflictError: another promotion or rollback of the model is running.
+            TemporaryError: the server went away; re-run the same command.
+        """
+        version = str(version)
+        pred = _peek(promotion_envelope)
+        subj = pred.get("subject") or {}
+        if pred.get("gate") != Gate.PROMOTION.value or not pred.get("passed"):
+            raise errors.InputError(
+                "the promotion envelope is not a passing promotion verdict; nothing was moved"
+            )
+        if subj.get("model") != name or str(subj.get("version")) != version:
+            raise errors.InputError(
+                f"the promotion envelope is about {subj.get('model')} version {subj.get('version')}, "
+                f"not {name} version {version}; nothing was moved"
+            )
+        pid = digest_bytes(promotion_envelope).removeprefix("sha256:")
+        key = f"{TAG}promotion.{pid[:16]}"
+        mv = self._version(name, version)
+        if str(mv.status) != "READY":
+            raise errors.InputError(f"{name} version {version} is {mv.status}, not READY")
+        lock = self._acquire(name, pid)
+        try:
+            aliases = self._aliases(name)
+            tags = dict(mv.tags or {})
+            existing = json.loads(tags[key]) if key in tags else None
+            current = aliases.get(production_alias)
+            if existing and existing.get("state") == "complete" and current == version:
+                return PromotionResult(name, version, existing.get("previous"), pid, already_done=True)
+            previous = existing.get("previous") if existing else current if current != version else None
+            verdicts: dict[str, str] = {}
+            if isinstance(record, Verdict):
+                verdicts = dict(record.artifacts)
+                extra: dict[str, Any] = {"note": record.note}
+            else:
+                extra = dict(record or {})
+            rec = {
+                "kind": "promotion",
+                "id": pid,
+                "model": name,
+                "version": version,
+                "previous": previous,
+                "alias": production_alias,
+                "rollback_alias": rollback_alias,
+                "state": "pending",
+                "at": (existing or {}).get("at") or _now_iso(now),
+                "by": pred.get("team"),
+                "envelope_digest": "sha256:" + pid,
+                "verdicts": verdicts,
+                **{k: v for k, v in extra.items() if k not in ("kind", "id", "state")},
+            }
+            # 1. The record and its envelope, on the version, before any alias moves.
+            self._put(name, version, f"{TAG}promotion-envelope.{pid[:16]}", promotion_envelope)
+            self._put(name, version, f"{TAG}verdict.{Gate.PROMOTION.value}", promotion_envelope)
+            self._set_tag(name, version, key, json.dumps(rec, sort_keys=True))
+            self._hook("before-alias")
+            # 2. The rollback alias onto the version being replaced, 3. production onto this one.
+            if previous:
+                self._set_alias(name, rollback_alias, previous)
+                self._set_model_tag(
+                    name,
+                    f"{TAG}alias.{rollback_alias}",
+                    json.dumps(
+                        {"version": previous, "record": pid, "record_version": version, "kind": "promotion"}
+                    ),
+                )
+            self._set_alias(name, production_alias, version)
+            self._set_model_tag(
+                name,
+                f"{TAG}alias.{production_alias}",
+                json.dumps(
+                    {"version": version, "record": pid, "record_version": version, "kind": "promotion"}
+                ),
+            )
+            self._hook("before-complete")
+            # 4. Legacy stage (idempotent), 5. the record complete.
+            if also_stage:
+                self._call(
+                    f"stage of {name} version {version}",
+                    self.client.transition_model_version_stage,
+                    name,
+                    version,
+                    "Production",
+                    archive_existing_versions=False,
+                )
+            rec["state"] = "complete"
+            rec["completed_at"] = _now_iso(now)
+            self._set_tag(name, version, key, json.dumps(rec, sort_keys=True))
+            return PromotionResult(name, version, previous, pid)
+        finally:
+            self._release(lock)
+
+    def previous_production_version(
+        self,
+        name: str,
+        version: str | None = None,
+        *,
+        production_alias: str = "production",
+        rollback_alias: str = "previous",
+    ) -> str | None:
+        """The version production would go back to.
+
+        With ``version`` (a candidate not yet in production): the current production version, which
+        the candidate would replace. Otherwise: the version under the rollback alias. None for a
+        first release or a model that is not registered yet.
+        """
+        try:
+            aliases = self._aliases(name)
+        except errors.InputError:
+            return None
+        current = aliases.get(production_alias)
+        if version is not None and current is not None and current != str(version):
+            return current
+        return aliases.get(rollback_alias)
+
+    # ----------------------------------------------------------------------------- rollback
+
+    def rollback(
+        self,
+        name: str,
+        *,
+        to: str,
+        reason: str,
+        record_envelope: bytes | None,
+        automated: bool = False,
+        production_alias: str = "production",
+        rollback_alias: str = "previous",
+        now: datetime | None = None,
+    ) -> RollbackResult:
+        """Move production back to ``to`` (a version number or ``previous``) and record why.
+
+        The target must have been promoted by signoff before (a complete promotion record). The
+        rollback alias moves to what was production before the target, or is removed.
+
+        Args:
+            name: Registered model name.
+            to: ``previous`` (the rollback alias) or a version number.
+            reason: Why; kept in the record.
+            record_envelope: The deciding team's signed rollback verdict (gate ``rollback``) about
+                the target version; none only for an automated rollback.
+            automated: Whether signoff decided it (from a drift measurement).
+
+        Raises:
+            InputError: no production alias, no rollback target, the target was never promoted, or
+                the envelope is not a rollback verdict about the target.
+            ConflictError: another promotion or rollback is running.
+        """
+        aliases = self._aliases(name)
+        current = aliases.get(production_alias)
+        if current is None:
+            raise errors.InputError(f"{name} has no {production_alias!r} alias: nothing to roll back")
+        target = aliases.get(rollback_alias) if to == "previous" else str(to)
+        if target is None:
+            raise errors.InputError(
+                f"{name} has no {rollback_alias!r} alias: no earlier production version to roll back to"
+            )
+        by: str | None = "signoff (automated)" if automated else None
+        if record_envelope is not None:
+            pred = _peek(record_envelope)
+            subj = pred.get("subject") or {}
+            if pred.get("gate") != Gate.ROLLBACK.value:
+                raise errors.InputError("the rollback record envelope is not a rollback verdict")
+            if subj.get("model") != name or str(subj.get("version")) != target:
+                raise errors.InputError(
+                    f"the rollback record is about {subj.get('model')} version {subj.get('version')}, "
+                    f"not the target {name} version {target}"
+                )
+            by = pred.get("team")
+            rid = digest_bytes(record_envelope).removeprefix("sha256:")
+        elif not automated:
+            raise errors.InputError("a manual rollback needs the deciding team's signed record")
+        else:
+            rid = hashlib.sha256(f"{name}\0{current}\0{target}\0{reason}".encode()).hexdigest()
+        key = f"{TAG}rollback.{rid[:16]}"
+        tmv = self._version(name, target)
+        ttags = dict(tmv.tags or {})
+        promoted = [json.loads(v) for k, v in ttags.items() if k.startswith(f"{TAG}promotion.")]
+        promoted = [p for p in promoted if p.get("state") == "complete"]
+        if not promoted:
+            raise errors.InputError(
+                f"{name} version {target} was never promoted by signoff; roll back only to a version "
+                "that was in production"
+            )
+        existing = json.loads(ttags[key]) if key in ttags else None
+        if current == target and not existing:
+            raise errors.InputError(f"{name} version {target} is already {production_alias}")
+        lock = self._acquire(name, rid)
+        try:
+            if existing and existing.get("state") == "complete":
+                return RollbackResult(name, existing["from_version"], target, rid, automated, reason)
+            from_version = (existing or {}).get("from_version") or current
+            before_target = max(promoted, key=lambda p: str(p.get("at"))).get("previous")
+            rec = {
+                "kind": "rollback",
+                "id": rid,
+                "model": name,
+                "version": target,
+                "from_version": from_version,
+                "previous": from_version,
+                "state": "pending",
+                "at": (existing or {}).get("at") or _now_iso(now),
+                "by": by,
+                "automated": automated,
+                "reason": reason,
+                "envelope_digest": "sha256:" + rid if record_envelope is not None else None,
+            }
+            if record_envelope is not None:
+                self._put(name, target, f"{TAG}rollback-envelope.{rid[:16]}", record_envelope)
+                self._put(name, target, f"{TAG}verdict.{Gate.ROLLBACK.value}", record_envelope)
+            self._set_tag(name, target, key, json.dumps(rec, sort_keys=True))
+            self._set_alias(name, production_alias, target)
+            self._set_model_tag(
+                name,
+                f"{TAG}alias.{production_alias}",
+                json.dumps({"version": target, "record": rid, "record_version": target, "kind": "rollback"}),
+            )
+            if before_target and before_target != target:
+                self._set_alias(name, rollback_alias, str(before_target))
+                self._set_model_tag(
+                    name,
+                    f"{TAG}alias.{rollback_alias}",
+                    json.dumps(
+                        {
+                            "version": str(before_target),
+                            "record": rid,
+                            "record_version": target,
+                            "kind": "rollback",
+                        }
+                    ),
+                )
+            else:
+                self._call(
+                    f"remove alias {rollback_alias}",
+                    self.client.delete_registered_model_alias,
+                    name,
+                    rollback_alias,
+                )
+                self._call(
+                    f"remove tag of {rollback_alias}",
+                    self.client.delete_registered_model_tag,
+                    name,
+                    f"{TAG}alias.{rollback_alias}",
+                )
+            rec["state"] = "complete"
+            rec["completed_at"] = _now_iso(now)
+            self._set_tag(name, target, key, json.dumps(rec, sort_keys=True))
+            return RollbackResult(name, str(from_version), target, rid, automated, reason)
+        finally:
+            self._release(lock)
+
+    def auto_rollback(
+        self,
+        name: str,
+        *,
+        reason: str | None = None,
+        contract: WorkloadContract | None = None,
+        drift: float | None = None,
+        record_envelope: bytes | None = None,
+        production_alias: str = "production",
+        rollback_alias: str = "previous",
+        now: datetime | None = None,
+    ) -> RollbackResult | None:
+        """Revert production to the rollback target when accuracy drift exceeds the contract's alert.
+
+        With ``contract`` and ``drift`` (a fraction): rolls back only when the contract lists an
+        automated rollback on accuracy drift and ``drift`` is above its accuracy-drift alert
+        threshold; returns None otherwise. Without them the caller has decided (``reason`` needed).
+        A production version that an automated rollback put there is not rolled back automatically
+        again (a human decides the next step).
+        """
+        if contract is not None and drift is not None:
+            from contracts.workload import Signal
+
+            spec = contract.spec
+            if not any(a.signal is Signal.ACCURACY_DRIFT for a in spec.rollback.automated):
+                return None
+            limits = [
+                getattr(a.threshold, "fraction", None)
+                for a in spec.alerts
+                if a.signal is Signal.ACCURACY_DRIFT
+            ]
+            limit = next((x for x in limits if x is not None), None)
+            if limit is None or drift <= limit:
+                return None
+            reason = reason or f"accuracy drift {drift:.4f} above the contract's alert threshold {limit:.4f}"
+        if not reason:
+            raise errors.InputError("an automated rollback needs a reason (or a contract and a drift figure)")
+        model = self._model(name)
+        placed = json.loads(dict(model.tags or {}).get(f"{TAG}alias.{production_alias}", "{}") or "{}")
+        if placed.get("kind") == "rollback":
+            ptags = self._tags(name, str(placed.get("version")))
+            rec = json.loads(ptags.get(f"{TAG}rollback.{str(placed.get('record'))[:16]}", "{}"))
+            if rec.get("automated"):
+                raise errors.PermanentError(
+                    f"{name} version {placed.get('version')} is production after an automated rollback; "
+                    "a further rollback needs a human (signoff rollback)"
+                )
+        return self.rollback(
+            name,
+            to="previous",
+            reason=reason,
+            record_envelope=record_envelope,
+            automated=True,
+            production_alias=production_alias,
+            rollback_alias=rollback_alias,
+            now=now,
+        )
+
+    # ----------------------------------------------------------------------------- audit
+
+    def audit(self, name: str, trust: TrustPolicy | None = None) -> AuditReport:
+        """For each alias: is it backed by a complete, (with ``trust``) verifying signoff record? And the
+        promotion and rollback history, oldest first."""
+        model = self._model(name)
+        mtags = dict(model.tags or {})
+        aliases = {str(k): str(v) for k, v in (model.aliases or {}).items()}
+        versions = self._call(
+            f"versions of {name}",
+            self.client.search_model_versions,
+            f"name='{_quote(name)}'",
+            max_results=10_000,
+        )
+        vtags = {str(v.version): dict(v.tags or {}) for v in versions}
+        history: list[HistoryEntry] = []
+        valid: dict[str, bool | None] = {}
+        for ver, tags in vtags.items():
+            for k, v in tags.items():
+                m = re.fullmatch(r"signoff\.(promotion|rollback)\.([0-9a-f]{16})", k)
+                if not m:
+                    continue
+                try:
+                    rec = json.loads(v)
+                except ValueError:
+                    continue
+                ok = self._record_valid(name, ver, m[1], rec, tags, trust)
+                valid[rec.get("id", "")] = ok
+                history.append(
+                    HistoryEntry(
+                        kind=m[1],
+                        id=str(rec.get("id", "")),
+                        at=str(rec.get("at", "")),
+                        version=ver,
+                        previous=rec.get("previous"),
+                        state=str(rec.get("state", "")),
+                        by=rec.get("by"),
+                        reason=str(rec.get("reason", rec.get("note", "")) or ""),
+                        valid=ok,
+                    )
+                )
+        history.sort(key=lambda h: (h.at, h.id))
+        reports = []
+        for alias, ver in sorted(aliases.items()):
+            placed_raw = mtags.get(f"{TAG}alias.{alias}")
+            placed = json.loads(placed_raw) if placed_raw else None
+            if placed is None:
+                reports.append(AliasReport(alias, ver, AliasStatus.UNBACKED, "signoff never set this alias"))
+                continue
+            if str(placed.get("version")) != ver:
+                reports.append(
+                    AliasReport(
+                        alias,
+                        ver,
+                        AliasStatus.UNBACKED,
+                        f"moved outside signoff: signoff last set it to version {placed.get('version')}",
+                    )
+                )
+                continue
+            rid = str(placed.get("record"))
+            rver = str(placed.get("record_version"))
+            kind = str(placed.get("kind"))
+            rec_raw = vtags.get(rver, {}).get(f"{TAG}{kind}.{rid[:16]}")
+            if rec_raw is None:
+                reports.append(
+                    AliasReport(
+                        alias, ver, AliasStatus.UNBACKED, f"the {kind} record {rid[:16]} is missing", rid
+                    )
+                )
+                continue
+            rec = json.loads(rec_raw)
+            if valid.get(rid) is False:
+                reports.append(
+                    AliasReport(
+                        alias, ver, AliasStatus.INVALID, f"the {kind} record's envelope does not verify", rid
+                    )
+                )
+            elif rec.get("state") != "complete":
+                reports.append(
+                    AliasReport(
+                        alias, ver, AliasStatus.INCOMPLETE, f"the {kind} was interrupted; re-run it", rid
+                    )
+                )
+            else:
+                how = "verified" if valid.get(rid) else "not verified"
+                reports.append(
+                    AliasReport(
+                        alias,
+                        ver,
+                        AliasStatus.BACKED,
+                        f"{kind} {rid[:16]} at {rec.get('at')} by {rec.get('by')} ({how})",
+                        rid,
+                    )
+                )
+        return AuditReport(name, tuple(reports), tuple(history), verified=trust is not None)
+
+    def _record_valid(
+        self,
+        name: str,
+        version: str,
+        kind: str,
+        rec: Mapping[str, Any],
+        tags: Mapping[str, str],
+        trust: TrustPolicy | None,
+    ) -> bool | None:
+        rid = str(rec.get("id", ""))
+        env = self._get(tags, f"{TAG}{kind}-envelope.{rid[:16]}")
+        if env is None:
+            return None if kind == "rollback" and rec.get("automated") else False
+        if digest_bytes(env) != rec.get("envelope_digest"):
+            return False
+        if trust is None:
+            return None
+        from gates import signing
+
+        try:
+            signed = signing.verify_envelope(env, trust)
+        except errors.VerificationError:
+            return False
+        v = signed.verdict
+        want = Gate.PROMOTION if kind == "promotion" else Gate.ROLLBACK
+        return v.gate is want and v.subject.model == name and v.subject.version == version
+
+
+class _Exists(errors.PermanentError):
+    """MLflow said RESOURCE_ALREADY_EXISTS (internal: the lock is taken)."""
+
+
+def _quote(name: str) -> str:
+    return name.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def _rows(example: Any) -> int | None:
+    try:
+        return len(example)
+    except TypeError:
+        return None
+
+
+_PICKLE_SUFFIXES = {
+    ".pkl": "pickle",
+    ".pickle": "pickle",
+    ".joblib": "joblib",
+    ".pt": "torch-pickle",
+    ".pth": "torch-pickle",
+}
+
+
+def _serialization_formats(mlmodel: Mapping[str, Any], dest: Path) -> tuple[str, ...]:
+    """How the model is stored: flavors' ``serialization_format`` and the model files' kinds."""
+    found: set[str] = set()
+    for conf in (mlmodel.get("flavors") or {}).values():
+        if not isinstance(conf, dict):
+            continue
+        fmt = conf.get("serialization_format")
+        if isinstance(fmt, str) and fmt:
+            found.add(fmt)
+        for key in ("pickled_model", "model_path", "data"):
+            ref = conf.get(key)
+            if isinstance(ref, str):
+                suffix = Path(ref).suffix.lower()
+                if suffix in _PICKLE_SUFFIXES:
+                    found.add(_PICKLE_SUFFIXES[suffix])
+                elif suffix == ".skops":
+                    found.add("skops")
+    for p in dest.rglob("*"):
+        if p.is_file() and p.suffix.lower() in _PICKLE_SUFFIXES:
+            found.add(_PICKLE_SUFFIXES[p.suffix.lower()])
+    return tuple(sorted(found))
+
+
+def resolve_serving_ref(name: str, version: str) -> tuple[str, str]:
+    """Storage URI and model digest of a version, for rendering manifests (``$MLFLOW_TRACKING_URI``).
+
+    The digest is the one in the ML-artifact verdict kept with the version (not verified here: the
+    platform and promotion gates verify it).
+
+    Raises:
+        InputError: no ML-artifact verdict kept with the version yet.
+    """
+    reg = Registry()
+    uri = reg._call(
+        f"download location of {name} version {version}",
+        reg.client.get_model_version_download_uri,
+        name,
+        version,
+    )
+    env = reg.envelopes(name, version).get(Gate.ML_ARTIFACT)
+    if env is None:
+        raise errors.InputError(
+            f"models:/{name}/{version} has no ML-artifact verdict in the registry yet; run "
+            "`signoff check ml` first or pass --model-digest"
+        )
+    digest = str((_peek(env).get("subject") or {}).get("digest", ""))
+    return str(uri), digest
+
+
+def new_holder() -> str:
+    """A random lock holder id (for callers without a promotion envelope)."""
+    return uuid.uuid4().hex
+
+
+# Kept for callers that import the literal type.
+RollbackTarget = Literal["previous"] | str
