@@ -32,9 +32,8 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 from pydantic import BaseModel, ValidationError
-from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import ScalarNode
 
 from contracts.cluster import ClusterPolicy
 from contracts.errors import DocumentError, Problem
@@ -151,55 +150,118 @@ def spelling_of(path: str | Path) -> Spelling:
 
 # ------------------------------------------------------------------------------------ YAML, checked
 
-
-class _Refused(Exception):
-    """A YAML construct signoff refuses; carries the problem with its line."""
-
-    def __init__(self, message: str, line: int | None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
+_EventLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser where installed (several times faster), PyYAML's own otherwise. Only its
+event stream is used: the composing below is ours, so aliases, tags and duplicates are seen."""
+_CONSTRUCTOR = SafeConstructor()
 
 
-class _Loader(yaml.SafeLoader):
-    """PyYAML's SafeLoader that refuses anchors, aliases and deep nesting while composing."""
+class _Walk:
+    """Turn a YAML event stream into plain data, recording the line of every field path."""
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
+    def __init__(self, text: str, file: str) -> None:
+        self.file = file
+        self.lines: dict[Path_, int] = {}
+        self.parser = _EventLoader(text)
 
-    def compose_node(self, parent: Node | None, index: object) -> Node | None:
-        event = self.peek_event()
-        line = event.start_mark.line + 1 if event.start_mark else None
+    def refuse(self, path: Path_, message: str, line: int | None) -> DocumentError:
+        return DocumentError(self.file, [Problem(_fmt_path(path), message, line)])
+
+    def document(self) -> Any:
+        p = self.parser
+        p.get_event()  # StreamStart
+        if p.check_event(yaml.StreamEndEvent):
+            return None
+        p.get_event()  # DocumentStart
+        data = self.node((), 1)
+        p.get_event()  # DocumentEnd
+        if not p.check_event(yaml.StreamEndEvent):
+            line = p.peek_event().start_mark.line + 1
+            raise self.refuse(
+                (), "holds more than one YAML document ('---'); put one document in each file", line
+            )
+        return data
+
+    def node(self, path: Path_, depth: int) -> Any:
+        p = self.parser
+        event = p.get_event()
+        line = event.start_mark.line + 1
+        self.lines.setdefault(path, line)
         if isinstance(event, yaml.AliasEvent):
-            raise _Refused(
+            raise self.refuse(
+                path,
                 f"YAML alias '*{event.anchor}' refused: signoff documents allow no anchors or aliases "
                 "(they can expand without bound); write the value out",
                 line,
             )
-        anchor = getattr(event, "anchor", None)
-        if anchor is not None:
-            raise _Refused(
-                f"YAML anchor '&{anchor}' refused: signoff documents allow no anchors or aliases; write the "
-                f"value out",
+        if event.anchor is not None:
+            raise self.refuse(
+                path,
+                f"YAML anchor '&{event.anchor}' refused: signoff documents allow no anchors or aliases; "
+                "write the value out",
                 line,
             )
-        self._depth += 1
-        if self._depth > MAX_DEPTH:
-            raise _Refused(f"nested more than {MAX_DEPTH} levels deep; a signoff document is shallow", line)
-        try:
-            return Composer.compose_node(self, parent, index)  # type: ignore[arg-type]
-        finally:
-            self._depth -= 1
+        if depth > MAX_DEPTH:
+            raise self.refuse(
+                path, f"nested more than {MAX_DEPTH} levels deep; a signoff document is shallow", line
+            )
+        if isinstance(event, yaml.ScalarEvent):
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = p.resolve(ScalarNode, event.value, event.implicit)
+            self.check_tag(path, tag, line)
+            if tag.endswith(":timestamp"):
+                return event.value
+            value = _CONSTRUCTOR.construct_object(ScalarNode(tag, event.value))
+            if isinstance(value, float) and not math.isfinite(value):
+                raise self.refuse(path, f"{event.value!r} is not a finite number", line)
+            return value
+        if isinstance(event, yaml.SequenceStartEvent):
+            self.check_tag(path, event.tag or "tag:yaml.org,2002:seq", line)
+            items: list[Any] = []
+            while not p.check_event(yaml.SequenceEndEvent):
+                items.append(self.node((*path, len(items)), depth + 1))
+            p.get_event()
+            return items
+        assert isinstance(event, yaml.MappingStartEvent)
+        self.check_tag(path, event.tag or "tag:yaml.org,2002:map", line)
+        out: dict[str, Any] = {}
+        while not p.check_event(yaml.MappingEndEvent):
+            key_event = p.peek_event()
+            kline = key_event.start_mark.line + 1
+            if not isinstance(key_event, yaml.ScalarEvent):
+                raise self.refuse(path, "a mapping key must be plain text", kline)
+            if key_event.anchor is not None or (key_event.tag not in (None, "!")):
+                raise self.refuse(path, "a mapping key must be plain text (no anchor or tag)", kline)
+            p.get_event()
+            key = str(key_event.value)
+            if key in out:
+                raise self.refuse(
+                    (*path, key),
+                    f"duplicate key '{key}' (first at line {self.lines[(*path, key)]}); "
+                    "YAML would silently keep the last one: keep one",
+                    kline,
+                )
+            self.lines[(*path, key)] = kline
+            out[key] = self.node((*path, key), depth + 1)
+            self.lines[(*path, key)] = kline
+        p.get_event()
+        return out
 
-
-_CONSTRUCTOR = SafeConstructor()
+    def check_tag(self, path: Path_, tag: str, line: int) -> None:
+        if tag not in _YAML_TAGS:
+            raise self.refuse(
+                path,
+                f"YAML tag '{tag}' refused: only plain strings, numbers, booleans, null, mappings and lists "
+                "are allowed",
+                line,
+            )
 
 
 def _yaml_to_data(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
     """Parse YAML into plain data and a map from each field path to its 1-based line."""
-    for n, line in enumerate(text.splitlines(), start=1):
-        col = line.find("\t")
+    for n, row in enumerate(text.splitlines(), start=1):
+        col = row.find("\t")
         if col >= 0:
             raise DocumentError(
                 file,
@@ -211,91 +273,30 @@ def _yaml_to_data(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
                     )
                 ],
             )
+    walk: _Walk | None = None
     try:
-        loader = _Loader(text)
-    except yaml.reader.ReaderError as exc:
-        line = text[: exc.position].count("\n") + 1
-        raise DocumentError(
-            file,
-            [
-                Problem(
-                    "",
-                    f"contains the control character U+{exc.character:04X}, which YAML does not allow",
-                    line,
-                )
-            ],
-        ) from None
-    try:
-        root = loader.get_single_node()
-    except _Refused as exc:
-        raise DocumentError(file, [Problem("", exc.message, exc.line)]) from None
+        walk = _Walk(text, file)
+        data = walk.document()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid"
-        if "expected a single document" in str(exc.context or ""):
-            what = "holds more than one YAML document ('---'); put one document in each file"
         raise DocumentError(
             file, [Problem("", f"is not valid YAML: {what}", mark.line + 1 if mark else None)]
         ) from None
-    except yaml.YAMLError as exc:  # reader errors: control characters and the like
+    except yaml.reader.ReaderError as exc:
+        at = text[: exc.position].count("\n") + 1 if isinstance(exc.character, int) else None
+        char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else "a character"
+        raise DocumentError(
+            file, [Problem("", f"contains the control character {char}, which YAML does not allow", at)]
+        ) from None
+    except yaml.YAMLError as exc:  # anything else libyaml reports
         raise DocumentError(file, [Problem("", f"is not valid YAML: {exc}")]) from None
     finally:
-        loader.dispose()
-    if root is None:
+        if walk is not None:
+            walk.parser.dispose()
+    if data is None:
         raise DocumentError(file, [Problem("", _EMPTY)])
-    lines: dict[Path_, int] = {}
-    return _node_data(root, (), lines, file), lines
-
-
-def _node_data(node: Node, path: Path_, lines: dict[Path_, int], file: str) -> Any:
-    line = node.start_mark.line + 1
-    lines.setdefault(path, line)
-    if node.tag not in _YAML_TAGS:
-        raise DocumentError(
-            file,
-            [
-                Problem(
-                    _fmt_path(path),
-                    f"YAML tag '{node.tag}' refused: only plain strings, numbers, "
-                    "booleans, null, mappings and lists are allowed",
-                    line,
-                )
-            ],
-        )
-    if isinstance(node, MappingNode):
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode):
-                raise DocumentError(
-                    file, [Problem(_fmt_path(path), "a mapping key must be plain text", line)]
-                )
-            key = str(key_node.value)
-            kline = key_node.start_mark.line + 1
-            if key in out:
-                raise DocumentError(
-                    file,
-                    [
-                        Problem(
-                            _fmt_path((*path, key)),
-                            f"duplicate key '{key}' (first at line {lines[(*path, key)]}); "
-                            "YAML would silently keep the last one: keep one",
-                            kline,
-                        )
-                    ],
-                )
-            lines[(*path, key)] = kline
-            out[key] = _node_data(value_node, (*path, key), lines, file)
-            lines[(*path, key)] = kline
-        return out
-    if isinstance(node, SequenceNode):
-        return [_node_data(item, (*path, i), lines, file) for i, item in enumerate(node.value)]
-    assert isinstance(node, ScalarNode)
-    if node.tag.endswith(":timestamp"):
-        return str(node.value)
-    value = _CONSTRUCTOR.construct_object(node)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise DocumentError(file, [Problem(_fmt_path(path), f"{node.value!r} is not a finite number", line)])
-    return value
+    return data, walk.lines
 
 
 # ------------------------------------------------------------------------- errors in plain English

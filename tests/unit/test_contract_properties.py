@@ -166,7 +166,7 @@ def contracts(draw: st.DrawFn) -> WorkloadContract:
                         )
                     )
                 ],
-            },  # fmt: skip
+            },
             "quality": quality,
             "promotion": {
                 "approval": draw(st.sampled_from(["automatic", "manual"])),
@@ -196,9 +196,9 @@ def test_any_valid_contract_round_trips_yaml_markdown_yaml(contract: WorkloadCon
 # ------------------------------------------------------------------------------------------- mutations
 
 _SEEDS = {p.name: p.read_bytes() for p in sorted(EXAMPLES.glob("*")) if p.suffix in (".yaml", ".md")}
-_JUNK = [b"\t", b"\x00", b"\xff", b"&a ", b"*a", b"!!python/object:os.system ", b"- ", b": ", b"{", b"]", b"#",
-         b"\n", b"  ", b"---\n", b"\xe2\x80\x94", b"\xe2\x86\x92", b"%", b"ms", b"GB", b"-1", b"1e309", b".nan",
-         b"### ", b"## Workload: ", b"pages ", b"<!--", b"\"", b"'", b"x" * 300]  # fmt: skip
+_JUNK = [b"\t", b"\x00", b"\xff", b"&a ", b"*a", b"!!python/object:os.system ", b"- ", b": ", b"{", b"]",
+         b"#", b"\n", b"  ", b"---\n", b"\xe2\x80\x94", b"\xe2\x86\x92", b"%", b"ms", b"GB", b"-1", b"1e309",
+         b".nan", b"### ", b"## Workload: ", b"pages ", b"<!--", b"\"", b"'", b"x" * 300]  # fmt: skip
 
 
 @st.composite
@@ -220,7 +220,7 @@ def mutated(draw: st.DrawFn) -> tuple[str, bytes]:
         elif op == "delete-line":
             data = b"\n".join(lines[:j] + lines[j + 1 :])
         elif op == "dup-line":
-            data = b"\n".join(lines[: j + 1] + [lines[j]] + lines[j + 1 :])
+            data = b"\n".join([*lines[: j + 1], lines[j], *lines[j + 1 :]])
         elif op == "swap-lines":
             lines[j], lines[k] = lines[k], lines[j]
             data = b"\n".join(lines)
