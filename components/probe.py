@@ -439,7 +439,7 @@ class _Run:
 
     def _work(self) -> None:
         conn: http.client.HTTPConnection | None = None
-        lag_limit = max(0.002, 1.0 / self.rate)
+        lag_limit = 0.002  # later than this and every worker was busy: add one (up to the cap)
         try:
             while True:
                 with self.lock:
@@ -564,7 +564,7 @@ def run_load(
     n = max(1, round(rate * duration_s))
     run = _Run(target, path, payload, rate, n, timeout_s, concurrency_cap)
     show = sys.stderr.isatty() if progress is None else progress
-    initial = min(concurrency_cap, n, max(4, math.ceil(rate * 0.02)))
+    initial = min(concurrency_cap, n, max(8, math.ceil(rate * 0.05)))
     run.t0 = time.perf_counter() + 0.02 + 0.0005 * initial  # let the first workers start
     run.stop_at = run.t0 + duration_s + timeout_s
     stop = threading.Event()
