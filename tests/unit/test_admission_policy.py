@@ -359,3 +359,68 @@ def test_same_request_is_admitted_outside_production_only() -> None:
         other = dict(case, namespace={"name": "elsewhere", "labels": labels})
         decision = evaluate(folder, other)
         assert decision.allowed and decision.matched == [], decision
+
+
+# --- what signoff renders is what the policy admits ----------------------------------------------
+
+
+def _rendered(path: Path, mode: str, promoted: bool) -> list[dict[str, Any]]:
+    """The production manifests signoff renders for an example contract (promoted or not)."""
+    render_kit = importlib.import_module("_render_kit")
+    from contracts.cluster import ServingMode
+    from gates import render as rendering
+
+    contract = render_kit.load_contract(path)
+    manifests = rendering.render(
+        contract,
+        render_kit.policy(),
+        render_kit.model_for(contract),
+        render_kit.IMAGE,
+        environment="production",
+        mode=ServingMode(mode),
+    )
+    if promoted:
+        manifests = rendering.with_promotion(manifests, "sha256:" + "3" * 64)
+    objects = [dict(o) for o in manifests.objects]
+    # The pods the cluster derives from them, as the ReplicaSet controller creates them.
+    for where, meta, spec in rendering.pod_specs(manifests):
+        pod_meta = {"name": where.split("/")[1].split(" ")[0] + "-7c9d4-abcde", "namespace": "ml-prod"}
+        pod_meta.update({k: v for k, v in meta.items() if k in ("labels", "annotations") and v})
+        objects.append({"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": spec})
+    return objects
+
+
+def _admission(obj: dict[str, Any]) -> Decision:
+    user = "system:serviceaccount:kube-system:replicaset-controller" if obj["kind"] == "Pod" else DEPLOYER
+    namespace = {"name": "ml-prod", "labels": {"signoff.dev/environment": "production"}}
+    case = {"request": {"operation": "CREATE", "userInfo": {"username": user}}, "namespace": namespace}
+    return evaluate(POLICIES / "require-promotion", dict(case, object=obj))
+
+
+def _example_contracts() -> list[Path]:
+    examples = ROOT / "contracts" / "examples"
+    return [
+        p
+        for p in sorted(examples.glob("*.yaml"))
+        if (yaml.safe_load(p.read_text()) or {}).get("kind") == "WorkloadContract"
+    ]
+
+
+@pytest.mark.parametrize("mode", ["kserve", "deployment"])
+@pytest.mark.parametrize("path", _example_contracts(), ids=lambda p: p.stem)
+def test_rendered_manifests_are_admitted_only_when_promoted(path: Path, mode: str) -> None:
+    """The renderer and the policy agree: promoted manifests pass, unpromoted GPU ones do not."""
+    promoted = _rendered(path, mode, promoted=True)
+    matched = [o for o in promoted if o["kind"] in ("InferenceService", "Deployment", "Pod")]
+    assert matched, "nothing the policy would see"
+    for obj in matched:
+        decision = _admission(obj)
+        assert decision.allowed and decision.matched, (obj["kind"], decision.messages)
+    for obj in _rendered(path, mode, promoted=False):
+        if obj["kind"] not in ("InferenceService", "Deployment", "Pod"):
+            continue
+        decision = _admission(obj)
+        asks_gpu = "nvidia.com/gpu" in yaml.safe_dump(obj)
+        assert decision.allowed is not asks_gpu, (obj["kind"], decision.messages)
+        if asks_gpu:
+            assert any("'signoff.dev/promotion-record' is missing" in m for m in decision.messages)
