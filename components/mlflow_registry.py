@@ -714,6 +714,33 @@ class Registry:
                 out[gate] = env
         return out
 
+    def aliases(self, name: str) -> dict[str, str]:
+        """The registered model's aliases: alias -> version."""
+        return self._aliases(name)
+
+    def version_digest(self, name: str, version: str) -> str | None:
+        """The model digest named by the ML-artifact verdict kept with the version (not verified)."""
+        env = self.envelopes(name, version).get(Gate.ML_ARTIFACT)
+        if env is None:
+            return None
+        digest = (_peek(env).get("subject") or {}).get("digest")
+        return str(digest) if digest else None
+
+    def pending_promotion(self, name: str, version: str) -> bytes | None:
+        """The envelope of an interrupted (pending) promotion of this version, if there is one."""
+        tags = self._tags(name, str(version))
+        for k, v in sorted(tags.items()):
+            m = re.fullmatch(r"signoff\.promotion\.([0-9a-f]{16})", k)
+            if not m:
+                continue
+            try:
+                rec = json.loads(v)
+            except ValueError:
+                continue
+            if rec.get("state") == "pending":
+                return self._get(tags, f"{TAG}promotion-envelope.{m[1]}")
+        return None
+
     # ----------------------------------------------------------------------------- lock
 
     def _acquire(self, name: str, holder: str) -> _Lock:

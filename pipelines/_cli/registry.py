@@ -1,0 +1,303 @@
+"""``signoff promote``, ``signoff rollback`` and ``signoff audit``: the MLflow registry commands.
+
+``promote`` runs the promotion gate over the verdicts kept with the version (or given files), signs
+the promotion verdict with the ML team's key and moves the production alias; when the gate refuses,
+the registry is left exactly as it was. Re-running an interrupted promotion resumes it.
+``rollback`` moves production back, signed by the team the contract names for that kind of problem.
+``audit`` shows each alias and whether a valid signoff record backs it, and the history.
+
+MLflow is imported only when a command runs (through ``components.mlflow_registry``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from contracts.errors import InputError, VerificationError
+
+if TYPE_CHECKING:
+    from components.mlflow_registry import Registry
+    from contracts.trust import TrustPolicy
+    from contracts.workload import WorkloadContract
+
+
+def _tracking(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="MLflow tracking URI (http://..., sqlite:///...); default: $MLFLOW_TRACKING_URI",
+    )
+
+
+def _file(path: Path, flag: str) -> Path:
+    if not path.is_file():
+        raise InputError(f"{flag}: {path} is not a file")
+    return path
+
+
+def _contract(path: Path) -> WorkloadContract:
+    from contracts.loader import load_contract
+
+    return load_contract(_file(path, "--contract"))
+
+
+def _trust(path: Path) -> TrustPolicy:
+    from contracts.loader import load_trust_policy
+
+    return load_trust_policy(_file(path, "--trust"))
+
+
+def _registry(ns: argparse.Namespace) -> Registry:
+    from components.mlflow_registry import Registry
+
+    return Registry(ns.tracking_uri)
+
+
+def _sign(verdict: Any, key: Path) -> bytes:
+    from components.keys import load_private_key
+    from gates.signing import sign_verdict
+
+    return sign_verdict(verdict, load_private_key(_file(key, "--key")))
+
+
+# ------------------------------------------------------------------------------------------- promote
+
+
+def configure_promote(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``signoff promote``."""
+    parser.add_argument(
+        "--model", required=True, metavar="models:/NAME/VERSION", help="the version to promote"
+    )
+    parser.add_argument("--contract", required=True, type=Path, metavar="FILE", help="the workload contract")
+    parser.add_argument("--trust", required=True, type=Path, metavar="FILE", help="the trust policy")
+    parser.add_argument(
+        "--key",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="the ML team's private key (signs the promotion)",
+    )
+    parser.add_argument(
+        "--envelope",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="a signed verdict to use (repeatable); default: the verdicts kept with the version in MLflow",
+    )
+    parser.add_argument("--production-alias", default="production", metavar="ALIAS")
+    parser.add_argument("--rollback-alias", default="previous", metavar="ALIAS")
+    parser.add_argument(
+        "--also-stage", action="store_true", help="also the legacy stage transition to Production"
+    )
+    parser.add_argument("--out", type=Path, metavar="FILE", help="write the signed promotion verdict here")
+    _tracking(parser)
+    parser.set_defaults(func=run_promote)
+
+
+def _resumable(
+    registry: Registry, name: str, version: str, trust: TrustPolicy, now: datetime
+) -> bytes | None:
+    """The envelope of an interrupted promotion of this version, if it still verifies and holds."""
+    from gates import signing
+
+    env = registry.pending_promotion(name, version)
+    if env is None:
+        return None
+    try:
+        v = signing.verify_envelope(env, trust).verdict
+    except VerificationError:
+        return None
+    if v.passed and v.subject.model == name and v.subject.version == version and v.expires_at > now:
+        return env
+    return None
+
+
+def run_promote(ns: argparse.Namespace) -> int:
+    """Run the promotion gate; promote when it passes (exit 0), refuse untouched when not (exit 1)."""
+    from contracts.trust import Gate
+    from gates import promotion, signing
+
+    contract, trust = _contract(ns.contract), _trust(ns.trust)
+    registry = _registry(ns)
+    name, version = registry.resolve(ns.model)
+    now = datetime.now(UTC)
+    envelope = _resumable(registry, name, version, trust, now)
+    if envelope is not None:
+        print(f"resuming the interrupted promotion of {name} version {version}")
+    else:
+        if ns.envelope:
+            given = [_file(p, "--envelope").read_bytes() for p in ns.envelope]
+        else:
+            stored = registry.envelopes(name, version)
+            given = [e for g, e in stored.items() if g not in (Gate.PROMOTION, Gate.ROLLBACK)]
+        subject = None
+        for env in given:
+            try:
+                v = signing.verify_envelope(env, trust).verdict
+            except VerificationError:
+                continue
+            if v.gate is Gate.ML_ARTIFACT and v.subject.model == name and v.subject.version == version:
+                subject = v.subject
+                break
+        if subject is None:
+            print(
+                f"REFUSED: no verifying ML-artifact verdict for {name} version {version}; "
+                "run `signoff check ml --key ...` first. The registry was not changed.",
+                file=sys.stderr,
+            )
+            return 1
+        verdict = promotion.evaluate(contract, subject, given, trust, now)
+        for check in verdict.checks:
+            print(f"  {check.outcome.value.upper():4}  {check.id}  {check.message}")
+        if not verdict.passed:
+            print(
+                f"REFUSED: {len(verdict.failures)} check(s) failed; the registry was not changed",
+                file=sys.stderr,
+            )
+            return 1
+        envelope = _sign(verdict, ns.key)
+    if ns.out:
+        ns.out.write_bytes(envelope)
+    result = registry.promote(
+        name,
+        version,
+        promotion_envelope=envelope,
+        record=signing.verify_envelope(envelope, trust).verdict,
+        production_alias=ns.production_alias,
+        rollback_alias=ns.rollback_alias,
+        also_stage=ns.also_stage,
+    )
+    print(("already done: " if result.already_done else "PROMOTED: ") + str(result))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ rollback
+
+
+def configure_rollback(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``signoff rollback``."""
+    from contracts.workload import ProblemKind
+
+    parser.add_argument("model", metavar="MODEL", help="registered model name")
+    parser.add_argument(
+        "--to", required=True, metavar="previous|VERSION", help="where production goes back to"
+    )
+    parser.add_argument("--reason", required=True, help="why (kept in the signed record)")
+    parser.add_argument(
+        "--problem",
+        required=True,
+        choices=[p.value for p in ProblemKind],
+        help="the kind of problem: the contract names which team decides each",
+    )
+    parser.add_argument("--contract", required=True, type=Path, metavar="FILE")
+    parser.add_argument("--trust", required=True, type=Path, metavar="FILE")
+    parser.add_argument(
+        "--key", required=True, type=Path, metavar="FILE", help="the deciding team's private key"
+    )
+    parser.add_argument("--production-alias", default="production", metavar="ALIAS")
+    parser.add_argument("--rollback-alias", default="previous", metavar="ALIAS")
+    _tracking(parser)
+    parser.set_defaults(func=run_rollback)
+
+
+def run_rollback(ns: argparse.Namespace) -> int:
+    """Sign a rollback record as the deciding team and move production back."""
+    from contracts.trust import Gate
+    from contracts.workload import ProblemKind
+    from gates import signing
+    from gates.verdict import Check, Outcome, Subject, Verdict
+
+    contract, trust = _contract(ns.contract), _trust(ns.trust)
+    problem = ProblemKind(ns.problem)
+    role = contract.spec.rollback.decider(problem)
+    if role is None:
+        decided = ", ".join(f"{m.problem.value} ({m.decides.value})" for m in contract.spec.rollback.manual)
+        raise InputError(
+            f"--problem {problem.value}: the contract names no team for manual rollback on this kind of "
+            f"problem (it names: {decided or 'none'})"
+        )
+    team = contract.spec.owners.of(role).team
+    if not ns.reason.strip():
+        raise InputError("--reason: say why (it is kept in the signed record)")
+    registry = _registry(ns)
+    name = ns.model
+    aliases = registry.aliases(name)
+    target = aliases.get(ns.rollback_alias) if ns.to == "previous" else ns.to
+    if target is None:
+        raise InputError(f"{name} has no {ns.rollback_alias!r} alias: pass --to VERSION")
+    if not str(target).isdigit():
+        raise InputError(f"--to: {ns.to!r} is not 'previous' or a version number")
+    digest = registry.version_digest(name, str(target))
+    if digest is None:
+        raise InputError(
+            f"{name} version {target} has no ML-artifact verdict: it was never promoted by signoff"
+        )
+    now = datetime.now(UTC)
+    check = Check(
+        id="rollback.decided",
+        outcome=Outcome.PASS,
+        message=f"{team} ({role.value}) decides a rollback for a {problem.value} problem: {ns.reason}"[:2000],
+        figures={"problem": problem.value, "from": aliases.get(ns.production_alias), "to": str(target)},
+    )
+    verdict = Verdict.decide(
+        gate=Gate.ROLLBACK,
+        team=team,
+        checks=[check],
+        subject=Subject(model=name, version=str(target), digest=digest),
+        contract_digest=contract.digest(),
+        now=now,
+        ttl=timedelta(seconds=contract.spec.promotion.verdict_ttl.seconds),
+        note=ns.reason[:4000],
+    )
+    envelope = _sign(verdict, ns.key)
+    try:
+        signing.verify_envelope(envelope, trust)
+    except VerificationError as exc:
+        raise VerificationError(
+            [
+                f"the contract says team {team} decides {problem.value} rollbacks; the key given "
+                "is not one of its keys allowed to sign rollbacks in the trust policy",
+                *exc.reasons,
+            ]
+        ) from None
+    result = registry.rollback(
+        name,
+        to=str(target),
+        reason=ns.reason,
+        record_envelope=envelope,
+        production_alias=ns.production_alias,
+        rollback_alias=ns.rollback_alias,
+    )
+    print(
+        f"ROLLED BACK: {name} production {result.from_version} -> {result.to_version} by {team}: {ns.reason}"
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- audit
+
+
+def configure_audit(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``signoff audit``."""
+    parser.add_argument("model", metavar="MODEL", help="registered model name")
+    parser.add_argument("--trust", type=Path, metavar="FILE", help="verify every stored envelope against it")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    _tracking(parser)
+    parser.set_defaults(func=run_audit)
+
+
+def run_audit(ns: argparse.Namespace) -> int:
+    """Print the audit; exit 0 when every alias is backed by a valid signoff record, 1 otherwise."""
+    trust = _trust(ns.trust) if ns.trust else None
+    report = _registry(ns).audit(ns.model, trust)
+    if ns.json:
+        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        print(report.to_text())
+    return 0 if report.ok else 1
