@@ -1,0 +1,131 @@
+"""Envelope verification: ``gates.signing.verify_envelope`` next to a bare ``cryptography`` Ed25519 verify.
+
+Both verify the same signature over the same DSSE pre-authentication encoding; signoff adds strict
+JSON and base64 parsing, the trust-policy lookup, the Statement checks and the verdict's validation.
+The envelope holds a realistic verdict (the ML-artifact gate's, 12 checks with figures). Rounds are
+interleaved and the fastest round of each is kept, so machine noise hits both alike.
+Goal: signoff's overhead under 2x the bare verify.
+
+    python -m bench.bench_signing [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from securesystemslib import dsse
+
+from contracts.loader import load_cluster_policy, load_contract
+from contracts.trust import TrustPolicy
+from gates import ml_artifact, signing
+from gates.evidence import FileEntry, FileManifest, MlEvidence, PredictionCheck
+from gates.verdict import Subject, Verdict
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "contracts" / "examples"
+
+
+def _verdict() -> Verdict:
+    contract = load_contract(EXAMPLES / "recsys-ranker.yaml")
+    policy = load_cluster_policy(EXAMPLES / "cluster-policy.yaml")
+    files = tuple(
+        FileEntry(path=f"model-{i:05d}-of-00004.safetensors", size=6 * 10**9, sha256=f"{i:064x}")
+        for i in range(4)
+    )
+    manifest = FileManifest(files=files, digest=ml_artifact.manifest_digest(files))
+    evidence = MlEvidence(
+        model="recsys-ranker",
+        version="7",
+        status="READY",
+        source="models:/m-0123456789abcdef",
+        flavors=("python_function", "transformers"),
+        signature_inputs="[]",
+        signature_outputs="[]",
+        has_input_example=True,
+        prediction=PredictionCheck(ran=True, ok=True, output_shape=(5, 1), rows_in=5),
+        metrics={"ndcg_at_10": 0.47},
+        serialization_formats=("safetensors",),
+        artifact_size=manifest.total_size,
+        manifest=manifest,
+    )
+    subject = Subject(model="recsys-ranker", version="7", digest=manifest.digest)
+    return ml_artifact.evaluate(contract, evidence, policy, subject, datetime(2026, 3, 1, tzinfo=UTC))
+
+
+def _best(fn: Callable[[], object], n: int) -> float:
+    started = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - started) / n
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, object]]:
+    """Measure and print; return rows for ``bench/run_all.py``."""
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_signing")
+    parser.add_argument("--rounds", type=int, default=30, help="interleaved rounds (best kept)")
+    parser.add_argument("--per-round", type=int, default=200, help="verifications per round")
+    ns = parser.parse_args(argv or [])
+
+    key = Ed25519PrivateKey.generate()
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    verdict = _verdict()
+    trust = TrustPolicy.model_validate(
+        {
+            "metadata": {"name": "bench"},
+            "spec": {
+                "teams": [
+                    {"name": verdict.team, "gates": ["ml-artifact"], "keys": [{"public_key": pem.decode()}]}
+                ]
+            },
+        }
+    )
+    envelope = signing.sign_verdict(verdict, key)
+    assert signing.verify_envelope(envelope, trust).verdict == verdict
+    doc = json.loads(envelope)
+    pae = dsse.Envelope(base64.b64decode(doc["payload"]), doc["payloadType"], {}).pae()
+    sig = base64.b64decode(doc["signatures"][0]["sig"])
+    public = key.public_key()
+
+    ours, bare, sign = float("inf"), float("inf"), float("inf")
+    for _ in range(ns.rounds):
+        ours = min(ours, _best(lambda: signing.verify_envelope(envelope, trust), ns.per_round))
+        bare = min(bare, _best(lambda: public.verify(sig, pae), ns.per_round))
+        sign = min(sign, _best(lambda: signing.sign_verdict(verdict, key), ns.per_round // 4 or 1))
+    ratio = ours / bare
+    print(f"envelope {len(envelope)} bytes, verdict with {len(verdict.checks)} checks")
+    print(f"verify_envelope     {1 / ours:9,.0f} /s  ({ours * 1e6:6.1f} us)")
+    print(f"bare Ed25519 verify {1 / bare:9,.0f} /s  ({bare * 1e6:6.1f} us)")
+    print(f"overhead x{ratio:.2f} (goal < 2x)")
+    print(f"sign_verdict        {1 / sign:9,.0f} /s  ({sign * 1e6:6.1f} us)")
+    return [
+        {
+            "benchmark": "verify_envelope vs bare Ed25519 verify (goal < 2x)",
+            "figure": ours * 1e6,
+            "baseline": bare * 1e6,
+            "ratio": ratio,
+            "unit": "us per envelope",
+        },
+        {
+            "benchmark": "verify_envelope throughput",
+            "figure": 1 / ours,
+            "baseline": 1 / bare,
+            "ratio": bare / ours,
+            "unit": "envelopes/s vs bare verifies/s",
+        },
+    ]
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
