@@ -295,7 +295,7 @@ def parse_markdown(text: str, file: str) -> WorkloadContract:
                 [
                     Problem(
                         "",
-                        _unknown("line", key.strip(), ["MLflow model"]) + " before the first ### heading",
+                        _unknown("line before the first ### heading:", key.strip(), ["MLflow model"]),
                         pre.n,
                     )
                 ],
