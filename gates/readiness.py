@@ -27,7 +27,8 @@ Checks (ids as they appear in the verdict):
 * ``probe.*``: the live probe's figures against the SLOs: ``probe.ready``, ``probe.cold-start``,
   ``probe.p99-latency``, ``probe.p50-latency`` (when the contract has one), ``probe.error-rate``
   (errors / requests <= the error budget) and ``probe.rate`` (achieved arrival rate within 10% of the
-  target, else the latency figures do not describe the load asked for).
+  target, else the latency figures do not describe the load asked for); ``probe.load-level`` warns
+  when the probe's target rate is more than 10% below the contract's throughput per replica.
 
 Without a probe (``probe=None``) the gate fails ``probe.present``: SRE signs readiness only for a
 workload measured live against its SLOs, first release or not. The static checks still run and
@@ -536,6 +537,17 @@ def _probe_result_checks(contract: WorkloadContract, probe: ProbeResult | None) 
                 f"achieved {_num(probe.achieved_rate)}/s of target {_num(probe.target_rate)}/s "
                 f"(need >= {_num(floor)}/s, within {RATE_TOLERANCE:.0%})",
                 target_rate=probe.target_rate, achieved_rate=probe.achieved_rate,
+            )
+        )  # fmt: skip
+    expected = slos.throughput_per_replica
+    if expected is not None:
+        enough = probe.target_rate >= expected * (1 - RATE_TOLERANCE)
+        out.append(
+            _check(
+                "probe.load-level", Outcome.PASS if enough else Outcome.WARN,
+                f"probed at {_num(probe.target_rate)}/s; the contract expects {_num(expected)}/s per replica"
+                + ("" if enough else ": the latency figures describe a lighter load than production's"),
+                target_rate=probe.target_rate, expected_per_replica=expected,
             )
         )  # fmt: skip
     return out

@@ -310,6 +310,15 @@ def test_probe_without_cold_start_measurement_warns(
     assert verdict.passed
 
 
+def test_probe_below_the_expected_load_warns(contract: WorkloadContract, policy: ClusterPolicy) -> None:
+    probe = GOOD_PROBE.model_copy(update={"target_rate": 50.0, "achieved_rate": 50.0})
+    verdict = _evaluate(contract, _manifests(contract, policy, ServingMode.KSERVE), probe=probe)
+    check = _check(verdict, "probe.load-level")
+    assert check.outcome is Outcome.WARN
+    assert check.figures == {"target_rate": 50.0, "expected_per_replica": 200.0}
+    assert verdict.passed
+
+
 def test_no_serving_object_fails_the_probe_checks(contract: WorkloadContract, policy: ClusterPolicy) -> None:
     manifests = [
         m for m in _manifests(contract, policy, ServingMode.KSERVE) if m["kind"] != "InferenceService"
