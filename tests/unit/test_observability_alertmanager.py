@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from contracts.loader import load_contract
 from contracts.workload import Role
@@ -192,3 +194,31 @@ def test_route_walk_agrees_with_amtool(amtool: str, tmp_path: Path) -> None:
     for labels in cases:
         ours = obs.route_receivers(config, labels)
         assert ",".join(ours) == _route(amtool, path, labels), labels
+
+
+_TEAMS = ["sre-ai-oncall", "ranking-squad", "platform-gpu-team", "sre", "ml", "platform"]
+_VALUES = st.sampled_from(
+    ["", *_TEAMS, "page", "ticket", "critical", "recsys-ranker-v2", "other", "OldThing"]
+)
+_LABELS = st.dictionaries(
+    st.sampled_from(["workload", "team", "owner", "severity", "alertname"]), _VALUES, max_size=5
+)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(labels=_LABELS)
+def test_route_walk_agrees_with_amtool_on_any_labels(
+    amtool: str, tmp_path: Path, labels: dict[str, str]
+) -> None:
+    path = tmp_path / "alertmanager.yml"
+    if not path.exists():
+        contract = load_contract(ROOT / "contracts" / "examples" / "recsys-ranker.yaml")
+        config = obs.alertmanager_config(contract)
+        config["route"]["routes"].insert(
+            0, {"receiver": "audit", "matchers": ['severity=~"page|critical"'], "continue": True}
+        )
+        config["receivers"].append({"name": "audit"})
+        path.write_text(obs.to_yaml(config), encoding="utf-8")
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    labels = {k: v for k, v in labels.items() if v}  # amtool reads an empty value as an absent label
+    assert ",".join(obs.route_receivers(config, labels)) == _route(amtool, path, labels), labels
