@@ -160,14 +160,21 @@ def test_single_replica_keeps_one_through_disruptions() -> None:
     assert pdb["minAvailable"] == 1 and "maxUnavailable" not in pdb
 
 
-def test_network_policy_admits_only_ingress_and_prometheus() -> None:
+@pytest.mark.parametrize(
+    ("mode", "serve", "scrape"),
+    [(ServingMode.DEPLOYMENT, [8080], [8082]), (ServingMode.KSERVE, [8080, 8012], [9091])],
+)
+def test_network_policy_admits_only_ingress_and_prometheus(
+    mode: ServingMode, serve: list[int], scrape: list[int]
+) -> None:
     c = contract("recsys-ranker")
-    np_ = render(c, policy(), model_for(c), IMAGE, mode=ServingMode.DEPLOYMENT).by_kind("NetworkPolicy")[0]
+    np_ = render(c, policy(), model_for(c), IMAGE, mode=mode).by_kind("NetworkPolicy")[0]
     rules = np_["spec"]["ingress"]
     assert np_["spec"]["policyTypes"] == ["Ingress"]
-    assert [[p["port"] for p in r["ports"]] for r in rules] == [[8080], [8082]]
+    assert np_["spec"]["podSelector"] == {"matchLabels": {"signoff.dev/workload": "recsys-ranker-v2"}}
+    assert [[p["port"] for p in r["ports"]] for r in rules] == [serve, scrape]
     sources = [r["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"] for r in rules]
-    assert "monitoring" in sources[1] and "monitoring" not in sources[0]
+    assert sources[1] == ["monitoring"] and "monitoring" not in sources[0]
 
 
 def test_render_is_deterministic_and_digest_tracks_content() -> None:
