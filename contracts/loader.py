@@ -203,7 +203,7 @@ class _Walk:
             )
         if depth > MAX_DEPTH:
             raise self.refuse(
-                path, f"nested more than {MAX_DEPTH} levels deep; a signoff document is shallow", line
+                (), f"nested more than {MAX_DEPTH} levels deep; a signoff document is shallow", line
             )
         if isinstance(event, yaml.ScalarEvent):
             tag = event.tag
@@ -407,9 +407,11 @@ def _english(err: Mapping[str, Any], root: type[BaseModel], path: list[str | int
         close = difflib.get_close_matches(str(given), valid, n=1, cutoff=0.5)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         if name in ("pages", "decides"):
-            return (f"{given!r} is not one of the contract's three owners{hint}: write ml, platform or sre "
-                    "(the teams are named under spec.owners)")  # fmt: skip
-        return f"{given!r} is not valid{hint}; valid: {', '.join(valid)}"
+            return (
+                f"{given!r} is not one of the contract's three owners{hint} "
+                "(write ml, platform or sre; the teams are named under spec.owners)"
+            )
+        return f"{given!r} is not valid{hint} (valid: {', '.join(valid)})"
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern", ""))
         what = _PATTERNS.get(pattern, f"text matching {pattern}")
@@ -513,7 +515,7 @@ def _check_header(data: Any, file: str, lines: Mapping[Path_, int], want: str | 
         )
     api = data.get("apiVersion")
     if api != API_VERSION:
-        what = "missing 'apiVersion'" if api is None else f"apiVersion {api!r} is not supported"
+        what = "missing 'apiVersion'" if api is None else f"{api!r} is not supported"
         raise DocumentError(
             file,
             [

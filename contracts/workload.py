@@ -275,7 +275,7 @@ class Alert(_Frozen):
             want = {Duration: "a duration such as '80ms'", Percent: "a percentage such as '3%'",
                     float: "a number of requests/s"}[kind]  # fmt: skip
             raise ValueError(
-                f"a {self.signal.value} alert's threshold must be {want}, not {self.threshold!r}"
+                f"a {self.signal.value} alert's threshold must be {want}, not '{self.threshold}'"
             )
         if self.percentile is not None and self.signal is not Signal.LATENCY:
             raise ValueError("percentile applies only to latency alerts")

@@ -96,7 +96,7 @@ CASES = [
          ("spec.promotion", "must be a mapping of fields, not text ('manual')"), "promotion"),
     # --- header
     Case("wrong-api-version", lambda: _sub(YAML, "apiVersion: signoff.dev/v1alpha1", "apiVersion: signoff.dev/v2"),
-         ("apiVersion 'signoff.dev/v2' is not supported", "write 'apiVersion: signoff.dev/v1alpha1'"), "apiVersion"),
+         ("apiVersion: 'signoff.dev/v2' is not supported", "write 'apiVersion: signoff.dev/v1alpha1'"), "apiVersion"),
     Case("wrong-kind", lambda: _sub(YAML, "kind: WorkloadContract", "kind: WorkloadContrakt"),
          ("unknown kind 'WorkloadContrakt'", "did you mean 'WorkloadContract'?"), "kind:"),
     Case("missing-kind", lambda: _sub(YAML, "kind: WorkloadContract\n", ""),
