@@ -257,6 +257,7 @@ def test_case(folder: Path, verdict: str, path: Path) -> None:
         assert case.get("expect"), f"{path}: a deny case names a fragment of its message in 'expect'"
         assert not decision.allowed, f"{path} was admitted (matched: {decision.matched})"
         assert not any("error" in m.split(":")[0] for m in decision.messages), decision.messages
+        assert not any("\n" in m for m in decision.messages), "the API server drops multi-line messages"
         assert any(case["expect"] in m for m in decision.messages), (
             f"{path}: no message contains {case['expect']!r}: {decision.messages}"
         )
