@@ -345,7 +345,9 @@ def _labels(
 def _annotations(owner: Owner, summary: str, description: str) -> dict[str, str]:
     out = {"summary": summary, "description": description}
     if owner.runbook:
-        out["runbook_url"] = owner.runbook
+        # Prometheus expands annotations as Go templates: a URL's braces are percent-encoded, so a
+        # contract cannot smuggle a template ({{ query ... }}) into the rule.
+        out["runbook_url"] = owner.runbook.replace("{", "%7B").replace("}", "%7D")
     return out
 
 
@@ -580,6 +582,11 @@ def render_observability(
 # ------------------------------------------------------------------------------------- alertmanager
 
 
+def _template_literal(text: str) -> str:
+    """``text`` as Alertmanager's Go templates print it: each ``{{`` becomes the action ``{{ "{{" }}``."""
+    return text.replace("{{", '{{ "{{" }}')
+
+
 def _secret_file(team: str, what: str) -> str:
     return f"/etc/alertmanager/secrets/signoff/{team}/{what}"
 
@@ -591,7 +598,7 @@ def _receivers(owner: Owner) -> list[dict[str, Any]]:
         chat = [
             {
                 "api_url_file": _secret_file(team, "slack-webhook-url"),
-                "channel": owner.chat,
+                "channel": _template_literal(owner.chat),
                 "send_resolved": True,
             }
         ]
@@ -602,7 +609,10 @@ def _receivers(owner: Owner) -> list[dict[str, Any]]:
         page["pagerduty_configs"] = [{
             "routing_key_file": _secret_file(team, "pagerduty-routing-key"),
             "description": "{{ .CommonAnnotations.summary }}",
-            "details": {"pager": owner.pager, "runbook_url": "{{ .CommonAnnotations.runbook_url }}"},
+            "details": {
+                "pager": _template_literal(owner.pager),
+                "runbook_url": "{{ .CommonAnnotations.runbook_url }}",
+            },
         }]  # fmt: skip
     if chat:
         page["slack_configs"] = chat

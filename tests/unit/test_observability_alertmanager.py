@@ -222,3 +222,25 @@ def test_route_walk_agrees_with_amtool_on_any_labels(
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
     labels = {k: v for k, v in labels.items() if v}  # amtool reads an empty value as an absent label
     assert ",".join(obs.route_receivers(config, labels)) == _route(amtool, path, labels), labels
+
+
+def test_contract_text_cannot_inject_templates(amtool: str, tmp_path: Path) -> None:
+    # Alertmanager and Prometheus expand Go templates in these fields; contract text stays literal.
+    contract = load_contract(ROOT / "contracts" / "examples" / "recsys-ranker.yaml")
+    data = contract.model_dump(mode="json")
+    data["spec"]["owners"]["ml"]["chat"] = '#ml {{ template "x" . }}'
+    data["spec"]["owners"]["ml"]["pager"] = "{{ .CommonLabels }}"
+    data["spec"]["owners"]["ml"]["runbook"] = 'https://runbooks.example.com/{{query"up"}}'
+    sneaky = type(contract).model_validate(data)
+    config = obs.alertmanager_config(sneaky)
+    ml = next(r for r in config["receivers"] if r["name"] == "ranking-squad")
+    assert ml["slack_configs"][0]["channel"] == '#ml {{ "{{" }} template "x" . }}'
+    assert ml["pagerduty_configs"][0]["details"]["pager"] == '{{ "{{" }} .CommonLabels }}'
+    path = _write(tmp_path, config)
+    done = subprocess.run(
+        [amtool, "check-config", str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rules = obs.rule_groups(sneaky, obs.MetricNames.kserve())
+    drift = next(r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "SignoffAccuracyDrift")
+    assert drift["annotations"]["runbook_url"] == 'https://runbooks.example.com/%7B%7Bquery"up"%7D%7D'
