@@ -16,6 +16,7 @@ are mapped onto it).
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import yaml
@@ -132,19 +133,24 @@ def to_yaml(workflow: Any) -> str:
     return header + yaml.safe_dump(workflow.to_dict(), sort_keys=False, default_flow_style=False, width=1000)
 
 
-def submit_line(params: dict[str, str], *, namespace: str | None = None) -> list[str]:
-    """The exact ``argo submit --from workflowtemplate/signoff-gated-promotion`` command, as argv.
+def submit_line(
+    params: dict[str, str], *, files: dict[str, str] | None = None, namespace: str | None = None
+) -> str:
+    """The exact ``argo submit --from workflowtemplate/signoff-gated-promotion`` command line for a shell.
 
     Args:
-        params: parameter values (``-p name=value``; documents as their YAML text).
+        params: parameter values given inline (``-p name=value``, each quoted for the shell).
+        files: parameters whose value is a file's text (``-p name="$(cat -- FILE)"``): the documents.
         namespace: the namespace (``-n``), if any.
 
     Returns:
-        argv of the command (quote with ``shlex.join`` to print it for a shell).
+        One shell command line.
     """
-    argv = ["argo", "submit", "--from", f"workflowtemplate/{TEMPLATE_NAME}"]
+    parts = ["argo", "submit", "--from", shlex.quote(f"workflowtemplate/{TEMPLATE_NAME}")]
     if namespace:
-        argv += ["-n", namespace]
+        parts += ["-n", shlex.quote(namespace)]
+    for name, path in (files or {}).items():
+        parts += ["-p", f'{name}="$(cat -- {shlex.quote(path)})"']
     for name, value in params.items():
-        argv += ["-p", f"{name}={value}"]
-    return argv
+        parts += ["-p", shlex.quote(f"{name}={value}")]
+    return " ".join(parts)

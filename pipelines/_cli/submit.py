@@ -1,0 +1,148 @@
+"""``signoff submit --engine kfp|argo``: start a gated-promotion run on a cluster.
+
+* ``--engine kfp --host URL``: compiles the pipeline for ``--step-image`` and creates a run through
+  the KFP client (``kfp.Client.create_run_from_pipeline_package``), caching off.
+* ``--engine argo``: without ``--host``, prints the exact ``argo submit --from
+  workflowtemplate/signoff-gated-promotion -p ...`` command (the WorkflowTemplate from ``infra/argo``
+  must be installed); with ``--host URL`` (the Argo Server), submits a Workflow from that template
+  through Hera's ``WorkflowsService``.
+
+The documents travel as parameter values holding their YAML text, so no shared volume is needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+from contracts import errors
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the submit options."""
+    parser.add_argument("--engine", choices=["kfp", "argo"], required=True)
+    parser.add_argument("--contract", required=True, metavar="FILE", help="the workload contract (YAML)")
+    parser.add_argument("--model", required=True, metavar="models:/NAME/VERSION")
+    parser.add_argument("--policy", required=True, metavar="FILE", help="the cluster policy")
+    parser.add_argument("--trust", required=True, metavar="FILE", help="the trust policy")
+    parser.add_argument(
+        "--image", required=True, metavar="IMAGE", help="the serving image (pinned by digest)"
+    )
+    parser.add_argument("--staging-url", required=True, metavar="URL", help="the staging endpoint SRE probes")
+    parser.add_argument("--tracking-uri", default=None, metavar="URI", help="MLflow as the steps reach it")
+    parser.add_argument(
+        "--artifact-store", default="", metavar="URI", help="MLflow's artifact store as the cluster reads it"
+    )
+    parser.add_argument("--host", default=None, metavar="URL", help="KFP API / Argo Server URL")
+    parser.add_argument("--namespace", default=None, help="namespace of the run")
+    parser.add_argument(
+        "--step-image", default=None, metavar="IMAGE", help="KFP: the step image to compile in"
+    )
+    parser.add_argument(
+        "--token", default=os.environ.get("ARGO_TOKEN"), help="Argo Server bearer token ($ARGO_TOKEN)"
+    )
+    parser.set_defaults(func=run)
+
+
+def _params(ns: argparse.Namespace) -> dict[str, str]:
+    from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
+    from pipelines.local import parse_model_uri
+
+    name, version = parse_model_uri(ns.model)
+    texts = {}
+    docs = (
+        ("--contract", ns.contract, load_contract),
+        ("--policy", ns.policy, load_cluster_policy),
+        ("--trust", ns.trust, load_trust_policy),
+    )
+    for flag, path, loader in docs:
+        p = Path(path)
+        if not p.is_file():
+            raise errors.InputError(f"{flag}: {p} is not a file")
+        loader(p)
+        texts[flag] = p.read_text(encoding="utf-8")
+    tracking = ns.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or ""
+    return {
+        "model-name": name,
+        "model-version": version,
+        "contract": texts["--contract"],
+        "cluster-policy": texts["--policy"],
+        "trust-policy": texts["--trust"],
+        "mlflow-tracking-uri": tracking,
+        "image": ns.image,
+        "staging-url": ns.staging_url,
+        "artifact-store": ns.artifact_store,
+    }
+
+
+def _kfp(ns: argparse.Namespace, params: dict[str, str]) -> int:
+    if not ns.host:
+        raise errors.InputError("--host: the KFP API URL is needed for --engine kfp")
+    import kfp
+
+    from pipelines import kfp_pipeline
+
+    with tempfile.TemporaryDirectory(prefix="signoff-submit-") as tmp:
+        package = str(Path(tmp) / "gated-promotion.kfp.yaml")
+        kfp_pipeline.compile_pipeline(ns.step_image or kfp_pipeline.DEFAULT_STEP_IMAGE, package)
+        client = kfp.Client(host=ns.host, namespace=ns.namespace or "kubeflow")
+        try:
+            result = client.create_run_from_pipeline_package(
+                package,
+                arguments={k.replace("-", "_"): v for k, v in params.items()},
+                run_name=f"signoff {params['model-name']} v{params['model-version']}",
+                enable_caching=False,
+                namespace=ns.namespace,
+            )
+        except Exception as exc:  # the KFP client raises many kinds (HTTP, auth, connection)
+            raise errors.TemporaryError(f"KFP at {ns.host} did not accept the run: {exc}") from None
+    print(f"run {result.run_id} started: {ns.host.rstrip('/')}/#/runs/details/{result.run_id}")
+    return 0
+
+
+def _argo(ns: argparse.Namespace, params: dict[str, str]) -> int:
+    from pipelines import argo_workflow
+
+    if not ns.host:
+        docs = {"contract": ns.contract, "cluster-policy": ns.policy, "trust-policy": ns.trust}
+        # Empty values are left out so the WorkflowTemplate's defaults apply.
+        inline = {k: v for k, v in params.items() if k not in docs and v}
+        print(argo_workflow.submit_line(inline, files=docs, namespace=ns.namespace))
+        return 0
+    from hera.workflows import WorkflowsService
+    from hera.workflows.models import (
+        Arguments,
+        ObjectMeta,
+        Parameter,
+        Workflow,
+        WorkflowCreateRequest,
+        WorkflowSpec,
+        WorkflowTemplateRef,
+    )
+
+    workflow = Workflow(
+        metadata=ObjectMeta(generate_name=f"{argo_workflow.TEMPLATE_NAME}-"),
+        spec=WorkflowSpec(
+            workflow_template_ref=WorkflowTemplateRef(name=argo_workflow.TEMPLATE_NAME),
+            arguments=Arguments(parameters=[Parameter(name=k, value=v) for k, v in params.items() if v]),
+        ),
+    )
+    service = WorkflowsService(host=ns.host, token=ns.token, namespace=ns.namespace or "argo")
+    try:
+        created = service.create_workflow(
+            WorkflowCreateRequest(workflow=workflow), namespace=ns.namespace or "argo"
+        )
+    except Exception as exc:  # requests / HTTP errors from the Argo Server
+        raise errors.TemporaryError(
+            f"the Argo Server at {ns.host} did not accept the workflow: {exc}"
+        ) from None
+    print(f"workflow {created.metadata.name} submitted")
+    return 0
+
+
+def run(ns: argparse.Namespace) -> int:
+    """Submit (or print the submit command)."""
+    params = _params(ns)
+    return _kfp(ns, params) if ns.engine == "kfp" else _argo(ns, params)

@@ -1,0 +1,165 @@
+"""End-to-end local runs of the KFP pipeline (``kfp.local``) against the session's real MLflow server.
+
+The passing path promotes; a refusal at each of the three handoff gates (made to fail through its
+inputs, never a mock) stops the run before promotion with the production alias untouched and the
+refusing gate's reason in the output.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from contracts.trust import Gate
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICY = ROOT / "contracts" / "examples" / "cluster-policy.yaml"
+TEAMS = {"ml": "iris-ml", "platform": "iris-platform", "sre": "iris-sre"}
+GATES = {"ml": ["ml-artifact", "approval", "promotion", "rollback"], "platform": ["platform"], "sre": ["sre-readiness"]}
+
+CONTRACT: dict[str, Any] = {
+    "apiVersion": "signoff.dev/v1alpha1",
+    "kind": "WorkloadContract",
+    "metadata": {"name": "iris-classifier", "model": "REPLACED"},
+    "spec": {
+        "owners": {
+            "ml": {"team": TEAMS["ml"], "runbook": "https://runbooks.example.com/ml"},
+            "platform": {"team": TEAMS["platform"], "runbook": "https://runbooks.example.com/platform"},
+            "sre": {"team": TEAMS["sre"], "pager": "pd-sre", "runbook": "https://runbooks.example.com/sre"},
+        },
+        "slos": {"p99_latency": "2s", "availability": "99%", "max_cold_start": "90s", "throughput_per_replica": 5},
+        "resources": {"gpu": None, "replicas": {"min": 2, "max": 4}, "model_size": "16KB", "cpu": 1, "memory": "1GiB"},
+        "alerts": [
+            {"signal": "latency", "percentile": 99, "threshold": "2s", "window": "5m", "pages": "sre"},
+            {"signal": "error_rate", "threshold": "1%", "window": "5m", "pages": "sre"},
+            {"signal": "accuracy_drift", "threshold": "3%", "pages": "ml"},
+        ],
+        "rollback": {
+            "automated": [{"signal": "accuracy_drift"}],
+            "manual": [{"problem": "quality", "decides": "ml"}, {"problem": "availability", "decides": "sre"}],
+        },
+        "quality": [{"metric": "accuracy", "min": 0.9}],
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Owner keys (``<role>.pem``) and a trust policy listing their public halves."""
+    from components import keys
+
+    root = tmp_path_factory.mktemp("pipeline-local")
+    keys_dir = root / "keys"
+    teams = []
+    for role, team in TEAMS.items():
+        private, public = keys.generate(team, root / "generated")
+        keys_dir.mkdir(exist_ok=True)
+        (keys_dir / f"{role}.pem").write_bytes(private.read_bytes())
+        entry = keys.trusted_key_entry(public.read_text(encoding="utf-8"))
+        teams.append({"name": team, "gates": GATES[role], "keys": [entry.model_dump(mode="json")]})
+    trust = root / "trust.yaml"
+    trust.write_text(
+        yaml.safe_dump({"apiVersion": "signoff.dev/v1alpha1", "kind": "TrustPolicy",
+                        "metadata": {"name": "iris-trust"}, "spec": {"teams": teams}}),  # fmt: skip
+        encoding="utf-8",
+    )
+    return {"root": root, "keys": keys_dir, "trust": trust}
+
+
+def _contract(tmp_path: Path, model: str, **spec: Any) -> Path:
+    doc = copy.deepcopy(CONTRACT)
+    doc["metadata"]["model"] = model
+    for key, value in spec.items():
+        doc["spec"][key] = value
+    path = tmp_path / "contract.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _aliases(server: Any, model: str) -> dict[str, str]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
+    return dict(client.get_registered_model(model).aliases)
+
+
+def _run(setup: dict[str, Path], server: Any, contract: Path, model: str, version: str, tmp_path: Path,
+         **kw: Any) -> Any:  # fmt: skip
+    from pipelines import local
+
+    return local.run_local(
+        contract, f"models:/{model}/{version}", POLICY, setup["trust"], setup["keys"],
+        tracking_uri=server.url, out_dir=tmp_path / "run", **kw,
+    )  # fmt: skip
+
+
+def test_passing_path_promotes_with_every_owner_signature(
+    setup: dict[str, Path], mlflow_server: Any, register_sklearn_model: Callable[..., str], tmp_path: Path
+) -> None:
+    from components import mlflow_registry
+
+    model = "iris-pipeline-pass"
+    version = register_sklearn_model(model)
+    lines: list[str] = []
+    result = _run(setup, mlflow_server, _contract(tmp_path, model), model, version, tmp_path, progress=lines.append)
+    assert result.passed, result.table() + "\n" + "\n".join(r for g in result.gates for r in g.reasons)
+    assert [g.team for g in result.gates] == [TEAMS["ml"], TEAMS["platform"], TEAMS["sre"], TEAMS["ml"]]
+    assert _aliases(mlflow_server, model).get("production") == version
+    stored = mlflow_registry.Registry(mlflow_server.url).envelopes(model, version)
+    assert {Gate.ML_ARTIFACT, Gate.PLATFORM, Gate.SRE_READINESS} <= set(stored)
+    sre = result.gates[2]
+    assert sre.figures.get("passed") == 1.0
+    assert any("sre-readiness: passed" in line for line in lines)
+    summary = next(result.run_dir.glob("run-summary/report"), None)
+    assert summary is not None and "promotion | " + TEAMS["ml"] in summary.read_text(encoding="utf-8")
+
+
+def _assert_stopped_at(result: Any, gate: Gate, reason: str, server: Any, model: str) -> None:
+    outcomes = {g.gate: g for g in result.gates}
+    assert not result.passed
+    assert result.failed is not None and result.failed.gate is gate, result.table()
+    assert any(reason in r for r in result.failed.reasons), result.failed.reasons
+    order = [Gate.ML_ARTIFACT, Gate.PLATFORM, Gate.SRE_READINESS, Gate.PROMOTION]
+    for later in order[order.index(gate) + 1 :]:
+        assert not outcomes[later].ran, f"{later.value} ran after {gate.value} refused"
+    assert "production" not in _aliases(server, model), "the registry's production alias moved"
+
+
+def test_ml_gate_refusal_stops_before_promotion(
+    setup: dict[str, Path], mlflow_server: Any, register_sklearn_model: Callable[..., str], tmp_path: Path
+) -> None:
+    model = "iris-pipeline-ml-refused"
+    version = register_sklearn_model(model)
+    contract = _contract(tmp_path, model, quality=[{"metric": "accuracy", "min": 0.9999}])
+    result = _run(setup, mlflow_server, contract, model, version, tmp_path)
+    _assert_stopped_at(result, Gate.ML_ARTIFACT, "accuracy", mlflow_server, model)
+
+
+def test_platform_gate_refusal_stops_before_promotion(
+    setup: dict[str, Path], mlflow_server: Any, register_sklearn_model: Callable[..., str], tmp_path: Path
+) -> None:
+    model = "iris-pipeline-platform-refused"
+    version = register_sklearn_model(model)
+    contract = _contract(tmp_path, model)
+    # A serving image from a registry the cluster policy does not allow, not pinned by digest.
+    result = _run(setup, mlflow_server, contract, model, version, tmp_path, image="docker.io/library/nginx:latest")
+    _assert_stopped_at(result, Gate.PLATFORM, "registr", mlflow_server, model)
+
+
+def test_sre_gate_refusal_stops_before_promotion(
+    setup: dict[str, Path], mlflow_server: Any, register_sklearn_model: Callable[..., str], tmp_path: Path
+) -> None:
+    model = "iris-pipeline-sre-refused"
+    version = register_sklearn_model(model)
+    slos = {**CONTRACT["spec"]["slos"], "p99_latency": "1ms"}
+    alerts = [{**a, "threshold": "1ms"} if a["signal"] == "latency" else a for a in CONTRACT["spec"]["alerts"]]
+    contract = _contract(tmp_path, model, slos=slos, alerts=alerts)
+    result = _run(setup, mlflow_server, contract, model, version, tmp_path)
+    _assert_stopped_at(result, Gate.SRE_READINESS, "p99", mlflow_server, model)
