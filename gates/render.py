@@ -23,6 +23,13 @@ NetworkPolicy admits the serving port (and, for KServe, the Knative queue-proxy'
 ingress/KServe/Knative system namespaces only, and the metrics port (8082, or the queue-proxy's 9091
 for KServe) from the ``monitoring`` namespace only.
 
+KServe's serverless (Knative) mode admits node selectors, tolerations, priority classes and the pod
+security context only behind Knative feature flags: the cluster's ``config-features`` must enable
+``kubernetes.podspec-nodeselector``, ``kubernetes.podspec-tolerations``,
+``kubernetes.podspec-priorityclassname`` and ``kubernetes.podspec-securitycontext`` (KServe's
+``Standard``/raw-deployment mode needs none of them). The InferenceService leaves the deployment mode
+to the cluster's KServe default.
+
 Immutable storage URIs: :class:`ModelRef` accepts ``s3://``, ``gs://``, ``pvc://`` and ``https://``
 URIs of the version's artifacts (what KServe's storage initializer can fetch) and refuses registry
 URIs (``models:/``, ``runs:/``, ``mlflow-artifacts:``: the cluster cannot resolve them, and
@@ -375,7 +382,8 @@ def render(
             "annotations": dict(annotations),
             "minReplicas": replicas.min,
             "maxReplicas": replicas.max,
-            **pod,
+            # Knative refuses a pod-level automountServiceAccountToken; the service account sets it.
+            **{k: v for k, v in pod.items() if k != "automountServiceAccountToken"},
             "containers": [container],
             "volumes": [tmp_volume],
         }
