@@ -141,3 +141,32 @@ def test_metric_names_are_validated() -> None:
         obs.MetricNames.kserve().model_copy(update={}).model_validate(
             {**obs.MetricNames.kserve().model_dump(), "latency_bucket": "no_suffix"}
         )
+
+
+@pytest.mark.parametrize("mode", list(ServingMode), ids=lambda m: m.value)
+def test_monitor_matches_what_render_puts_in_the_cluster(mode: ServingMode) -> None:
+    # The monitors select objects gates.render writes: the Service (and its metrics port) in
+    # Deployment mode, the predictor pods (labels KServe copies from spec.predictor.labels) in KServe mode.
+    from contracts.loader import load_cluster_policy
+    from gates.render import ModelRef, render
+
+    contract = load_contract(ROOT / "contracts" / "examples" / "recsys-ranker.yaml")
+    policy = load_cluster_policy(ROOT / "contracts" / "examples" / "cluster-policy.yaml")
+    model = ModelRef(name="recsys-ranker", version="3", storage_uri="s3://m/3", digest="sha256:" + "a" * 64)
+    objects = render(
+        contract, policy, model, "registry.example.com/ml/s@sha256:" + "b" * 64, mode=mode
+    ).objects
+    namespace = objects[0]["metadata"]["namespace"]
+    monitor = obs.render_observability(contract, namespace=namespace, mode=mode)[0]
+    wanted = monitor["spec"]["selector"]["matchLabels"]
+    assert monitor["spec"]["namespaceSelector"]["matchNames"] == [namespace]
+    if mode is ServingMode.DEPLOYMENT:
+        service = next(o for o in objects if o["kind"] == "Service")
+        assert wanted.items() <= service["metadata"]["labels"].items()
+        assert monitor["spec"]["endpoints"][0]["port"] in [p["name"] for p in service["spec"]["ports"]]
+        pods = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["metadata"]["labels"]
+    else:
+        pods = next(o for o in objects if o["kind"] == "InferenceService")["spec"]["predictor"]["labels"]
+    assert wanted.items() <= pods.items()
+    # The relabelling reads the pod label the selector matched.
+    assert pods[obs.WORKLOAD_LABEL] == contract.name
