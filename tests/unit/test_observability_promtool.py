@@ -256,3 +256,36 @@ def test_drift_and_gpu_oom_alerts(promtool: str, tmp_path: Path, ranker: Workloa
         ),
     ]
     assert "SUCCESS" in _run_rule_tests(promtool, tmp_path, rules, cases)
+
+
+def test_deployment_preset_reads_a_seconds_histogram(
+    promtool: str, tmp_path: Path, ranker: WorkloadContract
+) -> None:
+    # http_request_duration_seconds: the 80ms SLO is the bucket le="0.08"; errors are code=~"5..".
+    rules = obs.rule_groups(ranker, obs.MetricNames.deployment(), namespace=NS)
+    burn = "SignoffLatencyBudgetBurn"
+    fast, slow, ticket = (_firing(_rule(rules, burn, burn_rate=b)) for b in ("14.4", "6", "1"))
+    avail = "SignoffAvailabilityBudgetBurn"
+    afast, aslow, aticket = (_firing(_rule(rules, avail, burn_rate=b)) for b in ("14.4", "6", "1"))
+    metric = "http_request_duration_seconds_bucket"
+    cases = [
+        _case(
+            [
+                _series(metric, "0+80x240", le="0.08"),
+                _series(metric, "0+100x240", le="+Inf"),
+                _series("http_requests_total", "0+990x240", code="200"),
+                _series("http_requests_total", "0+10x240", code="503"),
+            ],
+            [("30m", burn, [fast, slow, ticket]), ("30m", avail, [afast, aslow, aticket])],
+        ),
+        _case(
+            [
+                _series(metric, "0+999x240", le="0.08"),
+                _series(metric, "0+1000x240", le="+Inf"),
+                _series("http_requests_total", "0+1000x240", code="200"),
+                _series("http_requests_total", "0+1x240", code="404"),  # a client error is not a failure
+            ],
+            [("30m", burn, []), ("30m", avail, [])],
+        ),
+    ]
+    assert "SUCCESS" in _run_rule_tests(promtool, tmp_path, rules, cases)
