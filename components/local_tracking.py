@@ -8,6 +8,7 @@ This module starts and stops a process; it never imports mlflow.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import secrets
@@ -85,6 +86,15 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def _webhook_key(workdir: Path) -> str:
+    path = workdir / "webhook-secret.key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+    return path.read_text().strip()
+
+
 def start(workdir: Path, *, deadline_s: float = START_DEADLINE_S) -> TrackingServer:
     """Start ``mlflow server`` with a sqlite registry under ``workdir``; wait until it is healthy."""
     workdir = workdir.resolve()
@@ -93,8 +103,10 @@ def start(workdir: Path, *, deadline_s: float = START_DEADLINE_S) -> TrackingSer
     url = f"http://127.0.0.1:{port}"
     log_path = workdir / "mlflow-server.log"
     env = dict(os.environ)
-    # Without this key MLflow webhook deliveries fail silently; harmless otherwise.
-    env.setdefault("MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY", secrets.token_urlsafe(32))
+    env.pop("MLFLOW_TRACKING_URI", None)
+    # Without this key MLflow webhook deliveries fail silently. It encrypts webhook secrets in the
+    # store, so it is kept beside the store (mode 0600) and reused when the folder is reused.
+    env.setdefault("MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY", _webhook_key(workdir))
     cmd = [
         mlflow_executable(), "server",
         "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",

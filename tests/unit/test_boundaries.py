@@ -16,7 +16,11 @@ PACKAGES = ("contracts", "gates", "components", "pipelines")
 
 # outside system -> the modules allowed to import it
 ALLOWED = {
-    "mlflow": {"components.mlflow_registry"},
+    "mlflow": {
+        "components.mlflow_registry",
+        # the demo's stand-in for the ML team's own training code (user code, not the adapter)
+        "pipelines.demo_training",
+    },
     "kubernetes": {"components.kube"},
     "hera": {"components.hera_templates", "pipelines.argo_workflow", "pipelines._cli.submit"},
     "kfp": {
