@@ -79,13 +79,21 @@ def _gb(n: float) -> float:
 # ------------------------------------------------------------------------------------- pod security
 
 
-def restricted_violations(spec: dict[str, Any]) -> list[str]:
+def restricted_violations(spec: dict[str, Any], meta: dict[str, Any] | None = None) -> list[str]:
     """What in one pod spec the Pod Security "restricted" profile would refuse (empty: admitted).
 
     Follows the Pod Security Standards (baseline + restricted) as the PodSecurity admission
-    controller applies them, for every container including init and ephemeral containers.
+    controller applies them, for every container including init and ephemeral containers, and the
+    pod's AppArmor annotations when ``meta`` (the pod metadata) is given.
     """
     bad: list[str] = []
+    for key, value in ((meta or {}).get("annotations") or {}).items():
+        if (
+            key.startswith("container.apparmor.security.beta.kubernetes.io/")
+            and value not in ("runtime/default",)
+            and not str(value).startswith("localhost/")
+        ):
+            bad.append(f"annotation {key}={value} (AppArmor must be runtime/default or localhost/*)")
     psc = spec.get("securityContext") or {}
     for field in ("hostNetwork", "hostPID", "hostIPC"):
         if spec.get(field):
@@ -487,7 +495,7 @@ def evaluate(
     checks += _gpu_checks(contract, policy, pods, namespace, quota)
     checks += _image_checks(policy, pods, image)
 
-    violations = [f"{where}: {v}" for where, _m, spec in pods for v in restricted_violations(spec)]
+    violations = [f"{where}: {v}" for where, meta, spec in pods for v in restricted_violations(spec, meta)]
     n_containers = sum(len(_containers(spec)) for _w, _m, spec in pods)
     checks.append(
         _check(

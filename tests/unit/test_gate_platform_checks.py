@@ -138,6 +138,13 @@ def test_image_from_an_unknown_registry_is_refused(image: str) -> None:
     assert image in check.message and not verdict.passed
 
 
+def test_a_docker_hub_short_name_is_refused_by_the_gate_not_the_renderer() -> None:
+    verdict = _gate(contract("recsys-ranker"), image="nginx:latest")
+    assert _check(verdict, "image.registry").outcome is Outcome.FAIL
+    assert _check(verdict, "image.digest").outcome is Outcome.FAIL
+    assert "nginx:latest" in _check(verdict, "image.registry").message
+
+
 def test_tag_instead_of_digest_is_refused() -> None:
     verdict = _gate(contract("recsys-ranker"), image="registry.example.com/ml/serving-runtime:1.4.2")
     check = _check(verdict, "image.digest")
@@ -228,6 +235,13 @@ def test_manifests_edited_after_rendering_are_caught(mode: ServingMode) -> None:
             "0s < max cold start",
         ),
         (lambda m, s: s.update(hostNetwork=True), "pod-security.restricted", "hostNetwork"),
+        (
+            lambda m, s: m["annotations"].update(
+                {"container.apparmor.security.beta.kubernetes.io/kserve-container": "unconfined"}
+            ),
+            "pod-security.restricted",
+            "AppArmor",
+        ),
         (
             lambda m, s: s["volumes"].append({"name": "h", "hostPath": {"path": "/"}}),
             "pod-security.restricted",
