@@ -147,3 +147,29 @@ def test_check_platform_on_an_edited_manifests_file(
     capsys.readouterr()
     assert _check_platform(_args("--manifests", str(path)), monkeypatch) == 1
     assert "FAIL  priority-class.allowed" in capsys.readouterr().out
+
+
+def test_check_platform_prints_the_figures_of_each_refusal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = yaml.safe_load(POLICY_FILE.read_text(encoding="utf-8"))
+    policy["spec"]["gpus"] = [g for g in policy["spec"]["gpus"] if g["product"] == "H100"]
+    policy["spec"]["namespaces"]["production"]["gpu_quota"] = 10
+    policy_file = tmp_path / "h100-only.yaml"
+    policy_file.write_text(yaml.safe_dump(policy), encoding="utf-8")
+    data = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+    data["spec"]["resources"].update(
+        gpu={"count": 2, "product": "A100", "memory": "40GB"},
+        model_size="50GB",
+        replicas={"min": 2, "max": 6},
+    )
+    contract_file = tmp_path / "a100.yaml"
+    contract_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    argv = _args(contract=contract_file, image="docker.io/someone/server:1.0")
+    argv[argv.index("--policy") + 1] = str(policy_file)
+    assert _check_platform(argv, monkeypatch) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  gpu.product-allowed" in out and "product=A100, offered=H100" in out
+    assert "FAIL  gpu.quota" in out and "gpus_total=12, quota=10" in out
+    assert "FAIL  image.registry" in out and "FAIL  image.digest" in out
+    assert "REFUSED:" in out
