@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_probe", description=__doc__)
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per run (default 3)")
     parser.add_argument("--service-ms", type=float, default=5.0, help="stub service time (default 5)")
-    parser.add_argument("--repeat", type=int, default=2, help="matched runs of each, best kept (default 2)")
+    parser.add_argument("--repeat", type=int, default=3, help="matched runs of each, best kept (default 3)")
     parser.add_argument("--stub-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     ns = parser.parse_args(argv if argv is not None else [])
     if ns.stub_server:
