@@ -739,6 +739,7 @@ def probe(
     duration_s: float = 10,
     launched_at: float | None = None,
     ready_path: str | None = None,
+    alive: Callable[[], bool] | None = None,
 ) -> ProbeResult:
     """Wait for an endpoint to be ready, then load it open loop and return the figures.
 
@@ -753,6 +754,8 @@ def probe(
         launched_at: ``time.monotonic()`` at the server's launch: the cold start is measured from
             it. None when the endpoint was already running (no cold start figure).
         ready_path: Readiness path; default per protocol (``/ping``, KServe model readiness).
+        alive: Optional check of the server process (e.g. ``LocalServer.alive``): when it returns
+            false while waiting for readiness, the probe stops waiting at once (not ready).
 
     Returns:
         The probe's figures; ``ready=False`` (and no load) when the endpoint was not ready by the
@@ -763,7 +766,7 @@ def probe(
     deadline = slos.max_cold_start.seconds
     path, body = build_request(protocol, example, model_name=model_name)
     ready_path = ready_path or default_ready_path(protocol, model_name)
-    cold = wait_ready(url, ready_path=ready_path, deadline_s=deadline, launched_at=launched_at)
+    cold = wait_ready(url, ready_path=ready_path, deadline_s=deadline, launched_at=launched_at, alive=alive)
     if cold is None:
         return ProbeResult(
             url=url, protocol=protocol, ready=False, cold_start_deadline_s=deadline, target_rate=rate,
