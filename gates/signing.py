@@ -193,13 +193,17 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+"""Strict JSON: duplicate keys and NaN/Infinity refused (one decoder, not one per call)."""
+
+
 def _strict_json(data: bytes, what: str) -> Any:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise VerificationError([f"{what} is not UTF-8: {exc}"]) from None
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        return _DECODER.decode(text)
     except ValueError as exc:  # JSONDecodeError is a ValueError, as are ours
         raise VerificationError([f"{what} is not strict JSON: {exc}"]) from None
 
