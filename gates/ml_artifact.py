@@ -25,6 +25,7 @@ Checks (each with the figures it used):
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -77,6 +78,13 @@ def _quality(q: QualityThreshold, metrics: dict[str, float], cid: str) -> Check:
             outcome=Outcome.FAIL,
             figures={**figures, "value": None},
             message=f"metric {q.metric!r} was not logged for this version (logged: {logged})",
+        )
+    if not math.isfinite(value):  # NaN or infinity: no threshold holds, and JSON cannot carry it
+        return Check(
+            id=cid,
+            outcome=Outcome.FAIL,
+            figures={**figures, "value": str(value)},
+            message=f"{q.metric} is {value}, not a number any threshold can hold for",
         )
     figures["value"] = value
     if q.min is not None and not value >= q.min:

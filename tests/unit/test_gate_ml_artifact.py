@@ -233,3 +233,15 @@ def test_every_failure_is_listed() -> None:
     ev = _evidence(status="FAILED_REGISTRATION", signature_inputs=None, metrics={})
     v = ml_artifact.evaluate(contract(), ev, policy(), _subject(ev), NOW)
     assert {c.id for c in v.failures} == {"version.ready", "model.signature", "quality.ndcg_at_10"}
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_non_finite_metric_fails_and_the_verdict_still_signs(value: float) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gates import signing
+
+    ev = _evidence(metrics={"ndcg_at_10": value})
+    v = ml_artifact.evaluate(contract(), ev, policy(), _subject(ev), NOW)
+    assert [c.id for c in v.failures] == ["quality.ndcg_at_10"]
+    assert signing.sign_verdict(v, Ed25519PrivateKey.generate())  # NaN would not survive canonical JSON
