@@ -73,6 +73,11 @@ def run(ns: argparse.Namespace) -> int:
     if bool(ns.url) == bool(ns.serve):
         raise errors.InputError("give either a URL to probe or --serve MODEL to launch one (not both)")
     _check_rate(ns)
+    if ns.serve and ns.protocol != "mlflow":
+        raise errors.InputError(
+            f"--serve runs 'mlflow models serve', which speaks --protocol mlflow, not {ns.protocol}; "
+            "probe a KServe endpoint by its URL instead"
+        )
     model_name = ns.model_name or contract.metadata.model
     if ns.example:
         example = _read_example(ns.example)
