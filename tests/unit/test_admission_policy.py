@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -425,3 +426,36 @@ def test_rendered_manifests_are_admitted_only_when_promoted(path: Path, mode: st
         assert decision.allowed is not asks_gpu, (obj["kind"], decision.messages)
         if asks_gpu:
             assert any("'signoff.dev/promotion-record' is missing" in m for m in decision.messages)
+
+
+# Functions and macros of the CEL standard definitions that both the API server (cel-go) and the
+# test engine implement. Kubernetes' own libraries (lists, strings ext, quantity, ...) are absent
+# from the test engine, so an expression using them would be untested here; keep to these.
+_PORTABLE_CEL = {
+    "has",
+    "size",
+    "matches",
+    "startsWith",
+    "endsWith",
+    "contains",
+    "exists",
+    "all",
+    "map",
+    "filter",
+}
+
+
+def test_policies_use_only_portable_cel() -> None:
+    call = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+    strings = re.compile(r"'[^']*'|\"[^\"]*\"")
+    for folder in _policy_dirs():
+        for doc in _docs(folder):
+            if doc["kind"] != "ValidatingAdmissionPolicy":
+                continue
+            spec = doc["spec"]
+            expressions = [c["expression"] for c in spec.get("matchConditions", [])]
+            expressions += [v["expression"] for v in spec.get("variables", [])]
+            for v in spec["validations"]:
+                expressions += [v["expression"], v.get("messageExpression", "''")]
+            used = {name for e in expressions for name in call.findall(strings.sub("''", e))}
+            assert used <= _PORTABLE_CEL, (folder.name, used - _PORTABLE_CEL)
