@@ -854,8 +854,13 @@ class Registry:
             tags = dict(mv.tags or {})
             existing = json.loads(tags[key]) if key in tags else None
             current = aliases.get(production_alias)
-            if existing and existing.get("state") == "complete" and current == version:
-                return PromotionResult(name, version, existing.get("previous"), pid, already_done=True)
+            if existing and existing.get("state") == "complete":
+                if current == version:
+                    return PromotionResult(name, version, existing.get("previous"), pid, already_done=True)
+                raise errors.ConflictError(
+                    f"this promotion of {name} version {version} completed earlier, and {production_alias} "
+                    f"has moved since (now {current}); promote again with a fresh promotion verdict"
+                )
             previous = existing.get("previous") if existing else current if current != version else None
             verdicts: dict[str, str] = {}
             if isinstance(record, Verdict):
