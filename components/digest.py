@@ -110,6 +110,13 @@ def digest_folder(path: Path, *, workers: int = 2, chunk: int = DEFAULT_CHUNK) -
         raise InputError(f"{root}: not a folder; pass the model's artifact folder")
     if workers < 1 or chunk < 4096:
         raise InputError(f"workers must be at least 1 and chunk at least 4096 bytes (got {workers}, {chunk})")
+    try:
+        return _digest(root, workers, chunk)
+    except OSError as exc:  # unreadable file or folder, or one vanishing mid-way
+        raise InputError(f"{root}: cannot read {exc.filename or 'a file'}: {exc.strerror or exc}") from None
+
+
+def _digest(root: Path, workers: int, chunk: int) -> FileManifest:
     files = _walk(root)
     if not files:
         raise InputError(f"{root}: the model folder is empty; there is nothing to digest")
