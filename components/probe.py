@@ -70,6 +70,8 @@ _DEFAULT_RATE = 10.0
 _MIN_ACHIEVED = 0.95
 """A run meets its target rate when at least this share of it was answered on time."""
 _BODY_EXCERPT = 300
+_MAX_REQUESTS = 2_000_000
+"""Per run: every request's figures are kept in memory (a few tens of bytes each)."""
 
 # ----------------------------------------------------------------------------------- request bodies
 
@@ -667,6 +669,11 @@ def run_load(
     path = _request_path(url)
     payload = body if isinstance(body, bytes) else json.dumps(body).encode()
     n = max(1, round(rate * duration_s))
+    if n > _MAX_REQUESTS:
+        raise errors.InputError(
+            f"{rate:g}/s for {duration_s:g}s is {n:,} requests; at most {_MAX_REQUESTS:,} per run "
+            "(lower the rate or the duration)"
+        )
     run = _Run(target, path, payload, rate, n, timeout_s, concurrency_cap)
     show = sys.stderr.isatty() if progress is None else progress
     initial = min(concurrency_cap, n, max(8, math.ceil(rate * 0.05)))

@@ -12,7 +12,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from components import probe
+from contracts import errors
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -142,3 +145,8 @@ def test_refused_connections_are_errors_not_crashes() -> None:
     )
     assert fig.errors == fig.requests == 10
     assert fig.error_kinds == {"ConnectionRefusedError": 10}
+
+
+def test_runs_too_large_to_keep_in_memory_are_refused_before_sending() -> None:
+    with pytest.raises(errors.InputError, match="at most 2,000,000 per run"):
+        probe.run_load("http://127.0.0.1:1/invocations", b"{}", rate=100_000, duration_s=3600, timeout_s=1)
