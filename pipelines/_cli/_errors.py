@@ -22,3 +22,10 @@ def run_guarded(func: Callable[[argparse.Namespace], int], ns: argparse.Namespac
     except KeyboardInterrupt:
         print("signoff: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``signoff audit X | head``): not an error of ours. Point stdout at
+        # devnull so the interpreter's final flush does not raise again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
