@@ -200,6 +200,7 @@ def sre_readiness(
     trust_policy: str,
     image: str,
     staging_url: str,
+    probe_seconds: float,
     mlflow_tracking_uri: str,
     platform_envelope: Input[Artifact],
     model_ref: Input[Artifact],
@@ -220,6 +221,7 @@ def sre_readiness(
         trust_policy: which keys belong to which team, YAML text.
         image: the serving image the platform step rendered.
         staging_url: the staging endpoint to probe, or "local".
+        probe_seconds: how long to load the endpoint (open loop, at the contract's throughput).
         mlflow_tracking_uri: MLflow tracking server URI (empty: the step's MLFLOW_TRACKING_URI).
         platform_envelope: the platform team's signed verdict.
         model_ref: the model reference from the ML step.
@@ -242,6 +244,7 @@ def sre_readiness(
             platform_envelope=Path(platform_envelope.path).read_bytes(),
             image=image,
             staging_url=staging_url,
+            probe_duration_s=probe_seconds,
             tracking_uri=mlflow_tracking_uri or None,
             key_file=steps.key_path("sre"),
             out_dir=out,

@@ -757,6 +757,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--image", default="")
     p.add_argument("--artifact-store", default="", help="the MLflow artifact store as the cluster reads it")
     p.add_argument("--staging-url", default="local")
+    p.add_argument("--probe-seconds", type=float, default=None, help="how long to load the staging endpoint")
     p.add_argument("--in-dir", action="append", default=[], help="an upstream step's output folder")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--status", default="", help="run-summary: the engine's final status")
@@ -841,6 +842,7 @@ def _dispatch(ns: argparse.Namespace) -> None:
             platform_envelope=(pf / ENVELOPE).read_bytes(),
             image=ns.image,
             staging_url=ns.staging_url,
+            probe_duration_s=ns.probe_seconds,
             key_file=key,
             **common,
         )

@@ -65,6 +65,7 @@ def build_pipeline(image: str = DEFAULT_STEP_IMAGE) -> Any:
         mlflow_tracking_uri: str = "",
         staging_url: str = "local",
         artifact_store: str = "",
+        probe_seconds: float = 10.0,
     ) -> None:
         summary = c.run_summary(
             model_name=model_name,
@@ -107,6 +108,7 @@ def build_pipeline(image: str = DEFAULT_STEP_IMAGE) -> Any:
                     trust_policy=trust_policy,
                     image=image,
                     staging_url=staging_url,
+                    probe_seconds=probe_seconds,
                     mlflow_tracking_uri=mlflow_tracking_uri,
                     platform_envelope=pf.outputs["envelope"],
                     model_ref=ml.outputs["model_ref"],

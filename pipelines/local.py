@@ -47,6 +47,10 @@ DEFAULT_SERVING_IMAGE = (
 )
 """The serving image the platform step renders in local runs (pinned by digest, an allowed registry
 of the example cluster policy). Locally nothing pulls it; the gates judge the reference."""
+LOCAL_ARTIFACT_STORE = "pvc://mlflow-artifacts"
+"""Where the rendered manifests of a local run say the model files are. The local MLflow server
+proxies its artifacts (``mlflow-artifacts:/...``), which no serving pod can fetch; a cluster would
+read the same store from object storage or a volume. Locally nothing applies the manifests."""
 LOCAL_STEP_IMAGE = "python:3.11-slim"
 """Base image name compiled into the local run's components (the subprocess runner ignores it)."""
 GATE_TASKS: tuple[tuple[Gate, str], ...] = (
@@ -208,6 +212,8 @@ def run_local(
     tracking_uri: str | None = None,
     progress: Callable[[str], None] | None = None,
     out_dir: str | Path | None = None,
+    artifact_store: str = LOCAL_ARTIFACT_STORE,
+    probe_seconds: float = 10.0,
 ) -> LocalRunResult:
     """Run the gated-promotion pipeline here with ``kfp.local``, against a real MLflow.
 
@@ -222,6 +228,9 @@ def run_local(
         tracking_uri: MLflow tracking URI; default ``$MLFLOW_TRACKING_URI``.
         progress: called with one line per gate event (``"platform: running"``).
         out_dir: where the run's outputs go; default a new temporary folder (kept).
+        artifact_store: the MLflow artifact store as the serving cluster would read it (the
+            rendered manifests' storage URI is the version's path under it).
+        probe_seconds: how long the SRE step loads the endpoint.
 
     Returns:
         Per-gate outcomes, the output folder and the wall time. A refused gate is a result, not
@@ -283,6 +292,8 @@ def run_local(
                 image=image,
                 mlflow_tracking_uri=uri,
                 staging_url=staging_url,
+                artifact_store=artifact_store,
+                probe_seconds=probe_seconds,
             )
     finally:
         stop.set()

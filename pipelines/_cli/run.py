@@ -39,6 +39,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tracking-uri", default=None, metavar="URI", help="MLflow (default $MLFLOW_TRACKING_URI)"
     )
+    parser.add_argument(
+        "--artifact-store", default=None, metavar="URI",
+        help="MLflow's artifact store as a cluster reads it, for the rendered storage URI (default pvc://mlflow-artifacts)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--probe-seconds", type=float, default=10.0, help="how long SRE loads the endpoint (10)"
+    )
     parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="keep the run's outputs here")
     parser.add_argument("--quiet", action="store_true", help="print only the outcome table")
     parser.set_defaults(func=run)
@@ -61,6 +68,7 @@ def run(ns: argparse.Namespace) -> int:
         ns.contract, ns.model, ns.policy, ns.trust, ns.keys_dir,
         staging_url=ns.staging_url, image=ns.image or local.DEFAULT_SERVING_IMAGE,
         tracking_uri=ns.tracking_uri, progress=progress, out_dir=ns.out,
+        artifact_store=ns.artifact_store or local.LOCAL_ARTIFACT_STORE, probe_seconds=ns.probe_seconds,
     )  # fmt: skip
     print(result.table())
     print(f"\noutputs: {result.run_dir or result.out_dir}  (log: {result.log_path}; {result.wall_s:.1f}s)")

@@ -35,6 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--artifact-store", default="", metavar="URI", help="MLflow's artifact store as the cluster reads it"
     )
+    parser.add_argument("--probe-seconds", type=float, default=10.0, help="how long SRE loads the endpoint")
     parser.add_argument("--host", default=None, metavar="URL", help="KFP API / Argo Server URL")
     parser.add_argument("--namespace", default=None, help="namespace of the run")
     parser.add_argument(
@@ -74,6 +75,7 @@ def _params(ns: argparse.Namespace) -> dict[str, str]:
         "image": ns.image,
         "staging-url": ns.staging_url,
         "artifact-store": ns.artifact_store,
+        "probe-seconds": str(ns.probe_seconds),
     }
 
 
@@ -91,7 +93,9 @@ def _kfp(ns: argparse.Namespace, params: dict[str, str]) -> int:
         try:
             result = client.create_run_from_pipeline_package(
                 package,
-                arguments={k.replace("-", "_"): v for k, v in params.items()},
+                arguments={
+                    k.replace("-", "_"): float(v) if k == "probe-seconds" else v for k, v in params.items()
+                },
                 run_name=f"signoff {params['model-name']} v{params['model-version']}",
                 enable_caching=False,
                 namespace=ns.namespace,

@@ -62,6 +62,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         private, public = keys.generate(team, root / "generated")
         keys_dir.mkdir(exist_ok=True)
         (keys_dir / f"{role}.pem").write_bytes(private.read_bytes())
+        (keys_dir / f"{role}.pem").chmod(0o600)
         entry = keys.trusted_key_entry(public.read_text(encoding="utf-8"))
         teams.append({"name": team, "gates": GATES[role], "keys": [entry.model_dump(mode="json")]})
     trust = root / "trust.yaml"
@@ -96,7 +97,7 @@ def _run(setup: dict[str, Path], server: Any, contract: Path, model: str, versio
 
     return local.run_local(
         contract, f"models:/{model}/{version}", POLICY, setup["trust"], setup["keys"],
-        tracking_uri=server.url, out_dir=tmp_path / "run", **kw,
+        tracking_uri=server.url, out_dir=tmp_path / "run", probe_seconds=3, **kw,
     )  # fmt: skip
 
 

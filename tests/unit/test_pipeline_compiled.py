@@ -182,8 +182,11 @@ def test_argo_each_template_has_its_owners_account_and_only_its_owners_key(path:
 def test_argo_workflow_template_has_the_documented_parameters() -> None:
     doc = yaml.safe_load(ARGO_TEMPLATE.read_text(encoding="utf-8"))
     names = [p["name"] for p in doc["spec"]["arguments"]["parameters"]]
-    assert names == ["model-name", "model-version", "contract", "cluster-policy", "trust-policy",
-                     "mlflow-tracking-uri", "image", "staging-url", "artifact-store"]  # fmt: skip
+    assert names == [
+        "model-name", "model-version", "contract", "cluster-policy", "trust-policy",
+        "mlflow-tracking-uri", "image", "staging-url", "probe-seconds", "artifact-store",
+    ]  # fmt: skip
+
     assert doc["metadata"]["name"] == "signoff-gated-promotion"
     workflow = yaml.safe_load(ARGO_WORKFLOW.read_text(encoding="utf-8"))
     assert workflow["metadata"] == {"generateName": "signoff-gated-promotion-"}
