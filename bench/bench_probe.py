@@ -14,7 +14,7 @@ inference cost. Against it, in the same run:
   what ``wrk`` pushes through the same server closed loop with 16 connections (the server's
   ceiling on this machine).
 
-Bounded: a fixed list of short runs (about 40 s in all), loopback only.
+Bounded: a fixed list of short runs (under two minutes in all), loopback only.
 
     python -m bench.bench_probe [--duration 3] [--service-ms 5]
 """

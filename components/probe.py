@@ -805,7 +805,9 @@ def probe(
 
 
 def _warm_up(url: str, payload: bytes, timeout_s: float, count: int = 3) -> None:
-    """A few requests before measuring (connection set-up, lazy model loading); results ignored."""
+    """A few requests before measuring (connection set-up, lazy model loading); results ignored.
+
+    Stops at the first failure to answer, so it costs at most one request timeout."""
     target = _Target.parse(url)
     path = _request_path(url)
     for _ in range(count):
@@ -814,7 +816,7 @@ def _warm_up(url: str, payload: bytes, timeout_s: float, count: int = 3) -> None
             conn.request("POST", path, body=payload, headers={"Content-Type": "application/json"})
             conn.getresponse().read()
         except (OSError, http.client.HTTPException):
-            pass
+            return
         finally:
             conn.close()
 
