@@ -9,9 +9,9 @@ mounted (see :mod:`components.hera_templates`).
 
 Parameters: ``model-name``, ``model-version``, ``contract``, ``cluster-policy``, ``trust-policy`` (the
 documents' YAML text), ``mlflow-tracking-uri``, ``image`` (the serving image the platform renders),
-``staging-url`` (the staging endpoint SRE probes), ``artifact-store`` (the MLflow artifact store as the
-serving cluster reads it, e.g. ``s3://mlflow-artifacts``: MLflow's proxied ``mlflow-artifacts:/`` paths
-are mapped onto it).
+``staging-url`` (the staging endpoint SRE probes), ``probe-seconds`` (how long it loads it),
+``artifact-store`` (the MLflow artifact store as the serving cluster reads it, e.g.
+``s3://mlflow-artifacts``: MLflow's proxied ``mlflow-artifacts:/`` paths are mapped onto it).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ PARAMETERS: tuple[tuple[str, str | None, str], ...] = (
     ("mlflow-tracking-uri", "http://mlflow.signoff-system.svc:5000", "MLflow tracking server URI"),
     ("image", None, "the serving image to render into the manifests, pinned by digest"),
     ("staging-url", None, "the staging endpoint the SRE step probes"),
+    ("probe-seconds", "10", "how long the SRE step loads the staging endpoint"),
     (
         "artifact-store",
         "",
