@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from contracts import errors
 from contracts.trust import Gate, TrustPolicy
@@ -1341,12 +1341,3 @@ def resolve_serving_ref(name: str, version: str) -> tuple[str, str]:
         )
     digest = str((_peek(env).get("subject") or {}).get("digest", ""))
     return str(uri), digest
-
-
-def new_holder() -> str:
-    """A random lock holder id (for callers without a promotion envelope)."""
-    return uuid.uuid4().hex
-
-
-# Kept for callers that import the literal type.
-RollbackTarget = Literal["previous"] | str
