@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 
 GATES = {
     "ml": ("pipelines._cli.check_ml", "the ML-artifact gate on an MLflow model version"),
-    "platform": ("pipelines._cli.check_platform", "render the manifests and check them against cluster policy"),
+    "platform": ("pipelines._cli.check_platform", "render the manifests, check them against cluster policy"),
     "readiness": ("pipelines._cli.check_readiness", "the SRE readiness gate (with or without a live probe)"),
     "promotion": ("pipelines._cli.check_promotion", "verify every signed verdict for one model version"),
 }
@@ -21,7 +20,9 @@ GATES = {
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add one subcommand per gate; only the chosen gate's module is imported."""
     sub = parser.add_subparsers(dest="gate", metavar="GATE")
-    chosen = next((a for a in sys.argv[2:] if not a.startswith("-")), None)
+    from pipelines._cli import main
+
+    chosen = next((a for a in main.CURRENT_ARGV if not a.startswith("-")), None)
     for name, (module, help_text) in GATES.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name == chosen:

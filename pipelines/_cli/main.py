@@ -33,11 +33,13 @@ class _Group(NamedTuple):
 GROUPS: dict[str, _Group] = {
     "contract": _Group("pipelines._cli.contract", "check, convert, scaffold and export workload contracts"),
     "keys": _Group("pipelines._cli.keys", "generate a team's signing key pair"),
-    "check": _Group("pipelines._cli.check", "run one gate (ml, platform, readiness, promotion) and print its checks"),
+    "check": _Group(
+        "pipelines._cli.check", "run one gate (ml, platform, readiness, promotion); print its checks"
+    ),
     "render": _Group("pipelines._cli.render", "render the serving manifests and observability objects"),
     "probe": _Group("pipelines._cli.probe", "measure a staging endpoint against the contract's SLOs"),
     "approve": _Group("pipelines._cli.approve", "sign the ML team's manual promotion approval"),
-    "verify": _Group("pipelines._cli.verify", "verify signed verdicts: who signed what, and whether it holds"),
+    "verify": _Group("pipelines._cli.verify", "verify signed verdicts: who signed what, does it hold"),
     "promote": _Group("pipelines._cli.registry", "move the production alias once every verdict verifies"),
     "rollback": _Group("pipelines._cli.registry", "move the production alias back, with a signed record"),
     "audit": _Group("pipelines._cli.registry", "show each alias, its promotion record and the history"),
@@ -46,6 +48,10 @@ GROUPS: dict[str, _Group] = {
     "run": _Group("pipelines._cli.run", "run the whole pipeline here with KFP's local runner"),
     "demo": _Group("pipelines._cli.demo", "the whole idea in one command: local MLflow, a model, four gates"),
 }
+
+
+CURRENT_ARGV: tuple[str, ...] = ()
+"""The arguments after the command name, for groups that import a module per subcommand."""
 
 
 def _top_parser() -> argparse.ArgumentParser:
@@ -86,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         top.print_help()
         return 0 if not args else 2
     name, rest = args[0], args[1:]
+    global CURRENT_ARGV
+    CURRENT_ARGV = tuple(rest)
     group = GROUPS[name]
     parser = argparse.ArgumentParser(prog=f"signoff {name}", description=group.help)
     module = importlib.import_module(group.module)
