@@ -59,7 +59,7 @@ class _Flaky:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_POST = do_GET  # noqa: N815
+            do_POST = do_GET
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
