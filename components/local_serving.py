@@ -4,7 +4,8 @@ Runs the ``mlflow`` command that sits beside this Python interpreter (never impo
 its own process group, on a free loopback port, with ``--env-manager local`` (the current
 environment, no virtualenv build). :func:`serve` launches it and waits for ``/ping``, measuring
 the cold start from launch to the first successful readiness check; :meth:`LocalServer.stop`
-ends the whole process group (the CLI and the uvicorn it starts).
+ends the whole process group (the CLI and the uvicorn it starts). :func:`fetch_example` downloads
+only a model URI's input example (``mlflow artifacts download``), not the model.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from components import probe
 from contracts import errors
 
-__all__ = ["LocalServer", "free_port", "launch", "mlflow_command", "serve"]
+__all__ = ["LocalServer", "fetch_example", "free_port", "launch", "mlflow_command", "serve"]
 
 READY_PATH = "/ping"
 
@@ -197,3 +199,45 @@ def serve(
         server.stop()
         raise
     return server
+
+
+def fetch_example(
+    model_uri: str, *, env: dict[str, str] | None = None, timeout_s: float = 300.0
+) -> dict[str, Any]:
+    """Download only the input example of a model URI (``models:/NAME/VERSION``, ``runs:/...``).
+
+    Runs ``mlflow artifacts download`` for ``serving_input_example.json``, then
+    ``input_example.json``, into a temporary folder (the model itself is not downloaded).
+
+    Args:
+        model_uri: The model's URI; a local folder is read in place.
+        env: Extra environment (e.g. ``MLFLOW_TRACKING_URI``) for the ``mlflow`` command.
+        timeout_s: Per download.
+
+    Returns:
+        The example as an MLflow scoring payload (see :func:`components.probe.load_example`).
+    """
+    if Path(model_uri).is_dir():
+        return probe.load_example(Path(model_uri))
+    full_env = {**os.environ, **(env or {})}
+    why = ""
+    with tempfile.TemporaryDirectory(prefix="signoff-example-") as tmp:
+        for name in ("serving_input_example.json", "input_example.json"):
+            cmd = [str(mlflow_command()), "artifacts", "download", "-u", f"{model_uri.rstrip('/')}/{name}",
+                   "-d", tmp]  # fmt: skip
+            try:
+                done = subprocess.run(
+                    cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=full_env,
+                    timeout=timeout_s,
+                )  # fmt: skip
+            except subprocess.TimeoutExpired:
+                raise errors.TemporaryError(
+                    f"{model_uri}: downloading {name} took over {timeout_s:g}s"
+                ) from None
+            if done.returncode == 0 and (Path(tmp) / name).is_file():
+                return probe.load_example(Path(tmp))
+            why = (done.stderr.strip().splitlines() or [""])[-1]
+    raise errors.InputError(
+        f"{model_uri}: no input example could be downloaded (serving_input_example.json or "
+        f"input_example.json){': ' + why if why else ''}; pass --example FILE"
+    )

@@ -81,8 +81,8 @@ def run(ns: argparse.Namespace) -> int:
     model_name = ns.model_name or contract.metadata.model
     if ns.example:
         example = _read_example(ns.example)
-    elif ns.serve and Path(ns.serve).is_dir():
-        example = probe.load_example(Path(ns.serve))
+    elif ns.serve:
+        example = local_serving.fetch_example(ns.serve)
     else:
         raise errors.InputError(
             "--example FILE is needed: the request body is built from the model's input example "
