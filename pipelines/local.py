@@ -293,7 +293,7 @@ def run_local(
                 mlflow_tracking_uri=uri,
                 staging_url=staging_url,
                 artifact_store=artifact_store,
-                probe_seconds=probe_seconds,
+                probe_seconds=float(probe_seconds),
             )
     finally:
         stop.set()
