@@ -150,3 +150,14 @@ def test_refused_connections_are_errors_not_crashes() -> None:
 def test_runs_too_large_to_keep_in_memory_are_refused_before_sending() -> None:
     with pytest.raises(errors.InputError, match="at most 2,000,000 per run"):
         probe.run_load("http://127.0.0.1:1/invocations", b"{}", rate=100_000, duration_s=3600, timeout_s=1)
+
+
+def test_progress_bar_goes_to_stderr_only_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    with _server(lambda: 200) as url:
+        probe.run_load(url, b"{}", rate=20, duration_s=0.6, timeout_s=1, progress=True)
+        shown = capsys.readouterr()
+        probe.run_load(url, b"{}", rate=20, duration_s=0.3, timeout_s=1)  # stderr is not a terminal here
+        hidden = capsys.readouterr()
+    assert "probe [" in shown.err and "requests" in shown.err and shown.err.endswith("\n")
+    assert shown.out == ""
+    assert hidden.err == "" and hidden.out == ""
