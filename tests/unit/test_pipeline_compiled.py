@@ -240,3 +240,17 @@ def test_compile_refuses_an_image_with_spaces(tmp_path: Path) -> None:
 
     with pytest.raises(errors.InputError, match="not an image reference"):
         compile_cli.compile_to("argo", "bad image", tmp_path)
+
+
+@pytest.mark.parametrize("path", ARGO_FILES, ids=lambda p: p.name)
+def test_argo_parameters_reach_the_steps_as_argv_never_through_a_shell_or_script(path: Path) -> None:
+    for name, t in _templates(path).items():
+        if "dag" in t:
+            continue
+        assert "script" not in t, f"{name}: a script template would splice parameters into source text"
+        assert t["container"]["command"][:3] == ["python", "-m", "components.steps"], name
+        for arg in t["container"]["args"]:
+            if "{{" in arg:
+                assert re.fullmatch(
+                    r"\{\{(inputs\.parameters\.[a-z-]+|workflow\.(status|failures))\}\}", arg
+                ), f"{name}: {arg!r} must be a whole argv item"
