@@ -390,6 +390,14 @@ class Registry:
             self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
         return self._client
 
+    @property
+    def writer(self) -> Any:
+        """The registry client MlflowClient delegates to. MlflowClient's own write methods first GET
+        the registered model to refuse prompts (one extra round trip per write); signoff checks that
+        once per promotion or rollback (:meth:`_not_a_prompt`) and writes through this directly."""
+        get = getattr(self.client, "_get_registry_client", None)
+        return get() if get is not None else self.client
+
     def _hook(self, point: str) -> None:
         """Test seam: run the callable registered for ``point`` (e.g. kill the server right there)."""
         fn = self._hooks.get(point)
@@ -489,7 +497,7 @@ class Registry:
     def _set_tag(self, name: str, version: str, key: str, value: str) -> None:
         self._call(
             f"tag {key} on {name} version {version}",
-            self.client.set_model_version_tag,
+            self.writer.set_model_version_tag,
             name,
             version,
             key,
@@ -497,19 +505,22 @@ class Registry:
         )
 
     def _set_model_tag(self, name: str, key: str, value: str) -> None:
-        self._call(f"tag {key} on {name}", self.client.set_registered_model_tag, name, key, value)
+        self._call(f"tag {key} on {name}", self.writer.set_registered_model_tag, name, key, value)
 
     def _set_alias(self, name: str, alias: str, version: str) -> None:
         self._call(
             f"alias {alias} of {name} -> {version}",
-            self.client.set_registered_model_alias,
+            self.writer.set_registered_model_alias,
             name,
             alias,
             version,
         )
 
     def _aliases(self, name: str) -> dict[str, str]:
-        return {str(k): str(v) for k, v in (self._model(name).aliases or {}).items()}
+        model = self._model(name)
+        if str(dict(model.tags or {}).get("mlflow.prompt.is_prompt", "")).lower() == "true":
+            raise errors.InputError(f"{name!r} is an MLflow prompt, not a registered model")
+        return {str(k): str(v) for k, v in (model.aliases or {}).items()}
 
     # ----------------------------------------------------------------------------- evidence
 
@@ -750,7 +761,7 @@ class Registry:
         for _ in range(3):
             try:
                 # Not retried blindly: an ambiguous failure is resolved by reading the lock back.
-                self._call(f"lock {lock}", self.client.create_registered_model, lock, tags=tags, retry=False)
+                self._call(f"lock {lock}", self.writer.create_registered_model, lock, tags=tags, retry=False)
                 return _Lock(lock, holder)
             except _Exists:
                 pass
@@ -764,7 +775,7 @@ class Registry:
             if ctags.get("signoff.lock.holder") == holder:
                 self._call(
                     f"lock {lock}",
-                    self.client.set_registered_model_tag,
+                    self.writer.set_registered_model_tag,
                     lock,
                     "signoff.lock.expires",
                     deadline,
@@ -793,7 +804,7 @@ class Registry:
         if dict(current.tags or {}).get("signoff.lock.holder") != lock.holder:
             return
         with contextlib.suppress(errors.InputError):
-            self._call(f"release {lock.name}", self.client.delete_registered_model, lock.name)
+            self._call(f"release {lock.name}", self.writer.delete_registered_model, lock.name)
 
     # ----------------------------------------------------------------------------- promotion
 
@@ -1065,13 +1076,13 @@ class Registry:
             else:
                 self._call(
                     f"remove alias {rollback_alias}",
-                    self.client.delete_registered_model_alias,
+                    self.writer.delete_registered_model_alias,
                     name,
                     rollback_alias,
                 )
                 self._call(
                     f"remove tag of {rollback_alias}",
-                    self.client.delete_registered_model_tag,
+                    self.writer.delete_registered_model_tag,
                     name,
                     f"{TAG}alias.{rollback_alias}",
                 )

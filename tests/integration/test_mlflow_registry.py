@@ -326,6 +326,16 @@ def test_promotion_moves_production_keeps_previous_and_reads_back(kit: Kit) -> N
         ("promotion", v2, True),
     ]
     assert "signoff-lock.it-promote" not in snapshot(kit)
+    # The promotion record's envelope overwritten (here with the earlier, validly signed one of v1):
+    v1_env = kit.client.get_model_version(name, v1).tags[
+        f"signoff.promotion-envelope.{first.promotion_id[:16]}"
+    ]
+    kit.client.set_model_version_tag(
+        name, v2, f"signoff.promotion-envelope.{second.promotion_id[:16]}", v1_env
+    )
+    for trust in (kit.trust, None):
+        status = {a.alias: a.status for a in reg.audit(name, trust).aliases}
+        assert status == {"previous": AliasStatus.INVALID, "production": AliasStatus.INVALID}
 
 
 @pytest.mark.parametrize(
