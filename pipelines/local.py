@@ -37,7 +37,9 @@ __all__ = [
     "DEFAULT_SERVING_IMAGE",
     "GATE_TASKS",
     "GateOutcome",
+    "LOCAL_ARTIFACT_STORE",
     "LocalRunResult",
+    "contract_text",
     "parse_model_uri",
     "run_local",
 ]
@@ -200,6 +202,19 @@ def _outcome(gate: Gate, task_dir: Path | None, trust: TrustPolicy) -> GateOutco
     )
 
 
+def contract_text(path: str | Path) -> str:
+    """The contract as the pipeline's ``contract`` parameter: its YAML text (a Markdown contract is
+    converted to the YAML spelling of the same contract, with the same digest)."""
+    from contracts.loader import load_contract
+
+    text = _read_doc(path, "CONTRACT", load_contract)
+    if Path(path).suffix.lower() != ".md":
+        return text
+    import yaml
+
+    return yaml.safe_dump(load_contract(path).model_dump(mode="json"), sort_keys=False)
+
+
 def run_local(
     contract_path: str | Path,
     model_uri: str,
@@ -239,14 +254,10 @@ def run_local(
     Raises:
         InputError: a document, the model URI, the keys folder or the tracking URI is wrong.
     """
-    from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
+    from contracts.loader import load_cluster_policy, load_trust_policy
 
     name, version = parse_model_uri(model_uri)
-    contract = _read_doc(contract_path, "CONTRACT", load_contract)
-    if Path(contract_path).suffix.lower() == ".md":  # the pipeline parameter is the YAML spelling
-        import yaml
-
-        contract = yaml.safe_dump(load_contract(contract_path).model_dump(mode="json"), sort_keys=False)
+    contract = contract_text(contract_path)
     policy = _read_doc(policy_path, "--policy", load_cluster_policy)
     trust_text = _read_doc(trust_path, "--trust", load_trust_policy)
     trust = load_trust_policy(trust_path)

@@ -254,3 +254,14 @@ def test_dockerfile_is_pinned_non_root_and_carries_the_kfp_runtime() -> None:
     assert "USER 10001" in text
     assert "signoff[kfp,argo,mlflow]" in text
     assert "kfp.dsl.executor_main" in text  # verified importable at build time
+
+
+def test_a_markdown_contract_travels_as_the_yaml_of_the_same_contract() -> None:
+    from contracts.loader import load_contract
+    from pipelines import local
+
+    text = local.contract_text(EXAMPLES / "recsys-ranker.md")
+    assert steps._contract(text).digest() == load_contract(EXAMPLES / "recsys-ranker.md").digest()
+    assert (
+        local.contract_text(EXAMPLES / "recsys-ranker.yaml") == (EXAMPLES / "recsys-ranker.yaml").read_text()
+    )
