@@ -36,8 +36,8 @@ from contracts.trust import Gate, TrustPolicy
 __all__ = [
     "DEFAULT_SERVING_IMAGE",
     "GATE_TASKS",
-    "GateOutcome",
     "LOCAL_ARTIFACT_STORE",
+    "GateOutcome",
     "LocalRunResult",
     "contract_text",
     "parse_model_uri",
