@@ -8,7 +8,9 @@ inference cost. Against it, in the same run:
   (a POST body from the Lua script), then ``components.probe.run_load`` at exactly the rate wrk
   achieved. Both p99s are printed with their ratio; goal: the probe within 25% of wrk. (wrk is
   closed loop and times from the actual send; the probe is open loop and times from the intended
-  send, so any lag of the prober itself counts against it here.)
+  send, so any lag of the prober itself counts against it here: with the instant server, whose p99
+  is about a millisecond, the prober's own 1-2 ms of thread scheduling on a shared 2-core machine
+  shows as a ratio well over 1; with a realistic service time it disappears in the noise.)
 * **the most the probe sustains**: the rate is doubled until the achieved rate falls below 95% of
   the target or the p99 explodes (over 10x the light-load p99 and over 50 ms); the baseline is
   what ``wrk`` pushes through the same server closed loop with 16 connections (the server's
