@@ -22,7 +22,11 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "contracts" / "examples" / "cluster-policy.yaml"
 TEAMS = {"ml": "iris-ml", "platform": "iris-platform", "sre": "iris-sre"}
-GATES = {"ml": ["ml-artifact", "approval", "promotion", "rollback"], "platform": ["platform"], "sre": ["sre-readiness"]}
+GATES = {
+    "ml": ["ml-artifact", "approval", "promotion", "rollback"],
+    "platform": ["platform"],
+    "sre": ["sre-readiness"],
+}
 
 CONTRACT: dict[str, Any] = {
     "apiVersion": "signoff.dev/v1alpha1",
@@ -34,8 +38,19 @@ CONTRACT: dict[str, Any] = {
             "platform": {"team": TEAMS["platform"], "runbook": "https://runbooks.example.com/platform"},
             "sre": {"team": TEAMS["sre"], "pager": "pd-sre", "runbook": "https://runbooks.example.com/sre"},
         },
-        "slos": {"p99_latency": "2s", "availability": "99%", "max_cold_start": "90s", "throughput_per_replica": 5},
-        "resources": {"gpu": None, "replicas": {"min": 2, "max": 4}, "model_size": "16KB", "cpu": 1, "memory": "1GiB"},
+        "slos": {
+            "p99_latency": "2s",
+            "availability": "99%",
+            "max_cold_start": "90s",
+            "throughput_per_replica": 5,
+        },
+        "resources": {
+            "gpu": None,
+            "replicas": {"min": 2, "max": 4},
+            "model_size": "16KB",
+            "cpu": 1,
+            "memory": "1GiB",
+        },
         "alerts": [
             {"signal": "latency", "percentile": 99, "threshold": "2s", "window": "5m", "pages": "sre"},
             {"signal": "error_rate", "threshold": "1%", "window": "5m", "pages": "sre"},
@@ -43,7 +58,10 @@ CONTRACT: dict[str, Any] = {
         ],
         "rollback": {
             "automated": [{"signal": "accuracy_drift"}],
-            "manual": [{"problem": "quality", "decides": "ml"}, {"problem": "availability", "decides": "sre"}],
+            "manual": [
+                {"problem": "quality", "decides": "ml"},
+                {"problem": "availability", "decides": "sre"},
+            ],
         },
         "quality": [{"metric": "accuracy", "min": 0.9}],
     },
@@ -67,8 +85,14 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         teams.append({"name": team, "gates": GATES[role], "keys": [entry.model_dump(mode="json")]})
     trust = root / "trust.yaml"
     trust.write_text(
-        yaml.safe_dump({"apiVersion": "signoff.dev/v1alpha1", "kind": "TrustPolicy",
-                        "metadata": {"name": "iris-trust"}, "spec": {"teams": teams}}),  # fmt: skip
+        yaml.safe_dump(
+            {
+                "apiVersion": "signoff.dev/v1alpha1",
+                "kind": "TrustPolicy",
+                "metadata": {"name": "iris-trust"},
+                "spec": {"teams": teams},
+            }
+        ),
         encoding="utf-8",
     )
     return {"root": root, "keys": keys_dir, "trust": trust}
@@ -91,14 +115,22 @@ def _aliases(server: Any, model: str) -> dict[str, str]:
     return dict(client.get_registered_model(model).aliases)
 
 
-def _run(setup: dict[str, Path], server: Any, contract: Path, model: str, version: str, tmp_path: Path,
-         **kw: Any) -> Any:  # fmt: skip
+def _run(
+    setup: dict[str, Path], server: Any, contract: Path, model: str, version: str, tmp_path: Path, **kw: Any
+) -> Any:
     from pipelines import local
 
     return local.run_local(
-        contract, f"models:/{model}/{version}", POLICY, setup["trust"], setup["keys"],
-        tracking_uri=server.url, out_dir=tmp_path / "run", probe_seconds=3, **kw,
-    )  # fmt: skip
+        contract,
+        f"models:/{model}/{version}",
+        POLICY,
+        setup["trust"],
+        setup["keys"],
+        tracking_uri=server.url,
+        out_dir=tmp_path / "run",
+        probe_seconds=3,
+        **kw,
+    )
 
 
 def test_passing_path_promotes_with_every_owner_signature(
@@ -109,7 +141,9 @@ def test_passing_path_promotes_with_every_owner_signature(
     model = "iris-pipeline-pass"
     version = register_sklearn_model(model)
     lines: list[str] = []
-    result = _run(setup, mlflow_server, _contract(tmp_path, model), model, version, tmp_path, progress=lines.append)
+    result = _run(
+        setup, mlflow_server, _contract(tmp_path, model), model, version, tmp_path, progress=lines.append
+    )
     assert result.passed, result.table() + "\n" + "\n".join(r for g in result.gates for r in g.reasons)
     assert [g.team for g in result.gates] == [TEAMS["ml"], TEAMS["platform"], TEAMS["sre"], TEAMS["ml"]]
     assert _aliases(mlflow_server, model).get("production") == version
@@ -150,7 +184,9 @@ def test_platform_gate_refusal_stops_before_promotion(
     version = register_sklearn_model(model)
     contract = _contract(tmp_path, model)
     # A serving image from a registry the cluster policy does not allow, not pinned by digest.
-    result = _run(setup, mlflow_server, contract, model, version, tmp_path, image="docker.io/library/nginx:latest")
+    result = _run(
+        setup, mlflow_server, contract, model, version, tmp_path, image="docker.io/library/nginx:latest"
+    )
     _assert_stopped_at(result, Gate.PLATFORM, "registr", mlflow_server, model)
 
 
@@ -160,7 +196,9 @@ def test_sre_gate_refusal_stops_before_promotion(
     model = "iris-pipeline-sre-refused"
     version = register_sklearn_model(model)
     slos = {**CONTRACT["spec"]["slos"], "p99_latency": "1ms"}
-    alerts = [{**a, "threshold": "1ms"} if a["signal"] == "latency" else a for a in CONTRACT["spec"]["alerts"]]
+    alerts = [
+        {**a, "threshold": "1ms"} if a["signal"] == "latency" else a for a in CONTRACT["spec"]["alerts"]
+    ]
     contract = _contract(tmp_path, model, slos=slos, alerts=alerts)
     result = _run(setup, mlflow_server, contract, model, version, tmp_path)
     _assert_stopped_at(result, Gate.SRE_READINESS, "p99", mlflow_server, model)

@@ -55,7 +55,7 @@ def _walk(node: Any, path: str = "") -> list[tuple[str, str]]:
 
 
 def test_kfp_yaml_parses_into_the_pipeline_spec_protobuf() -> None:
-    from google.protobuf import json_format
+    from google.protobuf import json_format  # type: ignore[import-untyped]
     from kfp.pipeline_spec import pipeline_spec_pb2
 
     spec_doc, _ = _kfp_docs()
