@@ -1,0 +1,143 @@
+"""``signoff deploy``: apply promoted manifests to a cluster and, with ``--wait``, wait until they serve.
+
+::
+
+    signoff deploy MANIFESTS.yaml --namespace NS [--kubeconfig F --context C --dry-run
+                   --wait --deadline 10m --production]
+
+What the ``signoff-deployer`` service account runs in the cluster after promotion (it alone may
+write serving objects in production; ``infra/base/rbac.yaml``). Reads a multi-document YAML of
+Kubernetes objects (``signoff render``'s ``manifests.yaml`` with the promotion record added),
+server-side applies each one in order (field manager ``signoff``, no forced takeover of fields
+someone else owns) and prints ``Kind/name`` per object. In a production namespace (``ml-prod``, or
+any namespace with ``--production``) every InferenceService/Deployment must carry the
+``signoff.dev/promotion-record`` annotation, or nothing is sent. ``--dry-run`` asks the API server
+to validate and admit everything without persisting it. ``--wait`` polls the InferenceService (or
+the Deployment) until ready, prints the seconds it took and the URL to probe, and exits 1 when the
+deadline passes first.
+
+Credentials: ``--kubeconfig``/``--context`` when given; else the pod's service account inside a
+cluster; else ``$KUBECONFIG`` or ``~/.kube/config``.
+Exit codes: 0 applied (and ready); 1 refused (unpromoted object in production, RBAC, not ready by
+the deadline); 2 bad input; 3 the API server failed in a way retrying may fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from contracts import errors
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the deploy command's arguments."""
+    parser.description = __doc__.split("::")[0].strip() if __doc__ else None
+    parser.add_argument(
+        "manifests", metavar="MANIFESTS.yaml", help="multi-document YAML of Kubernetes objects"
+    )
+    parser.add_argument("--namespace", "-n", required=True, metavar="NS", help="namespace to apply into")
+    parser.add_argument(
+        "--kubeconfig", metavar="FILE", help="kubeconfig file (default: in-cluster, then ~/.kube)"
+    )
+    parser.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current one)")
+    parser.add_argument("--dry-run", action="store_true", help="server-side dry run: validate and admit only")
+    parser.add_argument(
+        "--production",
+        action="store_true",
+        help="treat NS as production (ml-prod always is): require the promotion record on serving objects",
+    )
+    parser.add_argument("--wait", action="store_true", help="wait until the serving object is ready")
+    parser.add_argument(
+        "--deadline",
+        default="10m",
+        metavar="DURATION",
+        help="how long --wait waits: 90s, 10m (default)",
+    )
+    parser.add_argument("--poll", type=float, default=2.0, metavar="SECONDS", help=argparse.SUPPRESS)
+    parser.set_defaults(func=run)
+
+
+def _read(path: str) -> list[dict[str, Any]]:
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise errors.InputError(f"{path}: no such file (MANIFESTS.yaml)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise errors.InputError(f"{path}: cannot read: {exc}") from None
+    try:
+        docs = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        raise errors.InputError(f"{path}: not valid YAML: {exc}") from None
+    objects = []
+    for i, doc in enumerate(docs, start=1):
+        if doc is None:  # an empty document (a trailing '---')
+            continue
+        if not isinstance(doc, dict):
+            raise errors.InputError(
+                f"{path}: document {i} is a {type(doc).__name__}, not a Kubernetes object "
+                "(a mapping with apiVersion, kind and metadata.name)"
+            )
+        missing = [k for k in ("apiVersion", "kind", "metadata") if k not in doc]
+        if missing or not isinstance(doc.get("metadata"), dict) or not doc["metadata"].get("name"):
+            raise errors.InputError(
+                f"{path}: document {i} ({doc.get('kind', '?')}) lacks "
+                f"{', '.join(missing) or 'metadata.name'}; each document must be a Kubernetes object"
+            )
+        objects.append(doc)
+    if not objects:
+        raise errors.InputError(f"{path}: no Kubernetes objects in the file")
+    return objects
+
+
+def run(ns: argparse.Namespace) -> int:
+    """Apply, then optionally wait; returns the exit code."""
+    from contracts._units import Duration
+    from gates.render import Manifests
+
+    try:
+        deadline = Duration.parse(ns.deadline).seconds
+    except ValueError as exc:
+        raise errors.InputError(f"--deadline: {exc}") from None
+    if ns.poll <= 0:
+        raise errors.InputError("--poll: must be a positive number of seconds")
+    objects = _read(ns.manifests)
+    serving = [o for o in objects if o.get("kind") in ("InferenceService", "Deployment")]
+    if ns.wait and not serving:
+        raise errors.InputError(
+            f"{ns.manifests}: --wait needs an InferenceService or a Deployment in the file"
+        )
+
+    from components import kube
+
+    manifests = Manifests(objects=tuple(objects))
+    client = kube.load_client(ns.kubeconfig, ns.context)
+    launched_at = time.monotonic()
+    applied = kube.apply(
+        manifests, namespace=ns.namespace, dry_run=ns.dry_run, production=True if ns.production else None,
+        client=client,
+    )  # fmt: skip
+    note = " (dry run: nothing persisted)" if ns.dry_run else ""
+    for ref in applied:
+        print(f"applied {ref} in {ns.namespace}{note}")
+    if not ns.wait:
+        return 0
+    if ns.dry_run:
+        print("--wait skipped: a dry run creates nothing to wait for", file=sys.stderr)
+        return 0
+    target = next((o for o in serving if o["kind"] == "InferenceService"), serving[0])
+    kind, name = target["kind"], target["metadata"]["name"]
+    seconds = kube.wait_ready(
+        kind, name, ns.namespace, deadline_s=deadline, launched_at=launched_at, poll_s=ns.poll, client=client
+    )
+    if seconds is None:
+        print(f"signoff: refused: {kind}/{name} was not ready within {ns.deadline}", file=sys.stderr)
+        return 1
+    print(f"ready     {kind}/{name} after {seconds:.1f}s")
+    print(f"url       {kube.staging_url(kind, name, ns.namespace, client=client)}")
+    return 0
