@@ -39,6 +39,7 @@ import re
 import time
 import urllib.parse
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -516,6 +517,16 @@ class Registry:
             version,
         )
 
+    def _alias(self, name: str, alias: str) -> str | None:
+        """The version behind one alias, or None when the alias is not set."""
+        try:
+            mv = self._call(
+                f"alias {alias!r} of {name!r}", self.client.get_model_version_by_alias, name, alias
+            )
+        except errors.InputError:
+            return None
+        return str(mv.version)
+
     def _aliases(self, name: str) -> dict[str, str]:
         model = self._model(name)
         if str(dict(model.tags or {}).get("mlflow.prompt.is_prompt", "")).lower() == "true":
@@ -859,12 +870,15 @@ class Registry:
         mv = self._version(name, version)
         if str(mv.status) != "READY":
             raise errors.InputError(f"{name} version {version} is {mv.status}, not READY")
+        tags = dict(mv.tags or {})
+        if "mlflow.prompt.text" in tags:
+            raise errors.InputError(f"{name!r} is an MLflow prompt, not a registered model")
         lock = self._acquire(name, pid)
         try:
-            aliases = self._aliases(name)
-            tags = dict(mv.tags or {})
+            # One alias read, not the registered model: that answer lists the latest versions, which
+            # the server computes over every version of the model.
+            current = self._alias(name, production_alias)
             existing = json.loads(tags[key]) if key in tags else None
-            current = aliases.get(production_alias)
             if existing and existing.get("state") == "complete":
                 if current == version:
                     return PromotionResult(name, version, existing.get("previous"), pid, already_done=True)
@@ -920,14 +934,16 @@ class Registry:
             self._hook("before-complete")
             # 4. Legacy stage (idempotent), 5. the record complete.
             if also_stage:
-                self._call(
-                    f"stage of {name} version {version}",
-                    self.client.transition_model_version_stage,
-                    name,
-                    version,
-                    "Production",
-                    archive_existing_versions=False,
-                )
+                with warnings.catch_warnings():  # asked for explicitly: no deprecation noise
+                    warnings.simplefilter("ignore", FutureWarning)
+                    self._call(
+                        f"stage of {name} version {version}",
+                        self.client.transition_model_version_stage,
+                        name,
+                        version,
+                        "Production",
+                        archive_existing_versions=False,
+                    )
             rec["state"] = "complete"
             rec["completed_at"] = _now_iso(now)
             self._set_tag(name, version, key, json.dumps(rec, sort_keys=True))

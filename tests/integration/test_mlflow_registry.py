@@ -303,8 +303,9 @@ def test_promotion_moves_production_keeps_previous_and_reads_back(kit: Kit) -> N
     assert reg.aliases(name) == {"production": v1}
     assert reg.previous_production_version(name, v2) == v1  # the SRE gate's rollback target for v2
     env, verdict = (kit.keep_handoffs(reg, name, v2), kit.promotion_envelope(reg, name, v2))[1]
-    second = reg.promote(name, v2, promotion_envelope=env, record=verdict)
+    second = reg.promote(name, v2, promotion_envelope=env, record=verdict, also_stage=True)
     assert (second.version, second.previous) == (v2, v1)
+    assert kit.client.get_model_version(name, v2).current_stage == "Production"  # the legacy stage too
     assert reg.aliases(name) == {"production": v2, "previous": v1}
     assert reg.previous_production_version(name) == v1
     record = json.loads(
@@ -384,6 +385,23 @@ def test_a_missing_or_invalid_verdict_refuses_and_leaves_the_registry_unchanged(
     with pytest.raises(errors.InputError, match="nothing was moved"):
         reg.promote(name, v, promotion_envelope=kit.envelope(Gate.PROMOTION, name, v, passed=False))
     assert snapshot(kit) == before
+
+
+def test_a_crashed_holders_lock_is_taken_over_after_its_lease(kit: Kit) -> None:
+    reg = kit.registry()
+    name = "it-stale"
+    v = kit.new_version(name)
+    kit.keep_handoffs(reg, name, v)
+    env, verdict = kit.promotion_envelope(reg, name, v)
+    lock = f"signoff-lock.{name}"
+    live = {"signoff.lock.holder": "someone-else", "signoff.lock.expires": f"{time.time() + 600:.3f}"}
+    kit.client.create_registered_model(lock, tags=live)
+    with pytest.raises(errors.ConflictError, match="holds the lock"):
+        reg.promote(name, v, promotion_envelope=env, record=verdict)
+    assert reg.aliases(name) == {}
+    kit.client.set_registered_model_tag(lock, "signoff.lock.expires", f"{time.time() - 1:.3f}")  # lease over
+    assert reg.promote(name, v, promotion_envelope=env, record=verdict).version == v
+    assert reg.aliases(name) == {"production": v} and lock not in snapshot(kit)
 
 
 _RACER = r"""
