@@ -50,7 +50,7 @@ KFP/Argo retry policies retry).
 
 No Kubernetes API server can run where this project is built, so the tests drive these functions
 against a loopback HTTP stand-in that checks the requests as the API server would receive them
-(``tests/unit/test_kube_api.py``). On a real cluster, ``signoff deploy --dry-run`` is the safe first
+(``tests/integration/test_kube_api.py``). On a real cluster, ``signoff deploy --dry-run`` is the safe first
 try: the server validates and admits (or refuses) every object without persisting anything.
 """
 
