@@ -68,6 +68,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
+
 from contracts.errors import (
     ConflictError,
     InputError,
@@ -196,7 +198,7 @@ def load_client(kubeconfig: str | None = None, context: str | None = None) -> Ku
                 config_file=path, context=context, client_configuration=cfg, persist_config=False
             )
             contexts, current = config.list_kube_config_contexts(config_file=path)
-        except (config.ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
+        except (config.ConfigException, yaml.YAMLError, OSError, ValueError, TypeError, KeyError) as exc:
             raise InputError(f"kubeconfig {path}: {exc}") from None
         active = next((c for c in contexts if c.get("name") == context), current) if context else current
         user = ((active or {}).get("context") or {}).get("user", "?")
@@ -284,7 +286,7 @@ def _call(
     timeout_s: float = _READ_TIMEOUT_S,
 ) -> dict[str, Any]:
     from kubernetes.client.exceptions import ApiException
-    from urllib3.exceptions import HTTPError
+    from urllib3.exceptions import HTTPError, MaxRetryError, SSLError
 
     timeout = max(0.05, timeout_s)
     try:
@@ -311,8 +313,14 @@ def _call(
             namespace=namespace,
         ) from None
     except (HTTPError, OSError) as exc:
+        cause = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
+        if isinstance(cause, SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(cause):
+            raise PermanentError(
+                f"TLS with the API server at {client.host} failed ({verb} {kind}/{name}): {cause}; "
+                "check the kubeconfig's certificate-authority data and server address"
+            ) from None
         raise TemporaryError(
-            f"cannot reach the API server at {client.host} ({verb} {kind}/{name}): {exc}"
+            f"cannot reach the API server at {client.host} ({verb} {kind}/{name}): {cause}"
         ) from None
     if not isinstance(data, dict):
         raise TemporaryError(f"the API server answered {verb} {kind}/{name} with something not a JSON object")
