@@ -283,12 +283,14 @@ def _call(
     query: list[tuple[str, str]] | None = None,
     body: dict[str, Any] | None = None,
     content_type: str = "application/json",
-    timeout_s: float = _READ_TIMEOUT_S,
+    timeout_s: float = _CONNECT_TIMEOUT_S + _READ_TIMEOUT_S,
 ) -> dict[str, Any]:
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError, MaxRetryError, SSLError
 
-    timeout = max(0.05, timeout_s)
+    # urllib3 takes (connect, read); split the budget so the two together stay within it
+    timeout = max(0.1, timeout_s)
+    connect = min(_CONNECT_TIMEOUT_S, timeout / 2)
     try:
         data = client.api.call_api(
             path,
@@ -300,7 +302,7 @@ def _call(
             auth_settings=["BearerToken"],
             _return_http_data_only=True,
             _preload_content=True,
-            _request_timeout=(min(_CONNECT_TIMEOUT_S, timeout), timeout),
+            _request_timeout=(connect, timeout - connect),
         )
     except ApiException as exc:
         raise _api_error(
@@ -476,7 +478,8 @@ def wait_ready(
 
     Returns:
         Seconds from ``launched_at`` to the first GET that showed it ready, or ``None`` when the
-        deadline came first. Returns by the deadline plus at most the connect timeout (5 s).
+        deadline came first. Returns by the deadline (plus ~0.1 s): each request's timeouts are cut
+        to the time left.
 
     Raises:
         PermanentError: 401/403 (names the identity and the missing ``get``).
@@ -496,7 +499,7 @@ def wait_ready(
             return None
         try:
             obj = _call(client, "GET", path, verb="get", kind=kind, name=name, namespace=namespace,
-                        timeout_s=min(_READ_TIMEOUT_S, left))  # fmt: skip
+                        timeout_s=min(_CONNECT_TIMEOUT_S + _READ_TIMEOUT_S, left))  # fmt: skip
         except TemporaryError as exc:
             last_error = exc
         else:

@@ -276,14 +276,16 @@ def test_a_stalled_api_server_cannot_hold_the_wait_past_the_deadline(
     api: StandIn, client: kube.KubeClient
 ) -> None:
     def stall() -> tuple[int, Any]:
-        time.sleep(4.0)
+        time.sleep(6.0)
         return 200, _isvc("True")
 
     api.script("GET", ISVC, stall)
     start = time.monotonic()
     cold = _wait("InferenceService", client, deadline_s=0.5, launched_at=start, poll_s=0.05)
     assert cold is None
-    assert time.monotonic() - start < 3.5  # the request's timeout was cut to the time left
+    assert (
+        time.monotonic() - start < 3.0
+    )  # answers after 6 s; the request's timeouts were cut to the time left
 
 
 def test_transient_500_is_tolerated_until_ready(api: StandIn, client: kube.KubeClient) -> None:
