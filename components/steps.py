@@ -42,7 +42,7 @@ from contracts.cluster import ClusterPolicy
 from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
 from contracts.trust import Gate, TrustPolicy
 from contracts.workload import Role, WorkloadContract
-from gates.verdict import Outcome, Subject, Verdict
+from gates.verdict import Outcome, Subject, Verdict, digest_bytes
 
 __all__ = [
     "DEFAULT_KEYS_MOUNT",
@@ -588,7 +588,9 @@ def promotion_step(
         GateRefused: a verdict was missing, expired, about another model or contract, or signed by
             the wrong team: the registry is left as it was.
     """
-    from gates import promotion
+    import yaml
+
+    from gates import promotion, render
 
     out = Path(out_dir)
     contract, trust = _contract(contract_yaml), _trust(trust_yaml)
@@ -603,6 +605,17 @@ def promotion_step(
             Gate.PROMOTION, contract.spec.owners.ml.team, ["no ML-artifact verdict for this version"]
         )
     subject = ml_verdict.subject
+    manifests = None
+    if manifests_yaml and Gate.PLATFORM in chosen:
+        manifests = render.Manifests(objects=tuple(o for o in yaml.safe_load_all(manifests_yaml) if o))
+        signed = _verified(chosen[Gate.PLATFORM], trust, Gate.PLATFORM, subject).artifacts.get("manifests")
+        if signed != manifests.digest():  # deploy exactly what the platform team signed, or nothing
+            raise errors.VerificationError(
+                [
+                    f"the manifests handed over (digest {manifests.digest()}) are not the ones "
+                    f"platform signed ({signed})"
+                ]
+            )
     moment = _now(now)
     verdict = promotion.evaluate(contract, subject, list(chosen.values()), trust, moment)
     envelope = _sign(verdict, contract, Path(key_file))
@@ -610,9 +623,12 @@ def promotion_step(
     if verdict.passed:
         record = registry.promote(model_name, model_version, promotion_envelope=envelope, record=verdict)
         extra = {"promoted": True, "record": str(record) if record is not None else None}
-        if manifests_yaml:
+        if manifests is not None:
+            # The manifests to apply carry the promotion record's digest: the admission policy in
+            # infra/ admits production GPU workloads only with it.
+            deployable = render.with_promotion(manifests, digest_bytes(envelope))
             out.mkdir(parents=True, exist_ok=True)
-            (out / "deployable-manifests.yaml").write_text(manifests_yaml, encoding="utf-8")
+            (out / "deployable-manifests.yaml").write_text(deployable.to_yaml(), encoding="utf-8")
     return _finish(_write_outputs(out, verdict, envelope, extra=extra))
 
 

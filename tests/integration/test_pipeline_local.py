@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from contracts.trust import Gate
+from gates.verdict import digest_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -152,6 +153,9 @@ def test_passing_path_promotes_with_every_owner_signature(
     sre = result.gates[2]
     assert sre.figures.get("passed") == 1.0
     assert any("sre-readiness: passed" in line for line in lines)
+    deployable = (result.run_dir / "promotion" / "deployable_manifests").read_text(encoding="utf-8")
+    envelope_digest = digest_bytes(result.gates[3].envelope_path.read_bytes())
+    assert f"signoff.dev/promotion-record: {envelope_digest}" in deployable
     summary = next(result.run_dir.glob("run-summary/report"), None)
     assert summary is not None and "promotion | " + TEAMS["ml"] in summary.read_text(encoding="utf-8")
 
