@@ -19,10 +19,12 @@ exactly ``get, create, update, patch`` on these kinds, and nothing else):
   ``force=false``: when another field manager (a person's ``kubectl edit``, a controller) owns a
   field we set, the server answers 409 and we stop with a :class:`~contracts.errors.ConflictError`
   naming it, instead of silently taking the field over. Before any request to a production
-  namespace, every serving object (InferenceService, Deployment; object and pod template) must carry
-  the ``signoff.dev/promotion-record`` annotation (``sha256:<64 hex>``, what
-  :func:`gates.render.with_promotion` writes) or nothing is sent: defence in depth beside the
-  admission policy ``infra/policies/require-promotion``, which is what actually holds the line.
+  namespace (``ml-prod``, or any the caller names), every serving object (InferenceService,
+  Deployment; the object and its pod template) must carry the ``signoff.dev/promotion-record``
+  annotation (``sha256:<64 hex>``, what the promotion step writes into
+  ``deployable-manifests.yaml`` with :func:`gates.render.with_promotion`) or nothing is sent:
+  defence in depth beside the admission policy ``infra/policies/require-promotion``, which is what
+  actually holds the line.
 * :func:`wait_ready`: polls ``GET`` of the InferenceService or Deployment (the deployer has no
   ``watch``/``list``; a GET every ``poll_s`` is as cheap and keeps each request bounded) until
   ready, and returns the seconds from launch: the cold-start figure the SRE gate compares with the
@@ -110,7 +112,7 @@ KINDS: dict[str, tuple[str, str]] = {
 }
 
 PRODUCTION_NAMESPACES: frozenset[str] = frozenset({"ml-prod"})
-"""Namespaces treated as production when the caller does not say (the name in ``infra/base``)."""
+"""Namespaces always treated as production (the name in ``infra/base``); callers may add others."""
 
 _SERVING_KINDS = ("InferenceService", "Deployment")
 _SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -365,7 +367,7 @@ def apply(
     namespace: str,
     field_manager: str = "signoff",
     dry_run: bool = False,
-    production: bool | None = None,
+    production: bool = False,
     client: KubeClient | None = None,
 ) -> list[str]:
     """Server-side apply every object, in order; refuse unpromoted serving objects in production.
@@ -375,8 +377,8 @@ def apply(
         namespace: target namespace; an object naming another namespace is refused.
         field_manager: the apply field manager (``fieldManager``).
         dry_run: ask the server to validate and admit without persisting (``dryRun=All``).
-        production: whether ``namespace`` is production; default: it is in
-            :data:`PRODUCTION_NAMESPACES`.
+        production: treat ``namespace`` as production too; a namespace in
+            :data:`PRODUCTION_NAMESPACES` always is (this can add the check, never remove it).
         client: from :func:`load_client`; default: ``load_client()``.
 
     Returns:
@@ -394,7 +396,7 @@ def apply(
         raise InputError(f"namespace {namespace!r} is not a DNS-1123 label")
     if not field_manager or len(field_manager) > 128:
         raise InputError(f"field manager {field_manager!r} must be 1 to 128 characters")
-    is_production = namespace in PRODUCTION_NAMESPACES if production is None else production
+    is_production = production or namespace in PRODUCTION_NAMESPACES
     plan: list[tuple[str, str, dict[str, Any]]] = []
     problems: list[str] = []
     for obj in objs:
@@ -410,7 +412,7 @@ def apply(
     if problems:
         raise PermanentError(
             f"refusing to apply to production namespace {namespace!r}: serving objects must carry the "
-            f"promotion record (signoff promote, then gates.render.with_promotion); " + "; ".join(problems)
+            f"promotion record: apply the promotion step's deployable-manifests.yaml; " + "; ".join(problems)
         )
     client = client or load_client()
     query = [("fieldManager", field_manager), ("force", "false")]

@@ -7,7 +7,8 @@
 
 What the ``signoff-deployer`` service account runs in the cluster after promotion (it alone may
 write serving objects in production; ``infra/base/rbac.yaml``). Reads a multi-document YAML of
-Kubernetes objects (``signoff render``'s ``manifests.yaml`` with the promotion record added),
+Kubernetes objects (the promotion step's ``deployable-manifests.yaml``: what platform signed, with
+the promotion record's digest added; or ``signoff render``'s ``manifests.yaml`` for staging),
 server-side applies each one in order (field manager ``signoff``, no forced takeover of fields
 someone else owns) and prints ``Kind/name`` per object. In a production namespace (``ml-prod``, or
 any namespace with ``--production``) every InferenceService/Deployment must carry the
@@ -119,7 +120,7 @@ def run(ns: argparse.Namespace) -> int:
     client = kube.load_client(ns.kubeconfig, ns.context)
     launched_at = time.monotonic()
     applied = kube.apply(
-        manifests, namespace=ns.namespace, dry_run=ns.dry_run, production=True if ns.production else None,
+        manifests, namespace=ns.namespace, dry_run=ns.dry_run, production=ns.production,
         client=client,
     )  # fmt: skip
     note = " (dry run: nothing persisted)" if ns.dry_run else ""

@@ -398,9 +398,13 @@ def test_production_apply_of_promoted_manifests_goes_through(api: StandIn, clien
     assert len(applied) == len(api.requests("PATCH")) == len(promoted.objects)
 
 
-def test_any_namespace_can_be_declared_production(api: StandIn, client: kube.KubeClient) -> None:
+def test_any_namespace_can_be_declared_production_but_ml_prod_cannot_be_declared_not(
+    api: StandIn, client: kube.KubeClient
+) -> None:
     with pytest.raises(PermanentError, match="promotion record"):
         kube.apply(_manifests(), namespace="ml-staging", production=True, client=client)
+    with pytest.raises(PermanentError, match="promotion record"):
+        kube.apply(_manifests(environment="production"), namespace="ml-prod", production=False, client=client)
     assert api.seen == []
 
 
