@@ -22,9 +22,11 @@ answers.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -75,12 +77,13 @@ class StandIn:
     """Scripted answers per (method, path); the last answer of a script repeats."""
 
     port: int = 0
+    scheme: str = "http"
     scripts: dict[tuple[str, str], list[Answer]] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def script(self, method: str, path: str, *answers: Answer) -> None:
         self.scripts[(method, path)] = list(answers)
@@ -137,26 +140,40 @@ def _handler(stand_in: StandIn) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def api() -> Iterator[StandIn]:
+@contextlib.contextmanager
+def _serving(tls: ssl.SSLContext | None = None) -> Iterator[StandIn]:
     stand_in = StandIn()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stand_in))
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        stand_in.scheme = "https"
     stand_in.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
-    yield stand_in
-    server.shutdown()
-    server.server_close()
+    try:
+        yield stand_in
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
-def _kubeconfig(tmp_path: Path, server: str) -> Path:
+@pytest.fixture
+def api() -> Iterator[StandIn]:
+    with _serving() as stand_in:
+        yield stand_in
+
+
+def _kubeconfig(tmp_path: Path, server: str, *, ca_pem: bytes | None = None) -> Path:
+    cluster: dict[str, Any] = {"server": server}
+    if ca_pem is not None:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
     path = tmp_path / "kubeconfig"
     path.write_text(
         yaml.safe_dump({
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "stand-in", "cluster": {"server": server}}],
+            "clusters": [{"name": "stand-in", "cluster": cluster}],
             "users": [{"name": "deployer", "user": {"token": TOKEN}}],
             "contexts": [{"name": "stand-in", "context": {"cluster": "stand-in", "user": "deployer"}}],
             "current-context": "stand-in",
@@ -483,3 +500,77 @@ def test_signoff_deploy_to_production_without_record_exits_1_and_sends_nothing(
     assert "signoff: refused: refusing to apply to production namespace 'ml-prod'" in err
     assert "Traceback" not in err
     assert api.seen == []
+
+
+# -------------------------------------------------------------------------------------------- TLS
+
+
+def _self_signed(tmp_path: Path, name: str) -> tuple[bytes, ssl.SSLContext]:
+    """A CA-less self-signed certificate for 127.0.0.1 and a server context that uses it."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                       critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    (tmp_path / f"{name}.crt").write_bytes(pem)
+    (tmp_path / f"{name}.key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                          serialization.NoEncryption())
+    )  # fmt: skip
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tmp_path / f"{name}.crt", tmp_path / f"{name}.key")
+    return pem, ctx
+
+
+def test_https_with_the_kubeconfig_ca_and_a_wrong_ca_is_refused_for_good(tmp_path: Path) -> None:
+    pem, ctx = _self_signed(tmp_path, "apiserver")
+    other_pem, _ = _self_signed(tmp_path, "someone-else")
+    with _serving(ctx) as api:
+        good = kube.load_client(str(_kubeconfig(tmp_path, api.url, ca_pem=pem)))
+        assert kube.apply(_manifests(), namespace="ml-staging", client=good)
+        assert api.requests("PATCH")[0].authorization == f"Bearer {TOKEN}"
+        wrong = kube.load_client(str(_kubeconfig(tmp_path, api.url, ca_pem=other_pem)))
+        with pytest.raises(PermanentError, match=r"TLS with the API server at https://127\.0\.0\.1"):
+            kube.apply(_manifests(), namespace="ml-staging", client=wrong)
+
+
+def test_in_a_pod_the_service_account_token_is_sent_and_named_on_403(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The in-cluster path end to end: host from the environment, CA and token from the pod's files."""
+    pem, ctx = _self_signed(tmp_path, "apiserver")
+    claims = {"sub": "system:serviceaccount:signoff-system:signoff-sre-step"}
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    token = f"eyJhbGciOiJSUzI1NiJ9.{payload}.c2ln"
+    sa = tmp_path / "serviceaccount"
+    sa.mkdir()
+    (sa / "token").write_text(token, encoding="utf-8")
+    (sa / "ca.crt").write_bytes(pem)
+    monkeypatch.setattr(kube, "_SA_DIR", sa)
+    with _serving(ctx) as api:
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(api.port))
+        api.script("PATCH", ISVC.replace("ml-staging", "ml-prod"), (403, status(403, "Forbidden", "no")))
+        promoted = with_promotion(_manifests(environment="production"), RECORD)
+        with pytest.raises(PermanentError) as err:
+            kube.apply(promoted, namespace="ml-prod")  # no client: load_client() finds the pod's
+        assert "service account signoff-system/signoff-sre-step may not 'patch' " in str(err.value)
+        assert "inferenceservices.serving.kserve.io in namespace 'ml-prod'" in str(err.value)
+        assert {r.authorization.lower() for r in api.seen} == {f"bearer {token}".lower()}  # scheme: any case
