@@ -10,6 +10,7 @@ import base64
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,19 @@ def test_installed_command_help_and_bad_yaml(tmp_path: Path) -> None:
     )
     assert missing_ns.returncode == 2
     assert "--namespace" in missing_ns.stderr
+
+
+def test_importing_the_adapter_and_deploy_help_load_no_kubernetes() -> None:
+    """``kubernetes`` is imported inside the functions that talk to the cluster, never at import."""
+    code = (
+        "import sys\n"
+        "import components.kube\n"
+        "from pipelines._cli import main\n"
+        "try:\n    main.main(['deploy', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print('LOADED=' + str('kubernetes' in sys.modules), file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "LOADED=False" in proc.stderr
