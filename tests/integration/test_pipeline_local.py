@@ -171,14 +171,45 @@ def _assert_stopped_at(result: Any, gate: Gate, reason: str, server: Any, model:
     assert "production" not in _aliases(server, model), "the registry's production alias moved"
 
 
-def test_ml_gate_refusal_stops_before_promotion(
+def test_ml_gate_refusal_through_signoff_run_exits_1_with_the_reason(
     setup: dict[str, Path], mlflow_server: Any, register_sklearn_model: Callable[..., str], tmp_path: Path
 ) -> None:
+    import os
+    import subprocess
+    import sys
+
     model = "iris-pipeline-ml-refused"
     version = register_sklearn_model(model)
     contract = _contract(tmp_path, model, quality=[{"metric": "accuracy", "min": 0.9999}])
-    result = _run(setup, mlflow_server, contract, model, version, tmp_path)
-    _assert_stopped_at(result, Gate.ML_ARTIFACT, "accuracy", mlflow_server, model)
+    argv = [
+        sys.executable,
+        "-m",
+        "pipelines._cli.main",
+        "run",
+        str(contract),
+        "--model",
+        f"models:/{model}/{version}",
+        "--policy",
+        str(POLICY),
+        "--trust",
+        str(setup["trust"]),
+        "--keys-dir",
+        str(setup["keys"]),
+        "--probe-seconds",
+        "3",
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server.url}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"ml-artifact refused (signed by {TEAMS['ml']})" in done.stderr
+    assert "quality.accuracy" in done.stderr or "accuracy" in done.stderr
+    rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
+    assert "REFUSED" in rows["ml-artifact"]
+    assert all("not run" in rows[g] for g in ("platform", "sre-readiness", "promotion"))
+    assert "production" not in _aliases(mlflow_server, model), "the registry's production alias moved"
+    assert "Traceback" not in done.stderr
 
 
 def test_platform_gate_refusal_stops_before_promotion(
