@@ -886,6 +886,12 @@ class Registry:
                     f"this promotion of {name} version {version} completed earlier, and {production_alias} "
                     f"has moved since (now {current}); promote again with a fresh promotion verdict"
                 )
+            if current == version and not existing:
+                done = self._placed(name, production_alias, version, tags)
+                if done is not None:  # promoted before by another (e.g. re-signed) promotion verdict
+                    return PromotionResult(
+                        name, version, done.get("previous"), str(done["id"]), already_done=True
+                    )
             previous = existing.get("previous") if existing else current if current != version else None
             verdicts: dict[str, str] = {}
             if isinstance(record, Verdict):
@@ -950,6 +956,16 @@ class Registry:
             return PromotionResult(name, version, previous, pid)
         finally:
             self._release(lock)
+
+    def _placed(self, name: str, alias: str, version: str, tags: Mapping[str, str]) -> dict[str, Any] | None:
+        """The complete signoff record that put ``alias`` on ``version`` (if signoff put it there)."""
+        placed_raw = dict(self._model(name).tags or {}).get(f"{TAG}alias.{alias}")
+        placed = json.loads(placed_raw) if placed_raw else {}
+        if str(placed.get("version")) != version or str(placed.get("record_version")) != version:
+            return None
+        raw = tags.get(f"{TAG}{placed.get('kind')}.{str(placed.get('record'))[:16]}")
+        rec = json.loads(raw) if raw else None
+        return rec if rec and rec.get("state") == "complete" else None
 
     def previous_production_version(
         self,

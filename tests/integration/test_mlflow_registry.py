@@ -510,6 +510,11 @@ def test_server_killed_before_the_alias_move_then_the_command_rerun_completes(
     records = [json.loads(t) for k, t in tags.items() if k.startswith("signoff.promotion.")]
     assert [r["state"] for r in records] == ["complete"]
     assert len(kit.client.search_model_versions(f"name='{name}'")) == versions_before
+    # Once more after success: nothing new (the command signs a fresh verdict, but finds it done).
+    before = snapshot(kit)[name]
+    assert cli(*args) == 0
+    assert "already done" in capsys.readouterr().out
+    assert snapshot(kit)[name] == before
     assert f"signoff-lock.{name}" not in snapshot(kit)
     assert reg.audit(name, kit.trust).ok
 
