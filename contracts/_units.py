@@ -20,6 +20,12 @@ from pydantic_core import core_schema
 _NUM = r"(?P<num>\d+(?:\.\d+)?|\.\d+)"
 
 
+def _show(text: object, most: int = 60) -> str:
+    """``repr`` of a user's value for a message, cut short so a message stays one readable line."""
+    shown = repr(text)
+    return shown if len(shown) <= most else shown[: most - 5] + "...'"
+
+
 def _fmt(value: float) -> str:
     """Shortest exact decimal for a float (no exponent, no trailing zeros)."""
     text = format(Decimal(repr(float(value))).normalize(), "f")
@@ -36,8 +42,8 @@ class _Unit:
     _what: ClassVar[str]
 
     def __init__(self, value: float) -> None:
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"{self._what} must be a finite, non-negative number")
+        if value > 1e18 or not math.isfinite(value) or value < 0:
+            raise ValueError(f"{self._what} must be a finite, non-negative number (at most 1e18)")
         object.__setattr__(self, "_value", value)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -155,7 +161,7 @@ class Duration(_Unit):
         m = cls._pattern.match(text)
         if not m:
             raise ValueError(
-                f"{text!r} is not a duration; write a number and a unit (ms, s, min, h, d), "
+                f"{_show(text)} is not a duration; write a number and a unit (ms, s, min, h, d), "
                 f"such as {', '.join(repr(e) for e in cls._examples)}"
             )
         return cls(float(Decimal(m["num"]) * Decimal(repr(_DURATION_UNITS[m["unit"].lower()]))))
@@ -194,10 +200,12 @@ class Percent(_Unit):
     def parse(cls, text: str) -> Percent:
         m = cls._pattern.match(text)
         if not m:
-            raise ValueError(f"{text!r} is not a percentage; write a number and '%', such as '99.9%' or '5%'")
+            raise ValueError(
+                f"{_show(text)} is not a percentage; write a number and '%', such as '99.9%' or '5%'"
+            )
         value = float(m["num"])
         if value > 100:
-            raise ValueError(f"{text!r} is over 100%")
+            raise ValueError(f"{_show(text)} is over 100%")
         return cls(value)
 
     def canonical(self) -> str:
@@ -244,15 +252,15 @@ class ByteSize(_Unit):
         m = cls._pattern.match(text)
         if not m:
             raise ValueError(
-                f"{text!r} is not an amount of memory; write a number and a unit (MB, GB, MiB, GiB), "
+                f"{_show(text)} is not an amount of memory; write a number and a unit (MB, GB, MiB, GiB), "
                 "such as '40GB' or '12 GiB'"
             )
         try:
             n = Decimal(m["num"]) * _BYTE_UNITS[m["unit"].lower()]
         except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals
-            raise ValueError(f"{text!r} is not a number") from exc
+            raise ValueError(f"{_show(text)} is not a number") from exc
         if n != n.to_integral_value():
-            raise ValueError(f"{text!r} is not a whole number of bytes")
+            raise ValueError(f"{_show(text)} is not a whole number of bytes")
         return cls(int(n))
 
     def canonical(self) -> str:

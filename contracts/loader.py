@@ -35,6 +35,7 @@ from pydantic import BaseModel, ValidationError
 from yaml.constructor import SafeConstructor
 from yaml.nodes import ScalarNode
 
+from contracts._units import _show
 from contracts.cluster import ClusterPolicy
 from contracts.errors import DocumentError, Problem
 from contracts.trust import TrustPolicy
@@ -74,9 +75,9 @@ Spelling = Literal["yaml", "md"]
 M = TypeVar("M", bound=BaseModel)
 Path_ = tuple[str | int, ...]
 
-_YAML_TAGS = {
-    "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
-}
+_SCALAR_TAGS = {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
 
 
 # ------------------------------------------------------------------------------------------- reading
@@ -209,22 +210,27 @@ class _Walk:
             tag = event.tag
             if tag is None or tag == "!":
                 tag = p.resolve(ScalarNode, event.value, event.implicit)
-            self.check_tag(path, tag, line)
+            self.check_tag(path, tag, line, _SCALAR_TAGS)
             if tag.endswith(":timestamp"):
                 return event.value
-            value = _CONSTRUCTOR.construct_object(ScalarNode(tag, event.value))
+            construct = _CONSTRUCTOR.yaml_constructors[tag]  # plain scalars only: tags were checked above
+            try:
+                value = construct(_CONSTRUCTOR, ScalarNode(tag, event.value))
+            except ValueError:  # e.g. an integer of thousands of digits
+                kind = tag.rsplit(":", 1)[-1]
+                raise self.refuse(path, f"{_show(event.value)} is not a usable {kind}", line) from None
             if isinstance(value, float) and not math.isfinite(value):
-                raise self.refuse(path, f"{event.value!r} is not a finite number", line)
+                raise self.refuse(path, f"{_show(event.value)} is not a finite number", line)
             return value
         if isinstance(event, yaml.SequenceStartEvent):
-            self.check_tag(path, event.tag or "tag:yaml.org,2002:seq", line)
+            self.check_tag(path, event.tag or _SEQ, line, {_SEQ})
             items: list[Any] = []
             while not p.check_event(yaml.SequenceEndEvent):
                 items.append(self.node((*path, len(items)), depth + 1))
             p.get_event()
             return items
         assert isinstance(event, yaml.MappingStartEvent)
-        self.check_tag(path, event.tag or "tag:yaml.org,2002:map", line)
+        self.check_tag(path, event.tag or _MAP, line, {_MAP})
         out: dict[str, Any] = {}
         while not p.check_event(yaml.MappingEndEvent):
             key_event = p.peek_event()
@@ -248,8 +254,8 @@ class _Walk:
         p.get_event()
         return out
 
-    def check_tag(self, path: Path_, tag: str, line: int) -> None:
-        if tag not in _YAML_TAGS:
+    def check_tag(self, path: Path_, tag: str, line: int, allowed: set[str]) -> None:
+        if tag not in allowed:
             raise self.refuse(
                 path,
                 f"YAML tag '{tag}' refused: only plain strings, numbers, booleans, null, mappings and lists "
@@ -399,7 +405,7 @@ def _english(err: Mapping[str, Any], root: type[BaseModel], path: list[str | int
             return f"missing section '{name}'" + (f" (it needs {', '.join(need)})" if need else "")
         return f"missing required field '{name}'"
     if kind == "literal_error":
-        return f"must be {ctx.get('expected', 'one of the allowed values')}, not {given!r}"
+        return f"must be {ctx.get('expected', 'one of the allowed values')}, not {_show(given)}"
     if kind == "enum":
         types_ = _field_type(root, path)
         enum_t = next((t for t in types_ if isinstance(t, type) and issubclass(t, enum.Enum)), None)
@@ -408,14 +414,14 @@ def _english(err: Mapping[str, Any], root: type[BaseModel], path: list[str | int
         hint = f"; did you mean '{close[0]}'?" if close else ""
         if name in ("pages", "decides"):
             return (
-                f"{given!r} is not one of the contract's three owners{hint} "
+                f"{_show(given)} is not one of the contract's three owners{hint} "
                 "(write ml, platform or sre; the teams are named under spec.owners)"
             )
-        return f"{given!r} is not valid{hint} (valid: {', '.join(valid)})"
+        return f"{_show(given)} is not valid{hint} (valid: {', '.join(valid)})"
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern", ""))
         what = _PATTERNS.get(pattern, f"text matching {pattern}")
-        return f"{given!r} is not valid here; write {what}"
+        return f"{_show(given)} is not valid here; write {what}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return f"must be a mapping of fields, not {_kind_of(given)}"
     if kind in ("tuple_type", "list_type"):
@@ -428,7 +434,7 @@ def _english(err: Mapping[str, Any], root: type[BaseModel], path: list[str | int
     if msg.startswith("Input should be "):
         msg = "must be " + msg.removeprefix("Input should be ")
     if not isinstance(given, dict | list):
-        msg += f" (got {given!r})"
+        msg += f" (got {_show(given)})"
     return msg
 
 

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from contracts._units import ByteSize, Duration, Percent
+from contracts._units import ByteSize, Duration, Percent, _show
 
 API_VERSION: Final = "signoff.dev/v1alpha1"
 
@@ -247,7 +247,7 @@ class Alert(_Frozen):
                 return float(text)
             except ValueError:
                 raise ValueError(
-                    f"{value!r} is not a threshold; write a duration ('80ms'), a percentage ('3%') or a "
+                    f"{_show(value)} is not a threshold; write a duration ('80ms'), a percentage ('3%') or a "
                     f"number"
                 ) from None
         return value
