@@ -201,6 +201,15 @@ def parse_markdown(text: str, file: str) -> WorkloadContract:
     current: list[_Line] | None = None
     for n, raw in enumerate(_strip_comments(text).splitlines(), start=1):
         line = raw.replace("\t", "    ").rstrip()
+        if len(line) > MAX_LINE:
+            raise DocumentError(
+                file,
+                [
+                    Problem(
+                        "", f"line is {len(line)} characters long; keep contract lines under {MAX_LINE}", n
+                    )
+                ],
+            )
         if not line.strip():
             continue
         head = _HEADING.match(line.strip())
@@ -549,9 +558,10 @@ def _resources(body: list[_Line], file: str, lines: dict[Path_, int]) -> dict[st
     return out
 
 
-_PAGES = re.compile(
-    r"^(?P<left>.*?)\s*(?:→|->|=>|⇒|[—–-]+>?|:|,)?\s*\bpages?\b\s*(?P<who>.*)$", re.IGNORECASE
-)
+_PAGES = re.compile(r"\bpages?\b", re.IGNORECASE)
+_ARROW_CHARS = " \t→⇒=<>—–-:,"
+MAX_LINE = 1000
+"""Longest line read; a contract line is short, and a bound keeps every pattern linear in practice."""
 
 
 def _alerts(
@@ -564,8 +574,9 @@ def _alerts(
             continue
         i = len(out)
         path = f"spec.alerts[{i}]"
-        m = _PAGES.match(line.text)
-        if not m or not m.group("who").strip():
+        hits = list(_PAGES.finditer(line.text))
+        who = line.text[hits[-1].end() :].strip() if hits else ""
+        if not who:
             raise DocumentError(
                 file,
                 [
@@ -574,7 +585,6 @@ def _alerts(
                     )
                 ],
             )
-        who = m.group("who").strip()
         role = _resolve_owner(who, owners)
         if role is None:
             teams = [o.get("team") for o in owners.values() if o.get("team")]
@@ -589,7 +599,7 @@ def _alerts(
                     )
                 ],
             )
-        left = m.group("left").strip()
+        left = line.text[: hits[-1].start()].rstrip(_ARROW_CHARS).strip()
         alert: dict[str, Any] = {}
         win = re.search(r"\s+(?:over|for|during)\s+(?:the\s+)?(?:last\s+)?(.+)$", left, re.IGNORECASE)
         if win:

@@ -123,7 +123,13 @@ CASES = [
     Case("two-documents", lambda: YAML + "---\n" + YAML, ("more than one YAML document",), "---"),
     Case("syntax", lambda: _sub(YAML, "gpu:\n", "gpu: {count: 2\n"), ("is not valid YAML",), None),
     Case("deep-nesting", lambda: "a: " + "[" * 200 + "]" * 200 + "\n", ("nested more than 32 levels deep",), 1),
+    Case("huge-integer", lambda: _sub(YAML, "count: 2", "count: " + "9" * 5000),
+         ("spec.resources.gpu.count", "is not a usable int", "..."), "count: 999"),
+    Case("scalar-tagged-map", lambda: _sub(YAML, "model: recsys-ranker", "model: !!map recsys-ranker"),
+         ("YAML tag 'tag:yaml.org,2002:map' refused",), "!!map"),
     # --- Markdown
+    Case("md-long-line", lambda: _sub(MD, "GPU OOM → pages platform team", "GPU OOM" + " " * 2000 + "→ pages platform team"),
+         ("characters long; keep contract lines under 1000",), "GPU OOM", ".md"),
     Case("md-missing-heading", lambda: _sub(MD, "### SLOs\n", ""),
          ("missing heading '### SLOs'",), None, ".md"),
     Case("md-no-workload-heading", lambda: _sub(MD, "## Workload: recsys-ranker-v2\n", ""),
