@@ -164,6 +164,7 @@ def _direct(url: str, version: str, keys: Path, trust: Path, out: Path) -> dict[
         key_file=keys / "sre.pem",
         out_dir=out / "sre",
         probe_duration_s=PROBE_SECONDS,
+        first_release=True,  # the direct run promotes first; the kfp.local run then has a target
     )
     times["sre-readiness"], t = time.perf_counter() - t, time.perf_counter()
     envelopes = {

@@ -65,7 +65,7 @@ _INPUTS: dict[str, tuple[str, ...]] = {
     "platform": ("model-name", "model-version", "contract", "cluster-policy", "trust-policy",
                  "mlflow-tracking-uri", "image"),
     "sre-readiness": ("model-name", "model-version", "contract", "cluster-policy", "trust-policy",
-                      "mlflow-tracking-uri", "image", "staging-url", "probe-seconds"),
+                      "mlflow-tracking-uri", "image", "staging-url", "probe-seconds", "first-release"),
     "promotion": ("model-name", "model-version", "contract", "trust-policy", "mlflow-tracking-uri"),
     "rollback-check": ("model-name", "model-version", "contract", "mlflow-tracking-uri"),
 }  # fmt: skip

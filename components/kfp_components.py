@@ -201,6 +201,7 @@ def sre_readiness(
     image: str,
     staging_url: str,
     probe_seconds: float,
+    first_release: bool,
     mlflow_tracking_uri: str,
     platform_envelope: Input[Artifact],
     model_ref: Input[Artifact],
@@ -213,7 +214,8 @@ def sre_readiness(
     Verifies the platform verdict and its manifests, renders the monitors, alert rules and
     Alertmanager routes, probes the staging endpoint (or, with staging_url "local", launches
     `mlflow models serve` of the version and probes it) and checks P99 latency, errors, cold start
-    and the rollback target. Fails the run when the gate refuses.
+    and the rollback target (a previous production version, or first_release declared). Fails the
+    run when the gate refuses.
 
     Args:
         contract: the workload contract, YAML text.
@@ -222,6 +224,8 @@ def sre_readiness(
         image: the serving image the platform step rendered.
         staging_url: the staging endpoint to probe, or "local".
         probe_seconds: how long to load the endpoint (open loop, at the contract's throughput).
+        first_release: declare that the model has no earlier production version to roll back to;
+            without it, a model with no production version is refused.
         mlflow_tracking_uri: MLflow tracking server URI (empty: the step's MLFLOW_TRACKING_URI).
         platform_envelope: the platform team's signed verdict.
         model_ref: the model reference from the ML step.
@@ -245,6 +249,7 @@ def sre_readiness(
             image=image,
             staging_url=staging_url,
             probe_duration_s=probe_seconds,
+            first_release=first_release,
             tracking_uri=mlflow_tracking_uri or None,
             key_file=steps.key_path("sre"),
             out_dir=out,

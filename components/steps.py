@@ -496,12 +496,17 @@ def sre_readiness_step(
     environment: Literal["staging", "production"] = "production",
     probe_duration_s: float | None = None,
     protocol: Literal["mlflow", "kserve-v1", "kserve-v2"] = "mlflow",
+    first_release: bool = False,
     now: datetime | None = None,
 ) -> StepResult:
     """The SRE handoff: observability, alerts, SLOs against a live probe, a rollback target; SRE signs.
 
     ``staging_url`` is a served endpoint to probe, or ``local`` to launch ``mlflow models serve`` of
     the model version on this machine and probe that (measuring its cold start).
+
+    The rollback check needs a previous production version in the registry, or ``first_release``:
+    an explicit declaration that there is none. Without either the gate refuses (a missing
+    production alias is never taken as a first release by itself).
 
     Raises:
         GateRefused: the readiness gate refused.
@@ -552,7 +557,7 @@ def sre_readiness_step(
         alertmanager=alertmanager,
         probe=result,
         rollback_target=previous,
-        first_release=previous is None,
+        first_release=first_release,
         subject=subject,
         now=_now(now),
     )
@@ -758,6 +763,14 @@ def _read(path: str | None) -> str:
     return Path(path).read_text(encoding="utf-8") if path else ""
 
 
+def _flag(text: str) -> bool:
+    """A boolean parameter as the engines pass it (``true``/``false``, any case)."""
+    value = text.strip().lower()
+    if value not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+    return value == "true"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m components.steps", description="run one signoff step")
     p.add_argument(
@@ -774,6 +787,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--artifact-store", default="", help="the MLflow artifact store as the cluster reads it")
     p.add_argument("--staging-url", default="local")
     p.add_argument("--probe-seconds", type=float, default=None, help="how long to load the staging endpoint")
+    p.add_argument(
+        "--first-release",
+        type=_flag,
+        default=False,
+        metavar="true|false",
+        help="sre-readiness: declare that no earlier production version exists (default false)",
+    )
     p.add_argument("--in-dir", action="append", default=[], help="an upstream step's output folder")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--status", default="", help="run-summary: the engine's final status")
@@ -859,6 +879,7 @@ def _dispatch(ns: argparse.Namespace) -> None:
             image=ns.image,
             staging_url=ns.staging_url,
             probe_duration_s=ns.probe_seconds,
+            first_release=ns.first_release,
             key_file=key,
             **common,
         )

@@ -10,6 +10,8 @@ mounted (see :mod:`components.hera_templates`).
 Parameters: ``model-name``, ``model-version``, ``contract``, ``cluster-policy``, ``trust-policy`` (the
 documents' YAML text), ``mlflow-tracking-uri``, ``image`` (the serving image the platform renders),
 ``staging-url`` (the staging endpoint SRE probes), ``probe-seconds`` (how long it loads it),
+``first-release`` (``true`` declares that no earlier production version exists; by default the SRE
+gate refuses a model with no production version to roll back to),
 ``artifact-store`` (the MLflow artifact store as the serving cluster reads it, e.g.
 ``s3://mlflow-artifacts``: MLflow's proxied ``mlflow-artifacts:/`` paths are mapped onto it).
 """
@@ -41,6 +43,11 @@ PARAMETERS: tuple[tuple[str, str | None, str], ...] = (
     ("image", None, "the serving image to render into the manifests, pinned by digest"),
     ("staging-url", None, "the staging endpoint the SRE step probes"),
     ("probe-seconds", "10", "how long the SRE step loads the staging endpoint"),
+    (
+        "first-release",
+        "false",
+        "true: the model has no earlier production version (else the SRE gate needs a rollback target)",
+    ),
     (
         "artifact-store",
         "",

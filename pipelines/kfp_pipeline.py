@@ -66,6 +66,7 @@ def build_pipeline(image: str = DEFAULT_STEP_IMAGE) -> Any:
         staging_url: str = "local",
         artifact_store: str = "",
         probe_seconds: float = 10.0,
+        first_release: bool = False,
     ) -> None:
         summary = c.run_summary(
             model_name=model_name,
@@ -109,6 +110,7 @@ def build_pipeline(image: str = DEFAULT_STEP_IMAGE) -> Any:
                     image=image,
                     staging_url=staging_url,
                     probe_seconds=probe_seconds,
+                    first_release=first_release,
                     mlflow_tracking_uri=mlflow_tracking_uri,
                     platform_envelope=pf.outputs["envelope"],
                     model_ref=ml.outputs["model_ref"],

@@ -229,6 +229,7 @@ def run_local(
     out_dir: str | Path | None = None,
     artifact_store: str = LOCAL_ARTIFACT_STORE,
     probe_seconds: float = 10.0,
+    first_release: bool = False,
 ) -> LocalRunResult:
     """Run the gated-promotion pipeline here with ``kfp.local``, against a real MLflow.
 
@@ -246,6 +247,8 @@ def run_local(
         artifact_store: the MLflow artifact store as the serving cluster would read it (the
             rendered manifests' storage URI is the version's path under it).
         probe_seconds: how long the SRE step loads the endpoint.
+        first_release: declare that the model has no earlier production version; without it the
+            SRE gate refuses a model that has none (no rollback target).
 
     Returns:
         Per-gate outcomes, the output folder and the wall time. A refused gate is a result, not
@@ -305,6 +308,7 @@ def run_local(
                 staging_url=staging_url,
                 artifact_store=artifact_store,
                 probe_seconds=float(probe_seconds),
+                first_release=bool(first_release),
             )
     finally:
         stop.set()

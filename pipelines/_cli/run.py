@@ -46,6 +46,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--probe-seconds", type=float, default=10.0, help="how long SRE loads the endpoint (10)"
     )
+    parser.add_argument(
+        "--first-release", action="store_true",
+        help="declare that the model has no earlier production version (else SRE needs a rollback target)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="keep the run's outputs here")
     parser.add_argument("--quiet", action="store_true", help="print only the outcome table")
     parser.set_defaults(func=run)
@@ -69,6 +73,7 @@ def run(ns: argparse.Namespace) -> int:
         staging_url=ns.staging_url, image=ns.image or local.DEFAULT_SERVING_IMAGE,
         tracking_uri=ns.tracking_uri, progress=progress, out_dir=ns.out,
         artifact_store=ns.artifact_store or local.LOCAL_ARTIFACT_STORE, probe_seconds=ns.probe_seconds,
+        first_release=ns.first_release,
     )  # fmt: skip
     print(result.table())
     print(f"\noutputs: {result.run_dir or result.out_dir}  (log: {result.log_path}; {result.wall_s:.1f}s)")

@@ -36,6 +36,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--artifact-store", default="", metavar="URI", help="MLflow's artifact store as the cluster reads it"
     )
     parser.add_argument("--probe-seconds", type=float, default=10.0, help="how long SRE loads the endpoint")
+    parser.add_argument(
+        "--first-release", action="store_true",
+        help="declare that the model has no earlier production version (else SRE needs a rollback target)",
+    )  # fmt: skip
     parser.add_argument("--host", default=None, metavar="URL", help="KFP API / Argo Server URL")
     parser.add_argument("--namespace", default=None, help="namespace of the run")
     parser.add_argument(
@@ -76,7 +80,17 @@ def _params(ns: argparse.Namespace) -> dict[str, str]:
         "staging-url": ns.staging_url,
         "artifact-store": ns.artifact_store,
         "probe-seconds": str(ns.probe_seconds),
+        "first-release": "true" if ns.first_release else "false",
     }
+
+
+def _kfp_value(name: str, value: str) -> str | float | bool:
+    """A parameter as the KFP pipeline types it (Argo takes every parameter as a string)."""
+    if name == "probe-seconds":
+        return float(value)
+    if name == "first-release":
+        return value == "true"
+    return value
 
 
 def _kfp(ns: argparse.Namespace, params: dict[str, str]) -> int:
@@ -93,9 +107,7 @@ def _kfp(ns: argparse.Namespace, params: dict[str, str]) -> int:
         try:
             result = client.create_run_from_pipeline_package(
                 package,
-                arguments={
-                    k.replace("-", "_"): float(v) if k == "probe-seconds" else v for k, v in params.items()
-                },
+                arguments={k.replace("-", "_"): _kfp_value(k, v) for k, v in params.items()},
                 run_name=f"signoff {params['model-name']} v{params['model-version']}",
                 enable_caching=False,
                 namespace=ns.namespace,

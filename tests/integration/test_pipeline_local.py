@@ -143,8 +143,9 @@ def test_passing_path_promotes_with_every_owner_signature(
     version = register_sklearn_model(model)
     lines: list[str] = []
     result = _run(
-        setup, mlflow_server, _contract(tmp_path, model), model, version, tmp_path, progress=lines.append
-    )
+        setup, mlflow_server, _contract(tmp_path, model), model, version, tmp_path,
+        progress=lines.append, first_release=True,
+    )  # fmt: skip
     assert result.passed, result.table() + "\n" + "\n".join(r for g in result.gates for r in g.reasons)
     assert [g.team for g in result.gates] == [TEAMS["ml"], TEAMS["platform"], TEAMS["sre"], TEAMS["ml"]]
     assert _aliases(mlflow_server, model).get("production") == version
@@ -237,3 +238,5 @@ def test_sre_gate_refusal_stops_before_promotion(
     contract = _contract(tmp_path, model, slos=slos, alerts=alerts)
     result = _run(setup, mlflow_server, contract, model, version, tmp_path)
     _assert_stopped_at(result, Gate.SRE_READINESS, "p99", mlflow_server, model)
+    # No production version and no first-release flag: no rollback target, which refuses by itself.
+    assert any(r.startswith("rollback.target: no rollback target") for r in result.failed.reasons)

@@ -63,6 +63,9 @@ def test_kfp_yaml_parses_into_the_pipeline_spec_protobuf() -> None:
     assert spec.pipeline_info.name == "signoff-gated-promotion"
     params = set(spec.root.input_definitions.parameters)
     assert {"model_name", "model_version", "contract", "cluster_policy", "trust_policy", "image"} <= params
+    first = spec.root.input_definitions.parameters["first_release"]
+    assert first.parameter_type == pipeline_spec_pb2.ParameterType.BOOLEAN
+    assert first.default_value.bool_value is False
     executors = set(spec.deployment_spec.fields["executors"].struct_value.fields)
     assert {f"exec-{g}" for g in GATE_OWNER} <= executors
 
@@ -184,8 +187,12 @@ def test_argo_workflow_template_has_the_documented_parameters() -> None:
     names = [p["name"] for p in doc["spec"]["arguments"]["parameters"]]
     assert names == [
         "model-name", "model-version", "contract", "cluster-policy", "trust-policy",
-        "mlflow-tracking-uri", "image", "staging-url", "probe-seconds", "artifact-store",
+        "mlflow-tracking-uri", "image", "staging-url", "probe-seconds", "first-release", "artifact-store",
     ]  # fmt: skip
+    defaults = {p["name"]: p.get("value") for p in doc["spec"]["arguments"]["parameters"]}
+    assert defaults["first-release"] == "false", "a first release is declared explicitly, never assumed"
+    sre = _templates(ARGO_TEMPLATE)["sre-readiness"]["container"]["args"]
+    assert sre[sre.index("--first-release") + 1] == "{{inputs.parameters.first-release}}"
 
     assert doc["metadata"]["name"] == "signoff-gated-promotion"
     workflow = yaml.safe_load(ARGO_WORKFLOW.read_text(encoding="utf-8"))

@@ -265,3 +265,14 @@ def test_a_markdown_contract_travels_as_the_yaml_of_the_same_contract() -> None:
     assert (
         local.contract_text(EXAMPLES / "recsys-ranker.yaml") == (EXAMPLES / "recsys-ranker.yaml").read_text()
     )
+
+
+def test_step_process_reads_first_release_as_the_engines_spell_it(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["sre-readiness", "--model-name", "m", "--model-version", "1", "--out-dir", "out"]
+    assert steps._parser().parse_args(base).first_release is False  # never assumed
+    assert steps._parser().parse_args([*base, "--first-release", "true"]).first_release is True
+    assert steps._parser().parse_args([*base, "--first-release", "False"]).first_release is False
+    with pytest.raises(SystemExit) as exc:
+        steps._parser().parse_args([*base, "--first-release", "yes"])
+    assert exc.value.code == 2
+    assert "'yes' is not true or false" in capsys.readouterr().err
