@@ -467,16 +467,19 @@ def platform_step(
 
 
 @contextlib.contextmanager
-def _endpoint(staging_url: str, model_uri: str, tracking_uri: str) -> Iterator[tuple[str, float | None]]:
-    """Yield ``(url, launched_at)``; ``local`` launches ``mlflow models serve`` of the version here."""
+def _endpoint(
+    staging_url: str, model_uri: str, tracking_uri: str
+) -> Iterator[tuple[str, float | None, Callable[[], bool] | None]]:
+    """Yield ``(url, launched_at, alive)``; ``local`` launches ``mlflow models serve`` of the version
+    here, and ``alive`` tells whether that process still runs (none for a remote endpoint)."""
     if staging_url != "local":
-        yield staging_url, None
+        yield staging_url, None, None
         return
     from components import local_serving
 
     server = local_serving.launch(model_uri, env={"MLFLOW_TRACKING_URI": tracking_uri})
     try:
-        yield server.url, server.launched_at
+        yield server.url, server.launched_at, server.alive
     finally:
         server.stop()
 
@@ -502,7 +505,8 @@ def sre_readiness_step(
     """The SRE handoff: observability, alerts, SLOs against a live probe, a rollback target; SRE signs.
 
     ``staging_url`` is a served endpoint to probe, or ``local`` to launch ``mlflow models serve`` of
-    the model version on this machine and probe that (measuring its cold start).
+    the model version on this machine and probe that (measuring its cold start; a server process
+    that dies is noticed at once, not at the contract's max cold start).
 
     The rollback check needs a previous production version in the registry, or ``first_release``:
     an explicit declaration that there is none. Without either the gate refuses (a missing
@@ -545,10 +549,11 @@ def sre_readiness_step(
             f"{subject.uri} has no input example: the live probe needs one "
             "(log the model with input_example=...)"
         )
-    with _endpoint(staging_url, subject.uri, str(registry.tracking_uri)) as (url, launched_at):
+    with _endpoint(staging_url, subject.uri, str(registry.tracking_uri)) as (url, launched_at, alive):
+        # A local server that crashes is noticed at once, not when max_cold_start runs out.
         result = probing.probe(
             url, contract, example=example, protocol=protocol, model_name=model.name, launched_at=launched_at,
-            **probe_kwargs,
+            alive=alive, **probe_kwargs,
         )  # fmt: skip
     verdict = readiness.evaluate(
         contract,

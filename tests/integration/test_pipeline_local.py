@@ -240,3 +240,29 @@ def test_sre_gate_refusal_stops_before_promotion(
     _assert_stopped_at(result, Gate.SRE_READINESS, "p99", mlflow_server, model)
     # No production version and no first-release flag: no rollback target, which refuses by itself.
     assert any(r.startswith("rollback.target: no rollback target") for r in result.failed.reasons)
+
+
+def test_sre_step_endpoint_notices_a_crashed_local_server_before_the_cold_start_deadline(
+    mlflow_server: Any, tmp_path: Path
+) -> None:
+    import time
+
+    from components import probe, steps
+    from contracts.loader import load_contract
+
+    # A version that does not exist: `mlflow models serve` exits at start, as a crashed server would.
+    slos = {**CONTRACT["spec"]["slos"], "max_cold_start": "10m"}
+    contract = load_contract(_contract(tmp_path, "iris-pipeline-missing", slos=slos))
+    with steps._endpoint("local", "models:/iris-pipeline-missing/1", mlflow_server.url) as (url, at, alive):
+        assert alive is not None
+        started = time.monotonic()
+        result = probe.probe(
+            url, contract, example=[[5.1, 3.5, 1.4, 0.2]], protocol="mlflow", model_name="iris",
+            launched_at=at, alive=alive, duration_s=1,
+        )  # fmt: skip
+        waited = time.monotonic() - started
+        assert not alive()
+    assert not result.ready
+    assert waited < 120, f"waited {waited:.0f}s for a dead server (deadline 600s)"
+    with steps._endpoint("http://127.0.0.1:9", "models:/m/1", mlflow_server.url) as (url, at, alive):
+        assert (url, at, alive) == ("http://127.0.0.1:9", None, None)
