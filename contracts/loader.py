@@ -63,6 +63,7 @@ __all__ = [
 MAX_BYTES = 1 << 20
 """Largest document signoff reads (1 MiB); a contract is a few KiB."""
 MAX_DEPTH = 32
+_MAX_PROBLEMS = 20
 """Deepest YAML nesting accepted; a contract nests five levels."""
 
 Document = WorkloadContract | ClusterPolicy | TrustPolicy
@@ -487,6 +488,9 @@ def validate_data(model: type[M], data: Any, file: str, lines: Mapping[Path_, in
                 and (pr.path.rpartition(".")[0], pr.path.rpartition(".")[2]) in typos
             )
         ]
+        if len(problems) > _MAX_PROBLEMS:
+            more = len(problems) - _MAX_PROBLEMS
+            problems = [*problems[:_MAX_PROBLEMS], Problem("", f"... and {more} more problems")]
         raise DocumentError(file, problems) from None
 
 
