@@ -14,6 +14,9 @@ Each template:
   ``/var/run/signoff/keys/<role>``,
 * retries only transient failures: exit code 3 (``TemporaryError``: MLflow down, a timeout); a
   refused gate (exit 1) or bad input (exit 2) fails at once,
+* carries the pod labels its network access depends on (:data:`POD_LABELS`: the SRE step's pods are
+  labelled ``signoff.dev/step: sre``, the only label ``infra/base/network-policies.yaml`` lets
+  reach the staging serving pods),
 * hands its output folder (envelope, verdict, report, metrics, manifests) to the next step as an
   artifact ``out``.
 """
@@ -27,6 +30,7 @@ __all__ = [
     "KEY_MOUNT",
     "KEY_SECRETS",
     "OUT_DIR",
+    "POD_LABELS",
     "SERVICE_ACCOUNTS",
     "STEP_OWNER",
     "StepTemplates",
@@ -54,6 +58,10 @@ STEP_OWNER: dict[str, str | None] = {
     "run-summary": None,
 }
 """Template -> the owner role whose key it mounts (none: the step signs nothing)."""
+POD_LABELS: dict[str, dict[str, str]] = {"sre-readiness": {"signoff.dev/step": "sre"}}
+"""Template -> its pods' labels. ``infra/base/network-policies.yaml`` lets only pods labelled
+``signoff.dev/step: sre`` (in ``signoff-system``) reach the staging serving pods, for the live probe;
+no other step carries it."""
 OUT_DIR = "/tmp/signoff/out"
 IN_DIR = "/tmp/signoff/in"
 RETRY_ON_TEMPORARY = "asInt(lastRetry.exitCode) == 3"
@@ -141,6 +149,7 @@ def _step(name: str, image: str) -> Any:
         + [Artifact(name=up, path=f"{IN_DIR}/{up}") for up in UPSTREAM[name]],
         outputs=[Artifact(name="out", path=OUT_DIR)],
         service_account_name=SERVICE_ACCOUNTS[name],
+        labels=POD_LABELS.get(name),
         volumes=[_volume(role)] if role else None,
         retry_strategy=_retry(),
         security_context=_security(),

@@ -22,8 +22,18 @@ DEFAULT_STEP_IMAGE = "ghcr.io/signoff-dev/signoff-step:0.1.0"
 KEY_SECRETS = {"ml": "signoff-key-ml", "platform": "signoff-key-platform", "sre": "signoff-key-sre"}
 """Owner role -> the Secret holding that owner's private key (``key.pem``)."""
 KEY_MOUNT = "/var/run/signoff/keys"
+SRE_POD_LABEL = ("signoff.dev/step", "sre")
+"""The SRE task's pod label: ``infra/base/network-policies.yaml`` lets only pods with it reach the
+staging serving pods (the live probe). No other task carries it."""
 
-__all__ = ["DEFAULT_STEP_IMAGE", "KEY_SECRETS", "PIPELINE_NAME", "build_pipeline", "compile_pipeline"]
+__all__ = [
+    "DEFAULT_STEP_IMAGE",
+    "KEY_SECRETS",
+    "PIPELINE_NAME",
+    "SRE_POD_LABEL",
+    "build_pipeline",
+    "compile_pipeline",
+]
 
 
 def build_pipeline(image: str = DEFAULT_STEP_IMAGE) -> Any:
@@ -118,6 +128,7 @@ def build_pipeline(image: str = DEFAULT_STEP_IMAGE) -> Any:
                 "sre",
                 "SRE: production readiness",
             )
+            kubernetes.add_pod_label(sre, *SRE_POD_LABEL)
             promote = gate(
                 c.promotion(
                     model_name=model_name,

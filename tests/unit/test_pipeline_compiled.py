@@ -51,6 +51,16 @@ def _walk(node: Any, path: str = "") -> list[tuple[str, str]]:
     return found
 
 
+def _staging_probe_label() -> dict[str, str]:
+    """The pod labels infra's NetworkPolicy lets reach the staging serving pods (both directions)."""
+    docs = yaml.safe_load_all((ROOT / "infra" / "base" / "network-policies.yaml").read_text(encoding="utf-8"))
+    policies = {(d["metadata"]["namespace"], d["metadata"]["name"]): d for d in docs if d}
+    egress = policies["signoff-system", "allow-sre-step-to-staging"]["spec"]["podSelector"]["matchLabels"]
+    ingress = policies["ml-staging", "allow-sre-step-probe"]["spec"]["ingress"][0]["from"][0]
+    assert ingress["podSelector"]["matchLabels"] == egress
+    return dict(egress)
+
+
 # --------------------------------------------------------------------------------------------- KFP
 
 
@@ -86,6 +96,21 @@ def test_kfp_platform_spec_parses_and_mounts_each_owners_key_only_into_its_task(
             role = s.secret_name.removeprefix("signoff-key-")
             assert s.mount_path == f"/var/run/signoff/keys/{role}"
     assert mounted == {f"exec-{g}": [f"signoff-key-{role}"] for g, role in GATE_OWNER.items()}
+
+
+def test_kfp_only_the_sre_task_carries_the_label_that_reaches_staging() -> None:
+    from google.protobuf import json_format
+    from kfp.kubernetes import kubernetes_executor_config_pb2 as k8s
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    _, platform_doc = _kfp_docs()
+    platform = json_format.ParseDict(platform_doc, pipeline_spec_pb2.PlatformSpec())
+    labels = {}
+    for name, value in platform.platforms["kubernetes"].deployment_spec.executors.items():
+        config = json_format.ParseDict(json_format.MessageToDict(value), k8s.KubernetesExecutorConfig())
+        labels[name] = dict(config.pod_metadata.labels)
+    assert labels["exec-sre-readiness"] == _staging_probe_label()
+    assert all(not v for k, v in labels.items() if k != "exec-sre-readiness"), labels
 
 
 def test_kfp_gate_tasks_never_use_the_cache_and_chain_by_data() -> None:
@@ -180,6 +205,17 @@ def test_argo_each_template_has_its_owners_account_and_only_its_owners_key(path:
         retry = t["retryStrategy"]
         assert retry["expression"] == "asInt(lastRetry.exitCode) == 3", "retry only TemporaryError (exit 3)"
         assert not t.get("podSpecPatch"), "no pod spec patches that could mount more"
+
+
+@pytest.mark.parametrize("path", ARGO_FILES, ids=lambda p: p.name)
+def test_argo_only_the_sre_pods_carry_the_label_that_reaches_staging(path: Path) -> None:
+    label = _staging_probe_label()
+    for name, t in _templates(path).items():
+        labels = t.get("metadata", {}).get("labels", {})
+        if name == "sre-readiness":
+            assert labels == label
+        else:
+            assert not set(label.items()) & set(labels.items()), f"{name} could reach staging: {labels}"
 
 
 def test_argo_workflow_template_has_the_documented_parameters() -> None:
