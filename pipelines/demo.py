@@ -58,6 +58,11 @@ class DemoResult:
     """The ``pipelines.local.LocalRunResult``."""
     tracking_uri: str = ""
     ui_command: str = ""
+    backend_uri: str = ""
+    """Where ``signoff audit`` finds the registry once the demo's server has stopped."""
+    verified: list[str] = field(default_factory=list)
+    """One line per signed verdict of the run, as ``signoff verify`` reports it."""
+    model_digest: str = ""
 
     @property
     def registry_unchanged(self) -> bool:
@@ -190,17 +195,31 @@ def _keys_and_trust(workdir: Path) -> tuple[Path, Path]:
     return keys_dir, trust_path
 
 
-def _artifact_bytes(tracking_uri: str, model_uri: str, workdir: Path) -> int:
-    """Size the ML team measures for its model (the demo declares it in the contract)."""
-    from components.mlflow_registry import Registry
+def _verify(run: Any, trust_path: Path, contract_path: Path) -> tuple[list[str], str]:
+    """Check every envelope the run wrote, the way ``signoff verify`` does."""
+    from contracts import loader
+    from gates import signing
 
-    subject_dir = workdir / "measure"
-    if subject_dir.exists():
-        import shutil
-
-        shutil.rmtree(subject_dir)
-    _, evidence = Registry(tracking_uri).gather_evidence(model_uri, subject_dir)
-    return int(evidence.artifact_size)
+    trust = loader.load_trust_policy(trust_path)
+    digest = loader.load_contract(contract_path).digest()
+    lines, model_digest = [], ""
+    for outcome in run.gates:
+        if outcome.envelope_path is None:
+            continue
+        try:
+            signed = signing.verify_envelope(outcome.envelope_path.read_bytes(), trust)
+        except errors.VerificationError as exc:
+            lines.append(f"{outcome.gate.value}: DOES NOT VERIFY: {exc}")
+            continue
+        v = signed.verdict
+        model_digest = model_digest or v.subject.digest
+        holds = v.contract_digest == digest
+        lines.append(
+            f"{v.gate.value}: signed by {signed.team} (key {signed.keyid[:12]}), "
+            f"{'passed' if v.passed else 'refused'}, subject {v.subject.uri} {v.subject.digest[:19]}..., "
+            f"{'holds for this contract' if holds else 'OTHER CONTRACT'}"
+        )
+    return lines, model_digest
 
 
 def run_demo(
@@ -242,7 +261,7 @@ def run_demo(
             trained = demo_training.train_and_register(tracking_uri, MODEL_NAME, weak=break_at == "ml")
             phases.event(f"{trained.uri} (accuracy {trained.accuracy:.3f})")
         with phases.phase("documents", "writing the contract, cluster policy, trust policy and team keys"):
-            size = _artifact_bytes(tracking_uri, trained.uri, workdir)
+            size = trained.artifact_bytes
             contract_path = workdir / "contract.yaml"
             _write_yaml(
                 contract_path,
@@ -257,6 +276,9 @@ def run_demo(
             keys_dir, trust_path = _keys_and_trust(workdir)
         registry = Registry(tracking_uri)
         before = registry.aliases(MODEL_NAME)
+        first_release = "production" not in before
+        if first_release:
+            phases.event("nothing in production yet: declaring a first release (no rollback target)")
         with phases.phase("pipeline", "running the gated-promotion pipeline with KFP's local runner"):
             run = local.run_local(
                 contract_path,
@@ -269,8 +291,12 @@ def run_demo(
                 tracking_uri=tracking_uri,
                 progress=phases.event,
                 out_dir=workdir / "runs" / f"v{trained.version}",
+                probe_seconds=5.0,
+                first_release=first_release,
             )
         after = registry.aliases(MODEL_NAME)
+        with phases.phase("verify", "verifying every signed verdict against the trust policy"):
+            verified, model_digest = _verify(run, trust_path, contract_path)
         phases.times["total"] = sum(phases.times.values())
         return DemoResult(
             workdir=workdir,
@@ -283,6 +309,9 @@ def run_demo(
             run=run,
             tracking_uri=tracking_uri,
             ui_command=ui,
+            backend_uri=server.backend_uri if server is not None else tracking_uri,
+            verified=verified,
+            model_digest=model_digest,
         )
     finally:
         if server is not None:
@@ -364,17 +393,20 @@ def render_result(result: DemoResult) -> str:
         same = "unchanged" if result.registry_unchanged else "CHANGED"
         aliases = ", ".join(f"{k}={v}" for k, v in sorted(result.aliases_after.items())) or "none"
         lines.append(f"Registry aliases {same}: {aliases}")
+    if result.verified:
+        lines += ["", "Signed verdicts (verified against the trust policy):"]
+        lines += [f"  {line}" for line in result.verified]
+    trust, contract = wd / "trust-policy.yaml", wd / "contract.yaml"
     lines += [
         "",
         "Where to look next:",
         f"  MLflow UI:          {result.ui_command}",
-        f"  the contract:       {wd / 'contract.md'} (and contract.yaml)",
-        f"  rendered manifests: {run_dir}/platform/manifests",
-        f"  signed verdicts:    {run_dir}/*/envelope",
-        f"  verify them:        signoff verify {run_dir}/*/envelope --trust {wd / 'trust-policy.yaml'} "
-        f"--contract {wd / 'contract.yaml'} --model-digest <from the table of 'signoff audit'>",
-        f"  the audit:          MLFLOW_TRACKING_URI=<server> signoff audit {MODEL_NAME} "
-        f"--trust {wd / 'trust-policy.yaml'}",
+        f"  the contract:       {wd / 'contract.md'} (the interface document; contract.yaml is the same)",
+        f"  rendered manifests: {run_dir / 'platform'}",
+        f"  verify a verdict:   signoff verify {run_dir / 'ml-artifact' / 'envelope'} --trust {trust} "
+        f"--contract {contract} --model-digest {result.model_digest}",
+        f"  the audit:          MLFLOW_TRACKING_URI={result.backend_uri} "
+        f"signoff audit {MODEL_NAME} --trust {trust}",
         f"  phases (s):         {', '.join(f'{k} {v:.1f}' for k, v in result.phases.items())}",
     ]
     return "\n".join(lines)

@@ -8,7 +8,9 @@ the registry all go through ``components.mlflow_registry``.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,8 @@ class TrainedVersion:
     version: str
     run_id: str
     accuracy: float
+    artifact_bytes: int
+    """Size of the saved model folder: what the ML team declares as its model size."""
 
     @property
     def uri(self) -> str:
@@ -49,6 +53,14 @@ def train_and_register(tracking_uri: str, name: str, *, weak: bool = False) -> T
     model = DummyClassifier(strategy="most_frequent") if weak else LogisticRegression(max_iter=500)
     model.fit(x_train, y_train)
     accuracy = float(model.score(x_test, y_test))
+    signature = infer_signature(x_test, model.predict(x_test))
+    with tempfile.TemporaryDirectory() as tmp:  # measure what will be logged, as an ML team would
+        saved = Path(tmp) / "model"
+        mlflow.sklearn.save_model(
+            model, saved, signature=signature, input_example=x_test.head(3),
+            pip_requirements=["scikit-learn", "mlflow"],
+        )  # fmt: skip
+        artifact_bytes = sum(f.stat().st_size for f in saved.rglob("*") if f.is_file())
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     mlflow.set_experiment("signoff-demo")
@@ -60,7 +72,7 @@ def train_and_register(tracking_uri: str, name: str, *, weak: bool = False) -> T
             info = mlflow.sklearn.log_model(
                 model,
                 name="model",
-                signature=infer_signature(x_test, model.predict(x_test)),
+                signature=signature,
                 input_example=x_test.head(3),
                 registered_model_name=name,
                 # Given, not inferred: inference starts a subprocess that takes tens of seconds.
@@ -69,4 +81,10 @@ def train_and_register(tracking_uri: str, name: str, *, weak: bool = False) -> T
     version = info.registered_model_version
     if version is None:  # pragma: no cover - registered_model_name always registers
         raise RuntimeError("MLflow did not register the model version")
-    return TrainedVersion(name=name, version=str(version), run_id=run.info.run_id, accuracy=accuracy)
+    return TrainedVersion(
+        name=name,
+        version=str(version),
+        run_id=run.info.run_id,
+        accuracy=accuracy,
+        artifact_bytes=artifact_bytes,
+    )
