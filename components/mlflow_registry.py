@@ -21,9 +21,15 @@ The holder and a lease expiry are its tags; a lock whose lease ran out (a crashe
 over, and the same promotion re-run takes over its own lock at once.
 
 Remote calls go through :meth:`Registry._call`, which retries transient failures (connection refused,
-timeouts, 5xx) with bounded exponential backoff. MLflow's own HTTP retries are switched off (they
-retry POSTs blindly); non-idempotent writes are never retried blindly: a lock creation that failed
-ambiguously is checked by reading the lock back.
+timeouts, 5xx) with bounded exponential backoff. MLflow's own HTTP retries are switched off around
+each of these calls only (they re-send POSTs blindly and wait minutes on a dead server; a user's own
+``MLFLOW_HTTP_REQUEST_*`` settings are kept); non-idempotent writes are never retried blindly: a lock
+creation that failed ambiguously is checked by reading the lock back.
+
+Stale-lock takeover re-reads the lock, deletes it only if it still names the crashed holder, and
+re-creates it; only one re-creation succeeds. A small window remains (without compare-and-set in
+MLflow): a taker's delete landing between another taker's delete and re-create. It needs two takers
+of one expired lock within milliseconds; leases are long (``lease_s``) to make expiries rare.
 """
 
 from __future__ import annotations
@@ -382,10 +388,6 @@ class Registry:
     @property
     def client(self) -> Any:
         if self._client is None:
-            # signoff retries itself (below); MLflow's own HTTP retries would re-send POSTs blindly
-            # and wait minutes on a dead server.
-            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-            os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
             from mlflow import MlflowClient
 
             self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
@@ -435,7 +437,8 @@ class Registry:
         for attempt in range(1, attempts + 1):
             self.calls += 1
             try:
-                return fn(*args, **kwargs)
+                with _own_retries():
+                    return fn(*args, **kwargs)
             except errors.SignoffError:
                 raise
             except Exception as exc:
@@ -1305,6 +1308,24 @@ class Registry:
         v = signed.verdict
         want = Gate.PROMOTION if kind == "promotion" else Gate.ROLLBACK
         return v.gate is want and v.subject.model == name and v.subject.version == version
+
+
+_OWN_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+
+
+@contextlib.contextmanager
+def _own_retries() -> Iterator[None]:
+    """During one of signoff's calls, MLflow does not retry on its own (signoff does, bounded); it
+    would re-send POSTs and wait minutes on a dead server. Settings the user made are kept. MLflow
+    reads these per request, so they are set around the call only, not for the whole process."""
+    added = [k for k in _OWN_RETRIES if k not in os.environ]
+    for k in added:
+        os.environ[k] = _OWN_RETRIES[k]
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
 
 
 class _Exists(errors.PermanentError):
