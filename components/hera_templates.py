@@ -9,7 +9,8 @@ source), so a contract's text cannot change what runs.
 Each template:
 
 * runs under its owner's service account (``signoff-ml-step``, ``signoff-platform-step``,
-  ``signoff-sre-step``, ``signoff-promoter``, created by ``infra/``),
+  ``signoff-sre-step``, ``signoff-promoter``, created by ``infra/``; the optional ``deploy``
+  template after promotion runs ``signoff deploy`` as ``signoff-deployer`` and mounts no key),
 * mounts only its owner's key Secret (``signoff-key-<role>``, file ``key.pem``) read-only at
   ``/var/run/signoff/keys/<role>``,
 * retries only transient failures: exit code 3 (``TemporaryError``: MLflow down, a timeout); a
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "DEPLOY_INPUTS",
     "KEY_MOUNT",
     "KEY_SECRETS",
     "OUT_DIR",
@@ -47,6 +49,7 @@ SERVICE_ACCOUNTS = {
     "promotion": "signoff-promoter",
     "rollback-check": "signoff-promoter",
     "run-summary": "signoff-promoter",
+    "deploy": "signoff-deployer",
 }
 """Template -> its service account."""
 STEP_OWNER: dict[str, str | None] = {
@@ -56,6 +59,7 @@ STEP_OWNER: dict[str, str | None] = {
     "promotion": "ml",
     "rollback-check": None,
     "run-summary": None,
+    "deploy": None,
 }
 """Template -> the owner role whose key it mounts (none: the step signs nothing)."""
 POD_LABELS: dict[str, dict[str, str]] = {"sre-readiness": {"signoff.dev/step": "sre"}}
@@ -94,6 +98,8 @@ class StepTemplates:
 
     steps: dict[str, Any]
     summary: Any
+    deploy: Any
+    """The deployer's template (not a gate: it applies what promotion signed)."""
 
 
 def _volume(role: str) -> Any:
@@ -177,6 +183,36 @@ def _summary(image: str) -> Any:
     )
 
 
+DEPLOY_INPUTS = ("production-namespace", "deploy-deadline")
+"""The deploy template's input parameters."""
+
+
+def _deploy(image: str) -> Any:
+    """``signoff deploy`` of the promotion step's ``deployable-manifests.yaml`` into production.
+
+    Runs as ``signoff-deployer``, the only account ``infra/base/rbac.yaml`` lets write serving
+    objects in ``ml-prod`` and the only identity the admission policy accepts for production GPU
+    workloads. It mounts no signing key: it signs nothing, and the manifests it applies carry the
+    promotion record's digest, which the admission policy checks.
+    """
+    from hera.workflows import Artifact, Container, Parameter
+
+    args = [f"{IN_DIR}/promotion/deployable-manifests.yaml"]
+    args += ["--namespace", "{{inputs.parameters.production-namespace}}", "--production", "--wait"]
+    args += ["--deadline", "{{inputs.parameters.deploy-deadline}}"]
+    return Container(
+        name="deploy",
+        image=image,
+        command=["python", "-m", "pipelines._cli.main", "deploy"],
+        args=args,
+        inputs=[Parameter(name=p) for p in DEPLOY_INPUTS]
+        + [Artifact(name="promotion", path=f"{IN_DIR}/promotion")],
+        service_account_name=SERVICE_ACCOUNTS["deploy"],
+        retry_strategy=_retry(),
+        security_context=_security(),
+    )
+
+
 def make_templates(image: str) -> StepTemplates:
     """Build the step templates on the step image. Call inside a Hera ``WorkflowTemplate`` context.
 
@@ -186,4 +222,6 @@ def make_templates(image: str) -> StepTemplates:
     Returns:
         The templates; their ``name`` is the step name.
     """
-    return StepTemplates(steps={n: _step(n, image) for n in _INPUTS}, summary=_summary(image))
+    return StepTemplates(
+        steps={n: _step(n, image) for n in _INPUTS}, summary=_summary(image), deploy=_deploy(image)
+    )

@@ -13,7 +13,15 @@ documents' YAML text), ``mlflow-tracking-uri``, ``image`` (the serving image the
 ``first-release`` (``true`` declares that no earlier production version exists; by default the SRE
 gate refuses a model with no production version to roll back to),
 ``artifact-store`` (the MLflow artifact store as the serving cluster reads it, e.g.
-``s3://mlflow-artifacts``: MLflow's proxied ``mlflow-artifacts:/`` paths are mapped onto it).
+``s3://mlflow-artifacts``: MLflow's proxied ``mlflow-artifacts:/`` paths are mapped onto it),
+``deploy`` (``false`` by default; ``true`` adds the deploy task), ``production-namespace``
+(``ml-prod``) and ``deploy-deadline`` (``10m``).
+
+Deploy: with ``deploy=true``, a ``deploy`` task after ``promotion.Succeeded`` runs ``signoff deploy``
+of the promotion step's ``deployable-manifests.yaml`` (what platform signed, stamped with the
+promotion record's digest) into ``production-namespace`` with ``--production --wait``, as the
+``signoff-deployer`` service account, with no signing key mounted. With the default it is skipped,
+so existing users see no change.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "DEPLOY_WHEN",
     "PARAMETERS",
     "TEMPLATE_NAME",
     "build_workflow",
@@ -53,9 +62,15 @@ PARAMETERS: tuple[tuple[str, str | None, str], ...] = (
         "",
         "the MLflow artifact store as the cluster reads it (s3://...); empty: as MLflow says",
     ),
+    ("deploy", "false", "true: after promotion, signoff-deployer applies the promoted manifests and waits"),
+    ("production-namespace", "ml-prod", "where the deploy step applies the promoted manifests"),
+    ("deploy-deadline", "10m", "how long the deploy step waits for the rollout to be ready"),
 )
 """Workflow parameters: name, default (none: required at submit), description."""
 _GATES = ("ml-artifact", "platform", "sre-readiness", "promotion", "rollback-check")
+DEPLOY_WHEN = "{{= workflow.parameters.deploy == 'true'}}"
+"""The deploy task runs only when the ``deploy`` parameter is the string ``true`` (an expr
+comparison of the value as a string: nothing in it is evaluated)."""
 
 
 def _build(cls: Any, image: str, **meta: Any) -> Any:
@@ -98,6 +113,20 @@ def _build(cls: Any, image: str, **meta: Any) -> Any:
                 )
                 tasks[name] = task
                 previous = name
+            deploy = templates.deploy
+            Task(
+                name="deploy",
+                template=deploy,
+                arguments=Arguments(
+                    parameters=[
+                        ParameterModel(name=p, value=f"{{{{workflow.parameters.{p}}}}}")
+                        for p in hera_templates.DEPLOY_INPUTS
+                    ],
+                    artifacts=[_from_task("promotion")],
+                ),
+                depends="promotion.Succeeded",
+                when=DEPLOY_WHEN,
+            )
     return w
 
 

@@ -29,6 +29,7 @@ ACCOUNTS = {
     "promotion": "signoff-promoter",
     "rollback-check": "signoff-promoter",
     "run-summary": "signoff-promoter",
+    "deploy": "signoff-deployer",
 }
 
 
@@ -179,16 +180,42 @@ def test_argo_every_gate_edge_is_succeeded_and_nothing_continues_or_memoizes(pat
     keys = {k for _, k in _walk(doc)}
     assert "continueOn" not in keys
     assert "memoize" not in keys
-    dag = _templates(path)["gated-promotion"]["dag"]["tasks"]
-    names = [t["name"] for t in dag]
-    assert names == ["ml-artifact", "platform", "sre-readiness", "promotion", "rollback-check"]
+    tasks = _templates(path)["gated-promotion"]["dag"]["tasks"]
+    names = [t["name"] for t in tasks]
+    assert names == ["ml-artifact", "platform", "sre-readiness", "promotion", "rollback-check", "deploy"]
+    dag, deploy = tasks[:-1], tasks[-1]
     assert "depends" not in dag[0] and "dependencies" not in dag[0]
     for previous, task in zip(names, dag[1:], strict=False):
-        assert "dependencies" not in task, "use depends with .Succeeded, not dependencies"
         assert task["depends"] == f"{previous}.Succeeded"
+    assert deploy["depends"] == "promotion.Succeeded", "deploy only what was promoted"
+    for task in tasks[1:]:
+        assert "dependencies" not in task, "use depends with .Succeeded, not dependencies"
         for term in re.split(r"\s*(?:&&|\|\|)\s*", task["depends"]):
             assert term.endswith(".Succeeded"), f"{task['name']}: bare or non-success depends {term!r}"
+    assert all("when" not in t for t in dag), "a gate never runs conditionally"
     assert doc["spec"]["onExit"] == "run-summary"
+
+
+@pytest.mark.parametrize("path", ARGO_FILES, ids=lambda p: p.name)
+def test_argo_deploy_is_off_by_default_and_applies_the_promoted_manifests_as_the_deployer(path: Path) -> None:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    defaults = {p["name"]: p.get("value") for p in doc["spec"]["arguments"]["parameters"]}
+    assert defaults["deploy"] == "false" and defaults["production-namespace"] == "ml-prod"
+    task = next(t for t in _templates(path)["gated-promotion"]["dag"]["tasks"] if t["name"] == "deploy")
+    # The expr form compares the parameter as a string: "false", "False", "" or anything else skips.
+    assert task["when"] == "{{= workflow.parameters.deploy == 'true'}}"
+    assert task["arguments"]["artifacts"] == [
+        {"name": "promotion", "from": "{{tasks.promotion.outputs.artifacts.out}}"}
+    ]
+    t = _templates(path)["deploy"]
+    assert t["serviceAccountName"] == "signoff-deployer"
+    assert "volumes" not in t and "volumeMounts" not in t["container"], "the deployer mounts no key"
+    args = t["container"]["args"]
+    # What the promotion step wrote: platform's manifests stamped with the promotion record digest.
+    assert args[0] == "/tmp/signoff/in/promotion/deployable-manifests.yaml"
+    assert {"--production", "--wait"} <= set(args)
+    assert args[args.index("--namespace") + 1] == "{{inputs.parameters.production-namespace}}"
+    assert args[args.index("--deadline") + 1] == "{{inputs.parameters.deploy-deadline}}"
 
 
 @pytest.mark.parametrize("path", ARGO_FILES, ids=lambda p: p.name)
@@ -224,6 +251,7 @@ def test_argo_workflow_template_has_the_documented_parameters() -> None:
     assert names == [
         "model-name", "model-version", "contract", "cluster-policy", "trust-policy",
         "mlflow-tracking-uri", "image", "staging-url", "probe-seconds", "first-release", "artifact-store",
+        "deploy", "production-namespace", "deploy-deadline",
     ]  # fmt: skip
     defaults = {p["name"]: p.get("value") for p in doc["spec"]["arguments"]["parameters"]}
     assert defaults["first-release"] == "false", "a first release is declared explicitly, never assumed"
@@ -291,7 +319,10 @@ def test_argo_parameters_reach_the_steps_as_argv_never_through_a_shell_or_script
         if "dag" in t:
             continue
         assert "script" not in t, f"{name}: a script template would splice parameters into source text"
-        assert t["container"]["command"][:3] == ["python", "-m", "components.steps"], name
+        command = ["python", "-m", "pipelines._cli.main", "deploy"] if name == "deploy" else None
+        assert t["container"]["command"][:3] == ["python", "-m", "components.steps"] or (
+            t["container"]["command"] == command
+        ), name
         for arg in t["container"]["args"]:
             if "{{" in arg:
                 assert re.fullmatch(
