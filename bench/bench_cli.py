@@ -39,8 +39,13 @@ def main(runs: int = 15) -> list[dict[str, object]]:
     for name in ("signoff --help", "signoff contract check"):
         med = statistics.median(samples[name])
         rows.append(
-            {"benchmark": f"{name} (median of {runs})", "figure": med * 1000, "baseline": base * 1000,
-             "ratio": med / base, "unit": "ms vs python -c pass"}  # fmt: skip
+            {
+                "benchmark": f"{name} (median of {runs})",
+                "figure": med * 1000,
+                "baseline": base * 1000,
+                "ratio": med / base,
+                "unit": "ms vs python -c pass",
+            }
         )
         print(f"{name:28s} {med * 1000:7.1f} ms   python -c pass {base * 1000:6.1f} ms   x{med / base:.2f}")
     return rows

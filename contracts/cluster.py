@@ -23,7 +23,7 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
-class ServingMode(str, enum.Enum):
+class ServingMode(enum.StrEnum):
     KSERVE = "kserve"
     """A KServe InferenceService (serving.kserve.io/v1beta1)."""
     DEPLOYMENT = "deployment"
@@ -95,7 +95,7 @@ class PriorityClasses(_Frozen):
         return self
 
 
-class SerializationPolicy(str, enum.Enum):
+class SerializationPolicy(enum.StrEnum):
     ALLOW = "allow"
     WARN = "warn"
     DENY = "deny"
@@ -153,7 +153,7 @@ class PolicyMetadata(_Frozen):
 class ClusterPolicy(_Frozen):
     """The platform team's cluster policy document."""
 
-    apiVersion: Literal["signoff.dev/v1alpha1"] = "signoff.dev/v1alpha1"  # noqa: N815
+    apiVersion: Literal["signoff.dev/v1alpha1"] = "signoff.dev/v1alpha1"
     kind: Literal["ClusterPolicy"] = "ClusterPolicy"
     metadata: PolicyMetadata
     spec: ClusterPolicySpec

@@ -17,7 +17,7 @@ from contracts.workload import canonical_json
 _TEAM = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"
 
 
-class Gate(str, enum.Enum):
+class Gate(enum.StrEnum):
     """The statements signoff signs. The first three are the handoff gates promotion needs."""
 
     ML_ARTIFACT = "ml-artifact"
@@ -81,7 +81,7 @@ class TrustMetadata(_Frozen):
 class TrustPolicy(_Frozen):
     """The trust policy document."""
 
-    apiVersion: Literal["signoff.dev/v1alpha1"] = "signoff.dev/v1alpha1"  # noqa: N815
+    apiVersion: Literal["signoff.dev/v1alpha1"] = "signoff.dev/v1alpha1"
     kind: Literal["TrustPolicy"] = "TrustPolicy"
     metadata: TrustMetadata
     spec: TrustSpec

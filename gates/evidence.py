@@ -69,7 +69,9 @@ class MlEvidence(_Frozen):
     metrics: dict[str, float] = {}
     """Quality metrics of the version's run or logged model."""
     serialization_formats: tuple[str, ...] = ()
-    """How the model is stored, e.g. ``("cloudpickle",)`` or ``("skops",)``; pickle-based ones run code on load."""
+    """How the model is stored, e.g. ``("cloudpickle",)`` or ``("skops",)``.
+
+    Pickle-based formats run code when loaded."""
     artifact_size: Annotated[int, Field(ge=0)]
     """Bytes of the downloaded artifact folder."""
     manifest: FileManifest

@@ -27,7 +27,7 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
-class Outcome(str, enum.Enum):
+class Outcome(enum.StrEnum):
     PASS = "pass"
     FAIL = "fail"
     WARN = "warn"

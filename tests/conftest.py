@@ -36,7 +36,9 @@ def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
             return
         assert path.exists(), f"missing golden file {path.relative_to(ROOT)}: run 'make goldens'"
         expected = path.read_text(encoding="utf-8")
-        assert text == expected, f"{path.relative_to(ROOT)} is stale or the output changed: run 'make goldens' and review the diff"
+        assert text == expected, (
+            f"{path.relative_to(ROOT)} is stale or the output changed: run 'make goldens' and review the diff"
+        )
 
     return check
 

@@ -72,7 +72,17 @@ def test_contracts_and_gates_do_no_io_imports() -> None:
 
 def test_gates_read_no_clock_and_no_files() -> None:
     """Gates take ``now`` and their inputs as arguments: no clock reads, no file reads inside."""
-    banned = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "open", "read_text", "read_bytes"}
+    banned = {
+        "now",
+        "utcnow",
+        "today",
+        "time",
+        "monotonic",
+        "perf_counter",
+        "open",
+        "read_text",
+        "read_bytes",
+    }
     offenders = []
     for name, path in _modules():
         if not name.startswith("gates"):
@@ -80,7 +90,9 @@ def test_gates_read_no_clock_and_no_files() -> None:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call):
                 fn = node.func
-                called = fn.attr if isinstance(fn, ast.Attribute) else fn.id if isinstance(fn, ast.Name) else ""
+                called = (
+                    fn.attr if isinstance(fn, ast.Attribute) else fn.id if isinstance(fn, ast.Name) else ""
+                )
                 if called in banned:
                     offenders.append(f"{name}:{node.lineno} calls {called}()")
     assert not offenders, "gates must be pure: " + "; ".join(offenders)

@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize("name", NAMES)
 def test_no_other_distribution_provides_the_name(name: str) -> None:
     providers = set(metadata.packages_distributions().get(name, []))
-    assert providers <= {"signoff"}, f"top-level package {name!r} is also installed by {providers - {'signoff'}}"
+    assert providers <= {"signoff"}, (
+        f"top-level package {name!r} is also installed by {providers - {'signoff'}}"
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)
