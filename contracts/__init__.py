@@ -3,7 +3,9 @@
 Needs only pydantic, PyYAML and the standard library. Public surface:
 
 * :class:`WorkloadContract` and its sections, :class:`ClusterPolicy`, :class:`TrustPolicy`
-* :func:`load_contract`, :func:`load_cluster_policy`, :func:`load_trust_policy`
+* :func:`load_contract`, :func:`load_cluster_policy`, :func:`load_trust_policy`, :func:`load_document`
+* both spellings: :func:`parse_contract_text`, :func:`dump_contract_yaml`, :func:`parse_markdown`,
+  :func:`render_markdown`; the JSON Schemas: :func:`schemas`
 * the unit types :class:`Duration`, :class:`Percent`, :class:`ByteSize`
 * the error tree in :mod:`contracts.errors`
 """
@@ -19,7 +21,16 @@ from contracts.errors import (
     TemporaryError,
     VerificationError,
 )
-from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
+from contracts.loader import (
+    dump_contract_yaml,
+    load_cluster_policy,
+    load_contract,
+    load_document,
+    load_trust_policy,
+    parse_contract_text,
+)
+from contracts.markdown import parse_markdown, render_markdown
+from contracts.schema import schemas
 from contracts.trust import REQUIRED_GATES, Gate, TrustPolicy
 from contracts.workload import (
     Alert,
@@ -55,7 +66,13 @@ __all__ = [
     "VerificationError",
     "WorkloadContract",
     "canonical_json",
+    "dump_contract_yaml",
     "load_cluster_policy",
     "load_contract",
+    "load_document",
     "load_trust_policy",
+    "parse_contract_text",
+    "parse_markdown",
+    "render_markdown",
+    "schemas",
 ]
