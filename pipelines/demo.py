@@ -74,6 +74,7 @@ class _Phases:
 
     def __init__(self, say: Callable[[str], None]) -> None:
         self.times: dict[str, float] = {}
+        self._gate_started: dict[str, float] = {}
         self._say = say
         self._t0 = time.perf_counter()
 
@@ -88,6 +89,16 @@ class _Phases:
 
     def event(self, text: str) -> None:
         self._say(f"[{time.perf_counter() - self._t0:5.1f}s]   {text}")
+
+    def gate_event(self, text: str) -> None:
+        """A pipeline progress line (``"platform: running"``); times each gate task from start to verdict."""
+        self.event(text)
+        gate, _, what = text.partition(": ")
+        now = time.perf_counter()
+        if what == "running":
+            self._gate_started[gate] = now
+        elif what == "decided" and gate in self._gate_started:
+            self.times[f"gate:{gate}"] = now - self._gate_started.pop(gate)
 
 
 def _contract(break_at: BreakAt | None, model_size_bytes: int) -> dict[str, Any]:
@@ -289,7 +300,7 @@ def run_demo(
                 staging_url="local",
                 image=BAD_IMAGE if break_at == "platform" else GOOD_IMAGE,
                 tracking_uri=tracking_uri,
-                progress=phases.event,
+                progress=phases.gate_event,
                 out_dir=workdir / "runs" / f"v{trained.version}",
                 probe_seconds=5.0,
                 first_release=first_release,
@@ -297,7 +308,7 @@ def run_demo(
         after = registry.aliases(MODEL_NAME)
         with phases.phase("verify", "verifying every signed verdict against the trust policy"):
             verified, model_digest = _verify(run, trust_path, contract_path)
-        phases.times["total"] = sum(phases.times.values())
+        phases.times["total"] = sum(v for k, v in phases.times.items() if not k.startswith("gate:"))
         return DemoResult(
             workdir=workdir,
             model_uri=trained.uri,
@@ -338,7 +349,7 @@ def _key_figures(outcome: Any) -> str:
         need = first("required_gb", "needed_gb", "model_gb")
         have = first("usable_gb", "capacity_gb", "available_gb")
         if need is not None and have is not None:
-            parts.append(f"GPU memory {need:g}/{have:g} GB")
+            parts.append(f"model {need:.2g} GB fits {have:g} GB of GPU memory")
     elif outcome.gate is Gate.SRE_READINESS:
         p99 = first("p99_ms")
         slo = first("slo_p99_ms", "p99_slo_ms", "slo_ms")
