@@ -407,6 +407,34 @@ def run_summary(
     return str(status.state)
 
 
+def _deploy_component(image: str) -> Callable[..., Any]:
+    """The deployer's container component on ``image`` (``signoff deploy``, no Python wrapper)."""
+
+    def deploy(deployable_manifests: Input[Artifact], namespace: str, deadline: str) -> dsl.ContainerSpec:
+        """Deploy: apply the promoted manifests to production and wait until they serve.
+
+        Runs `signoff deploy` of the promotion step's deployable manifests (what the platform team
+        signed, stamped with the promotion record's digest the admission policy checks) with
+        --production --wait. Mounts no signing key. KFP runs every task of a run under the run's
+        service account, so this task is not the signoff-deployer account the Argo WorkflowTemplate
+        uses: the run's account needs the deployer's rights in the namespace (and the admission
+        policy must accept it), or leave deploy off and deploy from Argo or by hand.
+
+        Args:
+            deployable_manifests: the manifests the promotion step wrote.
+            namespace: the production namespace (ml-prod).
+            deadline: how long to wait for the rollout to be ready (e.g. 10m).
+        """
+        return dsl.ContainerSpec(
+            image=image,
+            command=["python", "-m", "pipelines._cli.main", "deploy"],
+            args=[deployable_manifests.path, "--namespace", namespace, "--production", "--wait",
+                  "--deadline", deadline],
+        )  # fmt: skip
+
+    return dsl.container_component(deploy)
+
+
 @dataclass(frozen=True)
 class Components:
     """The components, built for one step image."""
@@ -417,6 +445,7 @@ class Components:
     promotion: Callable[..., Any]
     rollback_check: Callable[..., Any]
     run_summary: Callable[..., Any]
+    deploy: Callable[..., Any]
 
 
 def make_components(image: str) -> Components:
@@ -439,4 +468,5 @@ def make_components(image: str) -> Components:
         promotion=build(promotion),
         rollback_check=build(rollback_check),
         run_summary=build(run_summary),
+        deploy=_deploy_component(image),
     )

@@ -12,6 +12,13 @@ account and a pipeline author could mount another owner's key in a pipeline of t
 cluster, separation of duties therefore comes from who may *run* pipelines that mount a key (KFP
 profiles / namespaces per team, RBAC on the Secrets) or, with one account per step, from the Argo
 WorkflowTemplate (``pipelines/argo_workflow.py``), where each template has its own account.
+
+Deploy: with ``deploy=True`` a last task runs ``signoff deploy`` of the promotion's deployable
+manifests into ``production_namespace`` (``--production --wait --deadline deploy_deadline``). It
+mounts no key but, KFP having no per-task service account, it runs as the run's account, not as
+``signoff-deployer``: that account then needs the deployer's rights in production, which is why
+it is off by default and why the Argo template (its deploy task runs as ``signoff-deployer``) is
+the recommended way to deploy. Local runs (``kfp.local``) never deploy.
 """
 
 from typing import Any
@@ -77,6 +84,9 @@ def build_pipeline(image: str = DEFAULT_STEP_IMAGE) -> Any:
         artifact_store: str = "",
         probe_seconds: float = 10.0,
         first_release: bool = False,
+        deploy: bool = False,
+        production_namespace: str = "ml-prod",
+        deploy_deadline: str = "10m",
     ) -> None:
         summary = c.run_summary(
             model_name=model_name,
@@ -153,6 +163,14 @@ def build_pipeline(image: str = DEFAULT_STEP_IMAGE) -> Any:
             )
             rollback.set_caching_options(False)
             rollback.set_display_name("rollback check")
+            with dsl.If(deploy == True, name="deploy"):  # noqa: E712 (a KFP condition, not a Python test)
+                rollout = c.deploy(
+                    deployable_manifests=promote.outputs["deployable_manifests"],
+                    namespace=production_namespace,
+                    deadline=deploy_deadline,
+                )
+                rollout.set_caching_options(False)
+                rollout.set_display_name("Deployer: production rollout")
 
     return gated_promotion
 

@@ -309,6 +309,7 @@ def run_local(
                 artifact_store=artifact_store,
                 probe_seconds=float(probe_seconds),
                 first_release=bool(first_release),
+                deploy=False,  # local runs never deploy: nothing here is a cluster
             )
     finally:
         stop.set()

@@ -157,6 +157,7 @@ def test_passing_path_promotes_with_every_owner_signature(
     deployable = (result.run_dir / "promotion" / "deployable_manifests").read_text(encoding="utf-8")
     envelope_digest = digest_bytes(result.gates[3].envelope_path.read_bytes())
     assert f"signoff.dev/promotion-record: {envelope_digest}" in deployable
+    assert not (result.run_dir / "deploy").exists(), "a local run never deploys"
     summary = next(result.run_dir.glob("run-summary/report"), None)
     assert summary is not None and "promotion | " + TEAMS["ml"] in summary.read_text(encoding="utf-8")
 

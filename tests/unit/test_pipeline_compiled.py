@@ -66,7 +66,7 @@ def _staging_probe_label() -> dict[str, str]:
 
 
 def test_kfp_yaml_parses_into_the_pipeline_spec_protobuf() -> None:
-    from google.protobuf import json_format  # type: ignore[import-untyped]
+    from google.protobuf import json_format
     from kfp.pipeline_spec import pipeline_spec_pb2
 
     spec_doc, _ = _kfp_docs()
@@ -117,7 +117,8 @@ def test_kfp_only_the_sre_task_carries_the_label_that_reaches_staging() -> None:
 def test_kfp_gate_tasks_never_use_the_cache_and_chain_by_data() -> None:
     spec_doc, _ = _kfp_docs()
     dag = spec_doc["components"]["comp-exit-handler-1"]["dag"]["tasks"]
-    assert set(dag) == {*GATE_OWNER, "rollback-check"}
+    condition = next(name for name in dag if name.startswith("condition-"))
+    assert set(dag) == {*GATE_OWNER, "rollback-check", condition}
     for name, task in dag.items():
         assert not task.get("cachingOptions", {}).get("enableCache", False), f"{name} may use the cache"
     # Each gate consumes the previous gate's envelope: a refused gate leaves nothing downstream to run.
@@ -131,6 +132,30 @@ def test_kfp_gate_tasks_never_use_the_cache_and_chain_by_data() -> None:
         assert upstream in dag[task]["dependentTasks"]
     root = spec_doc["root"]["dag"]["tasks"]
     assert root["run-summary"]["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
+
+
+def test_kfp_deploy_runs_only_when_asked_after_promotion_with_no_key() -> None:
+    spec_doc, platform_doc = _kfp_docs()
+    params = spec_doc["root"]["inputDefinitions"]["parameters"]
+    assert params["deploy"] == {"defaultValue": False, "isOptional": True, "parameterType": "BOOLEAN"}
+    assert params["production_namespace"]["defaultValue"] == "ml-prod"
+    dag = spec_doc["components"]["comp-exit-handler-1"]["dag"]["tasks"]
+    condition = next(task for name, task in dag.items() if name.startswith("condition-"))
+    expected = "inputs.parameter_values['pipelinechannel--deploy'] == true"
+    assert condition["triggerPolicy"]["condition"] == expected
+    assert condition["dependentTasks"] == ["promotion"]
+    (artifact,) = condition["inputs"]["artifacts"].values()
+    assert artifact["taskOutputArtifact"] == {
+        "outputArtifactKey": "deployable_manifests",
+        "producerTask": "promotion",
+    }
+    inner = spec_doc["components"][condition["componentRef"]["name"]]["dag"]["tasks"]
+    assert list(inner) == ["deploy"] and not inner["deploy"].get("cachingOptions", {}).get("enableCache")
+    container = spec_doc["deploymentSpec"]["executors"]["exec-deploy"]["container"]
+    assert container["command"] == ["python", "-m", "pipelines._cli.main", "deploy"]
+    assert {"--production", "--wait"} <= set(container["args"])
+    executors = platform_doc["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert "exec-deploy" not in executors, "the deploy task mounts no key"
 
 
 def test_kfp_components_install_nothing_at_start() -> None:
