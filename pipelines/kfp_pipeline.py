@@ -24,8 +24,12 @@ the recommended way to deploy. Local runs (``kfp.local``) never deploy.
 from typing import Any
 
 PIPELINE_NAME = "signoff-gated-promotion"
-DEFAULT_STEP_IMAGE = "ghcr.io/signoff-dev/signoff-step:0.1.0"
-"""The step image compiled in by default (``infra/docker/Dockerfile``); ``--image`` overrides it."""
+PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
+"""A placeholder, not a real image digest: no step image is published from here."""
+DEFAULT_STEP_IMAGE = f"ghcr.io/signoff-dev/signoff-step@{PLACEHOLDER_DIGEST}"
+"""The step image compiled in by default (``infra/docker/Dockerfile``), pinned by digest. The digest
+is the all-zero PLACEHOLDER (nothing can pull it): build and push the Dockerfile, then compile with
+``signoff compile --image REGISTRY/signoff-step@sha256:<the pushed digest>``."""
 KEY_SECRETS = {"ml": "signoff-key-ml", "platform": "signoff-key-platform", "sre": "signoff-key-sre"}
 """Owner role -> the Secret holding that owner's private key (``key.pem``)."""
 KEY_MOUNT = "/var/run/signoff/keys"
@@ -37,9 +41,11 @@ __all__ = [
     "DEFAULT_STEP_IMAGE",
     "KEY_SECRETS",
     "PIPELINE_NAME",
+    "PLACEHOLDER_DIGEST",
     "SRE_POD_LABEL",
     "build_pipeline",
     "compile_pipeline",
+    "placeholder_note",
 ]
 
 
@@ -182,6 +188,20 @@ def compile_pipeline(image: str, path: str) -> None:
         image: the step image.
         path: the output file.
     """
+    from pathlib import Path
+
     from kfp import compiler
 
     compiler.Compiler().compile(build_pipeline(image), package_path=path)
+    if PLACEHOLDER_DIGEST in image:
+        target = Path(path)
+        target.write_text(placeholder_note(image) + target.read_text(encoding="utf-8"), encoding="utf-8")
+
+
+def placeholder_note(image: str) -> str:
+    """The comment heading a compiled file whose step image has the PLACEHOLDER digest."""
+    return (
+        f"# PLACEHOLDER step image digest: {image} names no published image.\n"
+        "# Build infra/docker/Dockerfile, push it, and recompile with\n"
+        "#   signoff compile --engine kfp|argo --image REGISTRY/signoff-step@sha256:<pushed digest>\n"
+    )

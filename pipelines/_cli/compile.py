@@ -31,7 +31,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--image",
         default=DEFAULT_STEP_IMAGE,
-        help=f"the step image, pinned by digest in production (default {DEFAULT_STEP_IMAGE})",
+        help="the step image, pinned by digest (default: ghcr.io/signoff-dev/signoff-step with an "
+        "all-zero PLACEHOLDER digest; pass your pushed image's digest)",
     )
     parser.add_argument(
         "--out", metavar="DIR", type=Path, default=Path("."), help="output folder (default: .)"

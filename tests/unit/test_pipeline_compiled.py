@@ -331,6 +331,25 @@ def test_infra_workflow_template_is_the_compiled_one() -> None:
     assert ARGO_TEMPLATE.name in kustomization["resources"]
 
 
+def test_every_compiled_step_image_is_pinned_by_digest_and_a_placeholder_says_so(tmp_path: Path) -> None:
+    from pipelines import kfp_pipeline
+
+    spec_doc, _ = _kfp_docs()
+    images = {e["container"]["image"] for e in spec_doc["deploymentSpec"]["executors"].values()}
+    for path in ARGO_FILES:
+        images |= {t["container"]["image"] for t in _templates(path).values() if "container" in t}
+    assert images == {compile_cli.DEFAULT_STEP_IMAGE}
+    assert re.fullmatch(r"[a-z0-9./-]+@sha256:[0-9a-f]{64}", compile_cli.DEFAULT_STEP_IMAGE)
+    assert kfp_pipeline.PLACEHOLDER_DIGEST == "sha256:" + "0" * 64
+    for path in (KFP, *ARGO_FILES):
+        head = path.read_text(encoding="utf-8")[:600]
+        assert "PLACEHOLDER step image digest" in head, f"{path.name} hides its placeholder digest"
+    real = "ghcr.io/example/signoff-step@sha256:" + "1f" * 32
+    (written, _) = compile_cli.compile_to("argo", real, tmp_path)
+    text = written.read_text(encoding="utf-8")
+    assert "PLACEHOLDER" not in text and real in text
+
+
 def test_compile_refuses_an_image_with_spaces(tmp_path: Path) -> None:
     from contracts import errors
 
