@@ -276,3 +276,26 @@ def test_step_process_reads_first_release_as_the_engines_spell_it(capsys: pytest
         steps._parser().parse_args([*base, "--first-release", "yes"])
     assert exc.value.code == 2
     assert "'yes' is not true or false" in capsys.readouterr().err
+
+
+def test_submit_declares_a_first_release_only_when_asked_typed_for_each_engine() -> None:
+    import argparse
+
+    from pipelines import argo_workflow
+    from pipelines._cli import submit
+
+    parser = argparse.ArgumentParser()
+    submit.configure(parser)
+    base = [
+        "--engine", "argo", "--contract", str(EXAMPLES / "recsys-ranker.yaml"),
+        "--model", "models:/recsys-ranker/3", "--policy", str(EXAMPLES / "cluster-policy.yaml"),
+        "--trust", str(EXAMPLES / "trust-policy.yaml"), "--image", "reg/serve@sha256:" + "1" * 64,
+        "--staging-url", "http://ranker.ml-staging.svc",
+    ]  # fmt: skip
+    assert submit._params(parser.parse_args(base))["first-release"] == "false"
+    params = submit._params(parser.parse_args([*base, "--first-release"]))
+    assert params["first-release"] == "true"
+    assert set(params) <= {name for name, _, _ in argo_workflow.PARAMETERS}  # every value has a parameter
+    assert submit._kfp_value("first-release", "true") is True
+    assert submit._kfp_value("first-release", "false") is False
+    assert submit._kfp_value("probe-seconds", "3") == 3.0
