@@ -222,7 +222,8 @@ def sre_readiness(
         cluster_policy: the platform team's cluster policy, YAML text.
         trust_policy: which keys belong to which team, YAML text.
         image: the serving image the platform step rendered.
-        staging_url: the staging endpoint to probe, or "local".
+        staging_url: the staging endpoint to probe; "kserve://NAMESPACE/NAME" or
+            "deployment://NAMESPACE/NAME" to wait until that staging object is Ready first; or "local".
         probe_seconds: how long to load the endpoint (open loop, at the contract's throughput).
         first_release: declare that the model has no earlier production version to roll back to;
             without it, a model with no production version is refused.

@@ -29,8 +29,10 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +44,7 @@ from contracts.cluster import ClusterPolicy
 from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
 from contracts.trust import Gate, TrustPolicy
 from contracts.workload import Role, WorkloadContract
+from gates.evidence import ProbeResult
 from gates.verdict import Outcome, Subject, Verdict, digest_bytes
 
 __all__ = [
@@ -466,12 +469,54 @@ def platform_step(
     return _finish(_write_outputs(out, verdict, envelope, extra={"manifests_digest": manifests.digest()}))
 
 
+_CLUSTER_TARGET = re.compile(
+    r"^(?P<scheme>kserve|deployment)://(?P<namespace>[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)"
+    r"/(?P<name>[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$"
+)
+
+
+def cluster_target(staging_url: str) -> tuple[Literal["InferenceService", "Deployment"], str, str] | None:
+    """``kserve://NAMESPACE/NAME`` or ``deployment://NAMESPACE/NAME`` -> ``(kind, namespace, name)``.
+
+    Any other value (an ``http(s)://`` URL, ``local``) is not a cluster target: ``None``.
+    """
+    m = _CLUSTER_TARGET.match(staging_url)
+    if m is None:
+        return None
+    kind: Literal["InferenceService", "Deployment"] = (
+        "InferenceService" if m["scheme"] == "kserve" else "Deployment"
+    )
+    return kind, m["namespace"], m["name"]
+
+
 @contextlib.contextmanager
 def _endpoint(
-    staging_url: str, model_uri: str, tracking_uri: str
-) -> Iterator[tuple[str, float | None, Callable[[], bool] | None]]:
-    """Yield ``(url, launched_at, alive)``; ``local`` launches ``mlflow models serve`` of the version
-    here, and ``alive`` tells whether that process still runs (none for a remote endpoint)."""
+    staging_url: str, model_uri: str, tracking_uri: str, *, deadline_s: float
+) -> Iterator[tuple[str | None, float | None, Callable[[], bool] | None]]:
+    """Yield ``(url, launched_at, alive)`` for the probe.
+
+    * ``local`` launches ``mlflow models serve`` of the version here; ``alive`` tells whether that
+      process still runs, and the cold start counts from its launch.
+    * ``kserve://NS/NAME`` / ``deployment://NS/NAME`` is the cluster path: the staging object was
+      applied just before this step (``signoff deploy --namespace NS``), and the step polls the
+      Kubernetes API until it is Ready (``components.kube.wait_ready``, at most ``deadline_s``,
+      the contract's max cold start), then probes its URL. The cold start counts from this step's
+      start. ``url`` is ``None`` when it never became Ready.
+    * anything else is a URL, probed as it is.
+    """
+    target = cluster_target(staging_url)
+    if target is not None:
+        from components import kube
+
+        kind, namespace, name = target
+        started = time.monotonic()
+        client = kube.load_client()
+        ready = kube.wait_ready(
+            kind, name, namespace, deadline_s=deadline_s, launched_at=started, client=client
+        )
+        url = kube.staging_url(kind, name, namespace, client=client) if ready is not None else None
+        yield url, started, None
+        return
     if staging_url != "local":
         yield staging_url, None, None
         return
@@ -504,9 +549,11 @@ def sre_readiness_step(
 ) -> StepResult:
     """The SRE handoff: observability, alerts, SLOs against a live probe, a rollback target; SRE signs.
 
-    ``staging_url`` is a served endpoint to probe, or ``local`` to launch ``mlflow models serve`` of
+    ``staging_url`` is a served endpoint to probe; ``local`` to launch ``mlflow models serve`` of
     the model version on this machine and probe that (measuring its cold start; a server process
-    that dies is noticed at once, not at the contract's max cold start).
+    that dies is noticed at once, not at the contract's max cold start); or, in a cluster,
+    ``kserve://NAMESPACE/NAME`` / ``deployment://NAMESPACE/NAME``: wait (via the Kubernetes API,
+    at most the contract's max cold start) until that staging object is Ready, then probe its URL.
 
     The rollback check needs a previous production version in the registry, or ``first_release``:
     an explicit declaration that there is none. Without either the gate refuses (a missing
@@ -549,12 +596,22 @@ def sre_readiness_step(
             f"{subject.uri} has no input example: the live probe needs one "
             "(log the model with input_example=...)"
         )
-    with _endpoint(staging_url, subject.uri, str(registry.tracking_uri)) as (url, launched_at, alive):
-        # A local server that crashes is noticed at once, not when max_cold_start runs out.
-        result = probing.probe(
-            url, contract, example=example, protocol=protocol, model_name=model.name, launched_at=launched_at,
-            alive=alive, **probe_kwargs,
-        )  # fmt: skip
+    deadline = contract.spec.slos.max_cold_start.seconds
+    with _endpoint(staging_url, subject.uri, str(registry.tracking_uri), deadline_s=deadline) as (
+        url,
+        launched_at,
+        alive,
+    ):
+        if url is None:  # a cluster object that never became Ready within the contract's cold start
+            result = ProbeResult(
+                url=staging_url, protocol=protocol, ready=False, cold_start_deadline_s=deadline
+            )
+        else:
+            # A local server that crashes is noticed at once, not when max_cold_start runs out.
+            result = probing.probe(
+                url, contract, example=example, protocol=protocol, model_name=model.name,
+                launched_at=launched_at, alive=alive, **probe_kwargs,
+            )  # fmt: skip
     verdict = readiness.evaluate(
         contract,
         manifests=manifests.objects,

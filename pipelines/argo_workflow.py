@@ -50,7 +50,7 @@ PARAMETERS: tuple[tuple[str, str | None, str], ...] = (
     ("trust-policy", None, "which keys belong to which team, YAML text"),
     ("mlflow-tracking-uri", "http://mlflow.signoff-system.svc:5000", "MLflow tracking server URI"),
     ("image", None, "the serving image to render into the manifests, pinned by digest"),
-    ("staging-url", None, "the staging endpoint the SRE step probes"),
+    ("staging-url", None, "the staging endpoint the SRE step probes (kserve://NS/NAME: wait for Ready)"),
     ("probe-seconds", "10", "how long the SRE step loads the staging endpoint"),
     (
         "first-release",

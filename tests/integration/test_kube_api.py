@@ -574,3 +574,61 @@ def test_in_a_pod_the_service_account_token_is_sent_and_named_on_403(
         assert "service account signoff-system/signoff-sre-step may not 'patch' " in str(err.value)
         assert "inferenceservices.serving.kserve.io in namespace 'ml-prod'" in str(err.value)
         assert {r.authorization.lower() for r in api.seen} == {f"bearer {token}".lower()}  # scheme: any case
+
+
+# ------------------------------------------------------------------ the SRE step's cluster target
+
+
+def test_sre_step_cluster_target_waits_for_ready_then_probes_its_url(
+    api: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kserve://ml-staging/NAME``: the SRE step polls until Ready and probes the status URL."""
+    from components import steps
+
+    monkeypatch.setenv("KUBECONFIG", str(_kubeconfig(tmp_path, api.url)))
+    url = "https://recsys-ranker-v2.ml-staging.example.com"
+    api.script("GET", ISVC, (200, _isvc("False")), (200, _isvc("True", url=url)))
+    target = f"kserve://ml-staging/{NAME}"
+    with steps._endpoint(target, "models:/recsys-ranker/7", "http://unused", deadline_s=30) as (
+        got,
+        launched_at,
+        alive,
+    ):
+        assert got == url
+        assert launched_at is not None and launched_at <= time.monotonic()
+        assert alive is None
+    assert [r.path for r in api.requests("GET")] == [ISVC] * 3  # two polls, then the URL
+
+
+def test_sre_step_cluster_target_never_ready_yields_no_url_at_the_deadline(
+    api: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from components import steps
+
+    monkeypatch.setenv("KUBECONFIG", str(_kubeconfig(tmp_path, api.url)))
+    api.script("GET", ISVC, (200, _isvc("False")))
+    started = time.monotonic()
+    with steps._endpoint(f"kserve://ml-staging/{NAME}", "models:/m/1", "http://unused", deadline_s=2) as (
+        got,
+        _,
+        _,
+    ):
+        assert got is None
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("kserve://ml-staging/recsys-ranker-v2", ("InferenceService", "ml-staging", "recsys-ranker-v2")),
+        ("deployment://ml-staging/fraud-scorer", ("Deployment", "ml-staging", "fraud-scorer")),
+        ("local", None),
+        ("http://127.0.0.1:8080", None),
+        ("kserve://ml-staging/Bad_Name", None),
+        ("kserve://ml-staging/a/b", None),
+    ],
+)
+def test_cluster_target_spelling(value: str, expected: tuple[str, str, str] | None) -> None:
+    from components import steps
+
+    assert steps.cluster_target(value) == expected
