@@ -254,7 +254,8 @@ def test_sre_step_endpoint_notices_a_crashed_local_server_before_the_cold_start_
     # A version that does not exist: `mlflow models serve` exits at start, as a crashed server would.
     slos = {**CONTRACT["spec"]["slos"], "max_cold_start": "10m"}
     contract = load_contract(_contract(tmp_path, "iris-pipeline-missing", slos=slos))
-    with steps._endpoint("local", "models:/iris-pipeline-missing/1", mlflow_server.url) as (url, at, alive):
+    missing = "models:/iris-pipeline-missing/1"
+    with steps._endpoint("local", missing, mlflow_server.url, deadline_s=600) as (url, at, alive):
         assert alive is not None
         started = time.monotonic()
         result = probe.probe(
@@ -265,5 +266,9 @@ def test_sre_step_endpoint_notices_a_crashed_local_server_before_the_cold_start_
         assert not alive()
     assert not result.ready
     assert waited < 120, f"waited {waited:.0f}s for a dead server (deadline 600s)"
-    with steps._endpoint("http://127.0.0.1:9", "models:/m/1", mlflow_server.url) as (url, at, alive):
+    with steps._endpoint("http://127.0.0.1:9", "models:/m/1", mlflow_server.url, deadline_s=600) as (
+        url,
+        at,
+        alive,
+    ):
         assert (url, at, alive) == ("http://127.0.0.1:9", None, None)
