@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from contracts.errors import InputError
+from pipelines._cli import _report
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -67,12 +68,7 @@ def run(ns: argparse.Namespace) -> int:
         ns.evidence.write_text(evidence.model_dump_json(indent=2) + "\n", encoding="utf-8")
     verdict = ml_artifact.evaluate(contract, evidence, policy, subject, datetime.now(UTC))
     print(f"ML-artifact gate for {subject.uri} (digest {subject.digest}) under contract {contract.name}")
-    width = max((len(c.id) for c in verdict.checks), default=0)
-    for check in verdict.checks:
-        print(f"  {check.outcome.value.upper():4}  {check.id:{width}}  {check.message}")
-        figures = ", ".join(f"{k}={v}" for k, v in check.figures.items())
-        if figures:
-            print(f"        {'':{width}}  [{figures}]")
+    _report.print_checks(verdict)
     if ns.key is not None:
         from components.keys import load_private_key
         from gates.signing import sign_verdict
@@ -83,10 +79,4 @@ def run(ns: argparse.Namespace) -> int:
         if not ns.no_keep:
             digest = registry.store_envelope(subject.model, subject.version, Gate.ML_ARTIFACT, envelope)
             print(f"signed verdict kept with {subject.uri} ({digest})")
-    if not verdict.passed:
-        print(
-            f"REFUSED: {len(verdict.failures)} check(s) failed: {', '.join(c.id for c in verdict.failures)}"
-        )
-        return 1
-    print(f"PASSED: every check passed; team {verdict.team} signs this verdict")
-    return 0
+    return _report.print_outcome(verdict)

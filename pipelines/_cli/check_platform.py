@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from contracts.errors import InputError
+from pipelines._cli import _report
 from pipelines._cli.render import add_inputs, load_inputs, render_inputs
 
 if TYPE_CHECKING:
@@ -58,19 +59,8 @@ def run(ns: argparse.Namespace) -> int:
         inputs.contract, inputs.policy, manifests, subject, datetime.now(UTC), image=inputs.image
     )
     print(f"platform gate for {subject.uri} under contract {inputs.contract.name} ({inputs.mode.value})")
-    width = max(len(c.id) for c in verdict.checks)
-    for check in verdict.checks:
-        figures = ", ".join(f"{k}={v}" for k, v in check.figures.items())
-        print(f"  {check.outcome.value.upper():4}  {check.id:{width}}  {check.message}")
-        if figures:
-            print(f"        {'':{width}}  [{figures}]")
+    _report.print_checks(verdict)
     print(f"manifests digest: {verdict.artifacts['manifests']}")
     if ns.verdict:
         ns.verdict.write_text(verdict.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    if not verdict.passed:
-        print(
-            f"REFUSED: {len(verdict.failures)} check(s) failed: {', '.join(c.id for c in verdict.failures)}"
-        )
-        return 1
-    print(f"PASSED: every check passed; team {verdict.team} signs this verdict")
-    return 0
+    return _report.print_outcome(verdict)

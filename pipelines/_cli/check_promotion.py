@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from contracts.errors import InputError
+from pipelines._cli import _report
 
 if TYPE_CHECKING:
     from contracts.trust import TrustPolicy
     from contracts.workload import WorkloadContract
-    from gates.verdict import Subject, Verdict
+    from gates.verdict import Subject
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -99,16 +100,6 @@ def subject_from_args(ns: argparse.Namespace, contract: WorkloadContract) -> Sub
         ) from None
 
 
-def print_checks(verdict: Verdict) -> None:
-    """Each check with its outcome, message and figures."""
-    width = max((len(c.id) for c in verdict.checks), default=0)
-    for check in verdict.checks:
-        print(f"  {check.outcome.value.upper():4}  {check.id:{width}}  {check.message}")
-        figures = ", ".join(f"{k}={v}" for k, v in check.figures.items())
-        if figures:
-            print(f"        {'':{width}}  [{figures}]")
-
-
 def run(ns: argparse.Namespace) -> int:
     """Evaluate the promotion gate and print its checks; 0 when it passes, 1 when it refuses."""
     from datetime import UTC, datetime
@@ -129,7 +120,7 @@ def run(ns: argparse.Namespace) -> int:
         private = keys.load_private_key(ns.key)
     verdict = promotion.evaluate(contract, subject, envelopes, trust, datetime.now(UTC), approvals=approvals)
     print(f"promotion gate for {subject.uri} ({subject.digest}) under contract {contract.name}")
-    print_checks(verdict)
+    _report.print_checks(verdict)
     if ns.verdict:
         ns.verdict.write_text(verdict.model_dump_json(indent=2) + "\n", encoding="utf-8")
     if private is not None:
@@ -137,10 +128,7 @@ def run(ns: argparse.Namespace) -> int:
 
         ns.out.write_bytes(signing.sign_verdict(verdict, private))
         print(f"signed promotion verdict: {ns.out}")
-    if not verdict.passed:
-        print(
-            f"REFUSED: {len(verdict.failures)} check(s) failed: {', '.join(c.id for c in verdict.failures)}"
-        )
+    if _report.print_refusal(verdict):
         return 1
     print(f"PASSED: every required verdict holds; valid until {verdict.expires_at.isoformat()}")
     return 0

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from contracts.errors import InputError
+from pipelines._cli import _report
 
 if TYPE_CHECKING:
     from contracts.cluster import ClusterPolicy, ServingMode
@@ -160,20 +161,9 @@ def run(ns: argparse.Namespace) -> int:
         now=datetime.now(UTC),
     )
     print(f"sre-readiness gate for {subject.uri} under contract {contract.name} ({mode.value}, {namespace})")
-    width = max(len(c.id) for c in verdict.checks)
-    for check in verdict.checks:
-        figures = ", ".join(f"{k}={v}" for k, v in check.figures.items())
-        print(f"  {check.outcome.value.upper():4}  {check.id:{width}}  {check.message}")
-        if figures:
-            print(f"        {'':{width}}  [{figures}]")
+    _report.print_checks(verdict)
     for name, digest in verdict.artifacts.items():
         print(f"{name} digest: {digest}")
     if ns.verdict:
         ns.verdict.write_text(verdict.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    if not verdict.passed:
-        print(
-            f"REFUSED: {len(verdict.failures)} check(s) failed: {', '.join(c.id for c in verdict.failures)}"
-        )
-        return 1
-    print(f"PASSED: every check passed; team {verdict.team} signs this verdict")
-    return 0
+    return _report.print_outcome(verdict)
