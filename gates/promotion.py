@@ -9,8 +9,11 @@ Passes only when, for every required gate (``ml-artifact``, ``platform``, ``sre-
   ``approval``, platform for ``platform``, SRE for ``sre-readiness``),
 * carries a passing verdict about exactly this model name, version and files' digest,
 * was judged against exactly this contract (its digest),
-* is valid now: ``issued_at <= now < expires_at`` (a verdict is no longer valid at the instant
-  it expires),
+* is valid now: ``issued_at <= now + MAX_CLOCK_SKEW`` and ``now < expires_at`` (a verdict is no
+  longer valid at the instant it expires),
+* claims no longer a life than the contract allows: ``expires_at - issued_at <= verdict_ttl`` (a
+  signer cannot mint a verdict that outlives the contract's limit; one that does is refused, not
+  trimmed),
 
 and the three handoff verdicts are signed by three distinct teams with three distinct keys.
 Any envelope that does not verify fails the gate too: nothing unverifiable is waved through.
@@ -28,7 +31,47 @@ from contracts.workload import Approval, WorkloadContract
 from gates.signing import SignedVerdict, verify_envelope
 from gates.verdict import Check, Outcome, Subject, Verdict
 
-__all__ = ["evaluate", "owner_of", "problems", "required_gates"]
+__all__ = ["MAX_CLOCK_SKEW", "evaluate", "owner_of", "problems", "required_gates", "validity_problems"]
+
+MAX_CLOCK_SKEW = timedelta(minutes=2)
+"""How far a verdict's ``issued_at`` may lie ahead of the verifier's clock.
+
+Signers and verifiers run on different machines (pipeline pods, a laptop, the admission webhook);
+clocks kept by NTP differ by well under a second, so two minutes covers a badly synced node without
+letting a verdict be pre-dated into the future. Beyond it the verdict is refused."""
+
+
+def _span(delta: timedelta) -> str:
+    """A duration as people write it in a contract: ``7d``, ``36h``, ``90m``, ``45s``."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{delta.total_seconds():g}s"
+
+
+def validity_problems(verdict: Verdict, ttl: timedelta, now: datetime) -> list[str]:
+    """Why a verdict is not valid at ``now`` under a contract whose ``verdict_ttl`` is ``ttl``.
+
+    Refused: a validity (``expires_at - issued_at``) longer than ``ttl``; an ``issued_at`` more than
+    :data:`MAX_CLOCK_SKEW` after ``now``; ``now`` at or after ``expires_at``. Empty when it is valid.
+    """
+    out: list[str] = []
+    life = verdict.expires_at - verdict.issued_at
+    if life > ttl:
+        out.append(
+            f"it claims a validity of {_span(life)} ({verdict.issued_at.isoformat()} to "
+            f"{verdict.expires_at.isoformat()}), longer than the contract's verdict_ttl of {_span(ttl)}; "
+            "a verdict that outlives the contract's limit is refused"
+        )
+    if verdict.issued_at > now + MAX_CLOCK_SKEW:
+        out.append(
+            f"it was issued at {verdict.issued_at.isoformat()}, after now ({now.isoformat()}) by more "
+            f"than the allowed clock skew of {_span(MAX_CLOCK_SKEW)}; a verdict from the future is refused"
+        )
+    if now >= verdict.expires_at:
+        out.append(f"it expired at {verdict.expires_at.isoformat()} (now {now.isoformat()})")
+    return out
 
 
 def required_gates(contract: WorkloadContract) -> tuple[Gate, ...]:
@@ -73,10 +116,7 @@ def problems(signed: SignedVerdict, contract: WorkloadContract, subject: Subject
             f"it was judged against contract {v.contract_digest}, not this contract {contract.digest()} "
             "(the contract changed after it was signed)"
         )
-    if now >= v.expires_at:
-        out.append(f"it expired at {v.expires_at.isoformat()} (now {now.isoformat()})")
-    if now < v.issued_at:
-        out.append(f"it was issued at {v.issued_at.isoformat()}, after now ({now.isoformat()})")
+    out += validity_problems(v, timedelta(seconds=contract.spec.promotion.verdict_ttl.seconds), now)
     return out
 
 

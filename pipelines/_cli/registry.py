@@ -101,10 +101,11 @@ def configure_promote(parser: argparse.ArgumentParser) -> None:
 
 
 def _resumable(
-    registry: Registry, name: str, version: str, trust: TrustPolicy, now: datetime
+    registry: Registry, name: str, version: str, contract: WorkloadContract, trust: TrustPolicy, now: datetime
 ) -> bytes | None:
-    """The envelope of an interrupted promotion of this version, if it still verifies and holds."""
-    from gates import signing
+    """The envelope of an interrupted promotion of this version, if it still verifies and holds
+    (within the contract's ``verdict_ttl`` and clock skew: a refused verdict is never resumed)."""
+    from gates import promotion, signing
 
     env = registry.pending_promotion(name, version)
     if env is None:
@@ -113,7 +114,13 @@ def _resumable(
         v = signing.verify_envelope(env, trust).verdict
     except VerificationError:
         return None
-    if v.passed and v.subject.model == name and v.subject.version == version and v.expires_at > now:
+    ttl = timedelta(seconds=contract.spec.promotion.verdict_ttl.seconds)
+    if (
+        v.passed
+        and v.subject.model == name
+        and v.subject.version == version
+        and not promotion.validity_problems(v, ttl, now)
+    ):
         return env
     return None
 
@@ -127,7 +134,7 @@ def run_promote(ns: argparse.Namespace) -> int:
     registry = _registry(ns)
     name, version = registry.resolve(ns.model)
     now = datetime.now(UTC)
-    envelope = _resumable(registry, name, version, trust, now)
+    envelope = _resumable(registry, name, version, contract, trust, now)
     if envelope is not None:
         print(f"resuming the interrupted promotion of {name} version {version}")
     else:
