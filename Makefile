@@ -41,7 +41,7 @@ layers:
 	$(BIN)/lint-imports
 
 pytest:
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider --allowed-skips tests/allowed-skips.txt
 
 ## bench: every benchmark, side by side with its baseline; writes bench/RESULTS.md
 bench: setup system-deps

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -24,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from components import probe
+from components import probe, procenv
 from contracts import errors
 
 __all__ = ["LocalServer", "fetch_example", "free_port", "launch", "mlflow_command", "serve"]
@@ -41,15 +39,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def mlflow_command() -> Path:
     """The ``mlflow`` executable installed beside ``sys.executable`` (or on ``PATH``)."""
-    beside = Path(sys.executable).parent / "mlflow"
-    if beside.is_file():
-        return beside
-    found = shutil.which("mlflow")
-    if found:
-        return Path(found)
-    raise errors.InputError(
-        "the 'mlflow' command was not found beside this Python or on PATH; install signoff[local] "
-        "(pip install 'signoff[local]') to serve models locally"
+    return Path(
+        procenv.executable(
+            "mlflow", hint="install signoff[local] (pip install 'signoff[local]') to serve models locally"
+        )
     )
 
 
@@ -68,6 +61,10 @@ class LocalServer:
     """Seconds from launch to the first 200 on ``/ping``; none until ready (or if it never was)."""
     exit_code: int | None = None
     """The process's exit code if it ended on its own before it was ready."""
+    exited_after_s: float | None = None
+    """Seconds from launch to when the process was seen to have ended on its own."""
+    keep_log: bool = False
+    """Whether ``log_path`` is the run's (kept) rather than a temporary file."""
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
     _log: str | None = field(default=None, repr=False)
 
@@ -76,8 +73,24 @@ class LocalServer:
         return self.cold_start_s is not None
 
     def alive(self) -> bool:
-        """Whether the server process is still running."""
-        return self.process.poll() is None
+        """Whether the server process is still running (and, the first time it is not, when it ended)."""
+        code = self.process.poll()
+        if code is None:
+            return True
+        if self.exit_code is None:
+            self.exit_code = code
+            self.exited_after_s = time.monotonic() - self.launched_at
+        return False
+
+    def exit_reason(self, lines: int = 20) -> str | None:
+        """``mlflow models serve exited with code 127 after 2.1 s``, where its log is, and the log's
+        last ``lines`` lines; none while it runs or when it was stopped by us."""
+        if self.exit_code is None:
+            return None
+        return procenv.exit_report(
+            "mlflow models serve", self.exit_code, self.exited_after_s or 0.0, self.log_tail(lines),
+            self.log_path if self.keep_log else None, lines=lines,
+        )  # fmt: skip
 
     def log_tail(self, lines: int = 20) -> str:
         """The last lines of the server's combined output."""
@@ -95,12 +108,13 @@ class LocalServer:
             self.url, ready_path=READY_PATH, deadline_s=deadline_s, launched_at=self.launched_at,
             alive=self.alive,
         )  # fmt: skip
-        if self.cold_start_s is None and not self.alive():
-            self.exit_code = self.process.returncode
+        if self.cold_start_s is None:
+            self.alive()  # records the exit code and time when it ended on its own
         return self.cold_start_s
 
     def stop(self, grace_s: float = 10.0) -> None:
         """End the server's whole process group (TERM, then KILL after ``grace_s``). Idempotent."""
+        self.alive()  # an exit on its own is recorded before we end anything
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
@@ -132,7 +146,12 @@ class LocalServer:
 
 
 def launch(
-    model_uri: str | Path, *, port: int | None = None, workers: int = 1, env: dict[str, str] | None = None
+    model_uri: str | Path,
+    *,
+    port: int | None = None,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    log_dir: str | Path | None = None,
 ) -> LocalServer:
     """Start ``mlflow models serve`` for a model URI (a folder path, ``models:/NAME/VERSION``...).
 
@@ -142,6 +161,8 @@ def launch(
         port: Loopback port; default a free one.
         workers: uvicorn workers.
         env: Extra environment variables for the server.
+        log_dir: Keep the server's log as ``mlflow-models-serve.log`` in this folder (the run's);
+            default a temporary file removed on :meth:`LocalServer.stop`.
 
     Returns:
         The handle, not yet waited for (see :meth:`LocalServer.wait_ready`).
@@ -150,13 +171,18 @@ def launch(
     if "://" not in uri and ":/" not in uri and not Path(uri).is_dir():
         raise errors.InputError(f"{uri}: not a model folder nor a model URI such as models:/NAME/VERSION")
     port = port or free_port()
-    tmp = tempfile.TemporaryDirectory(prefix="signoff-serve-")
-    log_path = Path(tmp.name) / "serve.log"
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    if log_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="signoff-serve-")
+        log_path = Path(tmp.name) / "serve.log"
+    else:
+        Path(log_dir).mkdir(parents=True, exist_ok=True)
+        log_path = Path(log_dir).resolve() / "mlflow-models-serve.log"
     cmd = [
         str(mlflow_command()), "models", "serve", "-m", uri, "-h", "127.0.0.1", "-p", str(port),
         "-w", str(workers), "--env-manager", "local",
     ]  # fmt: skip
-    full_env = {**os.environ, **(env or {})}
+    full_env = procenv.child_env(env)
     with log_path.open("wb") as log:
         launched_at = time.monotonic()
         process = subprocess.Popen(
@@ -165,7 +191,7 @@ def launch(
         )  # fmt: skip
     return LocalServer(
         model_uri=uri, url=f"http://127.0.0.1:{port}", port=port, process=process,
-        launched_at=launched_at, log_path=log_path, _tmp=tmp,
+        launched_at=launched_at, log_path=log_path, keep_log=tmp is None, _tmp=tmp,
     )  # fmt: skip
 
 
@@ -176,6 +202,7 @@ def serve(
     port: int | None = None,
     workers: int = 1,
     env: dict[str, str] | None = None,
+    log_dir: str | Path | None = None,
 ) -> LocalServer:
     """Launch ``mlflow models serve`` and wait until it answers ``/ping`` or the deadline passes.
 
@@ -185,13 +212,14 @@ def serve(
         port: Loopback port; default a free one.
         workers: uvicorn workers.
         env: Extra environment variables for the server.
+        log_dir: Keep the server's log in this folder (see :func:`launch`).
 
     Returns:
         The running server with ``url`` and ``cold_start_s``. When it was not ready in time (or
         exited first) it is already stopped, ``cold_start_s`` is none and :meth:`LocalServer.log_tail`
         shows why.
     """
-    server = launch(model_uri, port=port, workers=workers, env=env)
+    server = launch(model_uri, port=port, workers=workers, env=env, log_dir=log_dir)
     try:
         if server.wait_ready(deadline_s) is None:
             server.stop()
@@ -219,7 +247,7 @@ def fetch_example(
     """
     if Path(model_uri).is_dir():
         return probe.load_example(Path(model_uri))
-    full_env = {**os.environ, **(env or {})}
+    full_env = procenv.child_env(env)
     why = ""
     with tempfile.TemporaryDirectory(prefix="signoff-example-") as tmp:
         for name in ("serving_input_example.json", "input_example.json"):

@@ -12,18 +12,17 @@ import base64
 import contextlib
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from contracts.errors import InputError, TemporaryError
+from components import procenv
+from contracts.errors import TemporaryError
 
 START_DEADLINE_S = 300.0
 """Generous: on a busy 2-core machine `mlflow server` takes from 10 s to over a minute to start."""
@@ -37,16 +36,11 @@ def _free_port() -> int:
 
 def mlflow_executable() -> str:
     """The ``mlflow`` command of this environment (beside ``sys.executable`` first, then PATH)."""
-    beside = Path(sys.executable).with_name("mlflow")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("mlflow")
-    if not found:
-        raise InputError(
-            "the 'mlflow' command is not installed: install signoff with the 'local' extra "
-            "(pip install 'signoff[local]') or set MLFLOW_TRACKING_URI to a running server"
-        )
-    return found
+    return procenv.executable(
+        "mlflow",
+        hint="install signoff with the 'local' extra (pip install 'signoff[local]') "
+        "or set MLFLOW_TRACKING_URI to a running server",
+    )
 
 
 @dataclass
@@ -103,7 +97,7 @@ def start(workdir: Path, *, deadline_s: float = START_DEADLINE_S) -> TrackingSer
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = workdir / "mlflow-server.log"
-    env = dict(os.environ)
+    env = procenv.child_env()
     env.pop("MLFLOW_TRACKING_URI", None)
     # MLflow 3's job runner starts about a dozen worker processes nothing here uses; on 2 cores it
     # doubles the server's start-up time.
@@ -127,7 +121,12 @@ def start(workdir: Path, *, deadline_s: float = START_DEADLINE_S) -> TrackingSer
     server = TrackingServer(workdir=workdir, url=url, process=proc, log_path=log_path, env=env)
     while time.perf_counter() - started < deadline_s:
         if proc.poll() is not None:
-            raise TemporaryError(f"mlflow server exited with code {proc.returncode}; see {log_path}")
+            text = log_path.read_text(encoding="utf-8", errors="replace")
+            raise TemporaryError(
+                procenv.exit_report(
+                    "mlflow server", proc.returncode, time.perf_counter() - started, text, log_path
+                )
+            )
         if _healthy(url):
             server.started_in_s = time.perf_counter() - started
             return server

@@ -775,9 +775,11 @@ def probe(
     ready_path = ready_path or default_ready_path(protocol, model_name)
     cold = wait_ready(url, ready_path=ready_path, deadline_s=deadline, launched_at=launched_at, alive=alive)
     if cold is None:
+        exited = alive is not None and not alive()
         return ProbeResult(
             url=url, protocol=protocol, ready=False, cold_start_deadline_s=deadline, target_rate=rate,
-            first_error=f"{ready_path} did not answer 2xx within {deadline:g}s",
+            first_error="the server process exited before it was ready" if exited
+            else f"{ready_path} did not answer 2xx within {deadline:g}s",
         )  # fmt: skip
     timeout_s = request_timeout(contract)
     _warm_up(_join(url, path), json.dumps(body).encode(), timeout_s)
@@ -843,7 +845,9 @@ def slo_rows(result: ProbeResult, contract: WorkloadContract) -> list[SloRow]:
     slos = contract.spec.slos
     max_cold = slos.max_cold_start.seconds
     rows: list[SloRow] = []
-    if not result.ready:
+    if not result.ready and result.server_exit:
+        cold = result.server_exit.splitlines()[0]
+    elif not result.ready:
         cold = f"not ready after {result.cold_start_deadline_s or max_cold:g} s"
     elif result.cold_start_s is None:
         cold = "ready (launch not observed)"
@@ -900,7 +904,12 @@ def report_markdown(result: ProbeResult, contract: WorkloadContract) -> str:
     if result.error_kinds:
         kinds = ", ".join(f"{k} x{v}" for k, v in sorted(result.error_kinds.items(), key=lambda kv: -kv[1]))
         lines += ["", f"Errors: {_cell(kinds)}."]
-    if result.first_error:
+    if result.server_exit:
+        head, _, tail = result.server_exit.partition("\n")
+        lines += ["", f"The server exited before it was ready: {_cell(head)}."]
+        if tail:
+            lines += ["", "~~~text", tail.replace("~~~", "~ ~ ~"), "~~~"]
+    elif result.first_error:
         lines += ["", f"First error: {_cell(result.first_error)}"]
     if result.send_lag_p99_ms is not None and result.send_lag_p99_ms > 10:
         lines += [

@@ -491,12 +491,13 @@ def cluster_target(staging_url: str) -> tuple[Literal["InferenceService", "Deplo
 
 @contextlib.contextmanager
 def _endpoint(
-    staging_url: str, model_uri: str, tracking_uri: str, *, deadline_s: float
-) -> Iterator[tuple[str | None, float | None, Callable[[], bool] | None]]:
-    """Yield ``(url, launched_at, alive)`` for the probe.
+    staging_url: str, model_uri: str, tracking_uri: str, *, deadline_s: float, log_dir: Path
+) -> Iterator[tuple[str | None, float | None, Callable[[], bool] | None, Callable[[], str | None]]]:
+    """Yield ``(url, launched_at, alive, exit_reason)`` for the probe.
 
-    * ``local`` launches ``mlflow models serve`` of the version here; ``alive`` tells whether that
-      process still runs, and the cold start counts from its launch.
+    * ``local`` launches ``mlflow models serve`` of the version here (its log kept in ``log_dir``);
+      ``alive`` tells whether that process still runs, ``exit_reason`` why it ended on its own, and
+      the cold start counts from its launch.
     * ``kserve://NS/NAME`` / ``deployment://NS/NAME`` is the cluster path: the staging object was
       applied just before this step (``signoff deploy --namespace NS``), and the step polls the
       Kubernetes API until it is Ready (``components.kube.wait_ready``, at most ``deadline_s``,
@@ -515,16 +516,16 @@ def _endpoint(
             kind, name, namespace, deadline_s=deadline_s, launched_at=started, client=client
         )
         url = kube.staging_url(kind, name, namespace, client=client) if ready is not None else None
-        yield url, started, None
+        yield url, started, None, lambda: None
         return
     if staging_url != "local":
-        yield staging_url, None, None
+        yield staging_url, None, None, lambda: None
         return
     from components import local_serving
 
-    server = local_serving.launch(model_uri, env={"MLFLOW_TRACKING_URI": tracking_uri})
+    server = local_serving.launch(model_uri, env={"MLFLOW_TRACKING_URI": tracking_uri}, log_dir=log_dir)
     try:
-        yield server.url, server.launched_at, server.alive
+        yield server.url, server.launched_at, server.alive, server.exit_reason
     finally:
         server.stop()
 
@@ -597,11 +598,10 @@ def sre_readiness_step(
             "(log the model with input_example=...)"
         )
     deadline = contract.spec.slos.max_cold_start.seconds
-    with _endpoint(staging_url, subject.uri, str(registry.tracking_uri), deadline_s=deadline) as (
-        url,
-        launched_at,
-        alive,
-    ):
+    endpoint = _endpoint(
+        staging_url, subject.uri, str(registry.tracking_uri), deadline_s=deadline, log_dir=out
+    )
+    with endpoint as (url, launched_at, alive, exit_reason):
         if url is None:  # a cluster object that never became Ready within the contract's cold start
             result = ProbeResult(
                 url=staging_url, protocol=protocol, ready=False, cold_start_deadline_s=deadline
@@ -612,6 +612,10 @@ def sre_readiness_step(
                 url, contract, example=example, protocol=protocol, model_name=model.name,
                 launched_at=launched_at, alive=alive, **probe_kwargs,
             )  # fmt: skip
+            reason = None if result.ready else exit_reason()
+            if reason:  # said on stderr too: the task's log is where a person looks first
+                print(f"signoff: {reason}", file=sys.stderr)
+                result = result.model_copy(update={"server_exit": reason, "first_error": None})
     verdict = readiness.evaluate(
         contract,
         manifests=manifests.objects,

@@ -513,8 +513,14 @@ def _check_header(data: Any, file: str, lines: Mapping[Path_, int], want: str | 
     valid = ", ".join(KINDS)
     if kind is None:
         raise DocumentError(file, [Problem("kind", f"missing 'kind'; write one of {valid}", lines.get(()))])
+    if not isinstance(kind, str):
+        raise DocumentError(
+            file,
+            [Problem("kind", f"'kind' must be a string, not {_kind_of(kind)}; write one of {valid}",
+                     lines.get(("kind",)))],
+        )  # fmt: skip
     if kind not in KINDS:
-        close = difflib.get_close_matches(str(kind), list(KINDS), n=1, cutoff=0.5)
+        close = difflib.get_close_matches(kind, list(KINDS), n=1, cutoff=0.5)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         raise DocumentError(
             file, [Problem("kind", f"unknown kind {kind!r}{hint} (valid: {valid})", lines.get(("kind",)))]

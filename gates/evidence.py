@@ -104,6 +104,9 @@ class ProbeResult(_Frozen):
     """Errors by kind, e.g. ``{"HTTP 503": 12, "timeout": 3, "ConnectionRefusedError": 1}``."""
     first_error: str | None = None
     """The first error seen, with a short excerpt of the response body (helps fix a wrong request)."""
+    server_exit: str | None = None
+    """When the server launched for this probe exited before it was ready: its exit code, how long
+    after launch, where its log is kept and the log's last lines."""
     send_lag_p99_ms: float | None = None
     """P99 of how late the prober itself sent requests after their intended time: when this is large
     the prober, not the server, was the bottleneck (latencies still count from the intended time)."""

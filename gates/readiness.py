@@ -468,16 +468,21 @@ def _probe_result_checks(contract: WorkloadContract, probe: ProbeResult | None) 
         _check(
             "probe.ready", _ok(probe.ready),
             "endpoint became ready" if probe.ready
+            else probe.server_exit if probe.server_exit
             else f"endpoint never became ready (deadline {_num(probe.cold_start_deadline_s or max_cold)}s)",
             ready=probe.ready,
         )
     )  # fmt: skip
     if probe.cold_start_s is None:
-        outcome = Outcome.WARN if probe.ready else Outcome.FAIL
+        why = (
+            "the endpoint was already running" if probe.ready
+            else "the server exited before it was ready" if probe.server_exit
+            else "the endpoint never became ready"
+        )  # fmt: skip
         out.append(
             _check(
-                "probe.cold-start", outcome,
-                f"cold start not measured (the endpoint was already running); contract max {max_cold:g}s",
+                "probe.cold-start", Outcome.WARN if probe.ready else Outcome.FAIL,
+                f"cold start not measured ({why}); contract max {max_cold:g}s",
                 cold_start_s=None, max_cold_start_s=max_cold,
             )
         )  # fmt: skip

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components import procenv
 from contracts import errors
 from contracts.trust import Gate, TrustPolicy
 
@@ -288,7 +289,13 @@ def run_local(
     if progress is not None:
         watcher = threading.Thread(target=_watch, args=(root, progress, stop), daemon=True)
         watcher.start()
-    env = {"SIGNOFF_KEYS_DIR": str(keys.resolve()), "MLFLOW_TRACKING_URI": uri}
+    # Each task is a subprocess of this one: this interpreter's bin/ goes first on its PATH, so the
+    # commands a task starts (mlflow, uvicorn) are found without an activated venv.
+    env = {
+        "SIGNOFF_KEYS_DIR": str(keys.resolve()),
+        "MLFLOW_TRACKING_URI": uri,
+        "PATH": procenv.child_env()["PATH"],
+    }
     buffer = io.StringIO()
     try:
         with _environ(env), warnings.catch_warnings(), contextlib.redirect_stdout(buffer):

@@ -3,11 +3,17 @@
 * ``--update-goldens`` rewrites golden files instead of comparing (never in CI).
 * ``golden`` compares generated text with ``tests/golden/<name>``.
 * ``shared_schemas``: the ``../shared/schemas`` folder beside the checkout, or a skip with the reason.
+* ``--allowed-skips FILE`` (``make test`` passes ``tests/allowed-skips.txt``): the run fails when a
+  test is skipped for a reason that file does not list. A fresh machine that ran the README's test
+  command has everything the tests need, so a skip there is a defect, not a pass.
+* ``signoff_exe``: the ``signoff`` console script installed beside this interpreter.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +25,53 @@ GOLDEN = ROOT / "tests" / "golden"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-goldens", action="store_true", help="rewrite golden files (never in CI)")
+    parser.addoption(
+        "--allowed-skips", metavar="FILE", help="fail the run on any skip whose reason FILE does not list"
+    )
+
+
+@pytest.fixture(scope="session")
+def signoff_exe() -> str:
+    """The ``signoff`` console script of this environment: beside ``sys.executable``, never looked up
+    on ``PATH`` (the README's commands run ``.venv/bin/pytest`` without activating the venv)."""
+    exe = Path(sys.executable).parent / "signoff"
+    assert exe.is_file(), f"{exe} is missing: install the package (make setup) before running the tests"
+    return str(exe)
+
+
+def _allowed_skips(path: Path) -> list[re.Pattern[str]]:
+    """Each non-comment line of ``path`` is ``<regex of the skip reason>  # why it may skip``."""
+    patterns = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        pattern = line.split("  #", 1)[0].strip()
+        if pattern and not pattern.startswith("#"):
+            patterns.append(re.compile(pattern))
+    return patterns
+
+
+_SKIPS: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        _SKIPS.append((report.nodeid, reason.removeprefix("Skipped: ")))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    option = session.config.getoption("--allowed-skips")
+    if not option or session.config.getoption("--collect-only"):
+        return
+    allowed = _allowed_skips(Path(option))
+    unexpected = [(n, r) for n, r in _SKIPS if not any(p.search(r) for p in allowed)]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"skips: {len(_SKIPS)} in all, {len(unexpected)} not allowed by {option}")
+        for nodeid, reason in unexpected:
+            reporter.write_line(f"UNEXPECTED SKIP {nodeid}: {reason}", red=True)
+    if unexpected and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture

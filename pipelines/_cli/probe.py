@@ -42,6 +42,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ready-path", help="readiness path (default: /ping, or the KServe model readiness)")
     parser.add_argument("--json", metavar="OUT", help="write the figures (ProbeResult JSON) here")
     parser.add_argument("--report", metavar="OUT.md", help="write the Markdown report here")
+    parser.add_argument(
+        "--log-dir",
+        metavar="DIR",
+        help="with --serve: keep the server's log here (default: shown only on failure)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -96,16 +101,19 @@ def run(ns: argparse.Namespace) -> int:
         deadline = contract.spec.slos.max_cold_start.seconds
         note = f"signoff: starting mlflow models serve -m {ns.serve} (deadline {deadline:g}s)"
         print(note, file=sys.stderr)
-        with local_serving.serve(ns.serve, deadline_s=deadline) as server:
+        with local_serving.serve(ns.serve, deadline_s=deadline, log_dir=ns.log_dir) as server:
             if server.cold_start_s is None:
                 from gates.evidence import ProbeResult
 
-                why = f"exited with code {server.exit_code}" if server.exit_code is not None else "not ready"
-                tail = server.log_tail(8)
+                exit_reason = server.exit_reason()
+                if exit_reason:
+                    print(f"signoff: {exit_reason}", file=sys.stderr)
                 result = ProbeResult(
                     url=server.url, protocol=ns.protocol, ready=False, cold_start_deadline_s=deadline,
                     target_rate=float(ns.rate or contract.spec.slos.throughput_per_replica or 10.0),
-                    first_error=f"mlflow models serve {why}: {tail}",
+                    server_exit=exit_reason,
+                    first_error=None if exit_reason else f"{local_serving.READY_PATH} did not answer 2xx "
+                    f"within {deadline:g}s",
                 )  # fmt: skip
             else:
                 print(f"signoff: ready after {server.cold_start_s:.1f}s at {server.url}", file=sys.stderr)

@@ -65,3 +65,31 @@ def _command_lines() -> list[str]:
         except OSError:  # the process ended meanwhile
             continue
     return lines
+
+
+def test_a_server_that_crashes_is_reported_with_its_exit_code_and_log(tmp_path: Path, capsys: Any) -> None:
+    """A real `mlflow models serve` that exits at once (a model folder without a pyfunc flavour):
+    the report and stderr say it exited, with what code, after how long, and its log's last lines,
+    and the log is kept where --log-dir says."""
+    broken = tmp_path / "model"
+    broken.mkdir()
+    (broken / "MLmodel").write_text("artifact_path: model\nflavors: {}\n", encoding="utf-8")
+    data = yaml.safe_load((ROOT / "contracts" / "examples" / "recsys-ranker.yaml").read_text())
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(yaml.safe_dump(data))
+    example = tmp_path / "example.json"
+    example.write_text('{"inputs": [[1.0, 2.0]]}', encoding="utf-8")
+    logs = tmp_path / "logs"
+    code = cli.main(["probe", "--serve", str(broken), "--contract", str(contract), "--example", str(example),
+                     "--log-dir", str(logs), "--duration", "1"])  # fmt: skip
+    printed = capsys.readouterr()
+    assert code == 1
+    log = logs / "mlflow-models-serve.log"
+    assert log.is_file() and log.read_text().strip()
+    assert "signoff: mlflow models serve exited with code 1 after " in printed.err
+    assert f"; its log: {log}" in printed.err
+    last_line = log.read_text().strip().splitlines()[-1]
+    assert last_line in printed.err
+    assert "The server exited before it was ready: mlflow models serve exited with code 1" in printed.out
+    assert "never became ready" not in printed.out + printed.err
+    assert "already running" not in printed.out + printed.err

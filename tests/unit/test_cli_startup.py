@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -47,11 +46,9 @@ def test_no_heavy_module_in_sys_modules(argv: list[str]) -> None:
 @pytest.mark.parametrize(
     "argv", [["--help"], ["contract", "check", str(EXAMPLE)]], ids=["help", "contract-check"]
 )
-def test_installed_command_imports_nothing_heavy(argv: list[str]) -> None:
+def test_installed_command_imports_nothing_heavy(argv: list[str], signoff_exe: str) -> None:
     """The real console script, with Python's import-time log: no heavy package is ever imported."""
-    exe = shutil.which("signoff")
-    if exe is None:
-        pytest.skip("the signoff console script is not on PATH (package not installed)")
+    exe = signoff_exe
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
     proc = subprocess.run([exe, *argv], capture_output=True, text=True, timeout=120, check=False, env=env)
     assert proc.returncode == 0, proc.stderr

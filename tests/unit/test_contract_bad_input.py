@@ -241,3 +241,15 @@ def test_installed_command_exits_2_without_traceback(case: Case, tmp_path: Path)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert all(text in proc.stderr for text in case.expect)
+
+
+def test_a_kind_that_is_not_a_string_is_a_clean_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by the property test: `kind:` holding a mapping crashed with a TypeError."""
+    path = tmp_path / "c.yaml"
+    path.write_text("kind:\n  apiVersion: signoff.dev/v1alpha1\n", encoding="utf-8")
+    assert main(["contract", "check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "c.yaml:1: kind: 'kind' must be a string, not dict; write one of WorkloadContract" in err
+    assert "Traceback" not in err

@@ -336,3 +336,31 @@ def test_startup_budget_uses_kubernetes_defaults() -> None:
         )
         == 30.0
     )
+
+
+def test_a_server_that_exited_is_reported_as_what_it_is(
+    contract: WorkloadContract, policy: ClusterPolicy
+) -> None:
+    """A crash is named (exit code, when, where its log is), not 'never became ready' or 'was running'."""
+    exit_text = (
+        "mlflow models serve exited with code 127 after 2.1 s; its log: runs/sre/mlflow-models-serve.log\n"
+        "last 20 lines of its log:\nbash: line 1: exec: uvicorn: not found"
+    )
+    probe = ProbeResult(url="http://127.0.0.1:1", protocol="mlflow", ready=False, server_exit=exit_text)
+    verdict = _evaluate(contract, _manifests(contract, policy, ServingMode.KSERVE), probe=probe)
+    ready, cold = _check(verdict, "probe.ready"), _check(verdict, "probe.cold-start")
+    assert ready.outcome is Outcome.FAIL and ready.message == exit_text
+    assert cold.outcome is Outcome.FAIL
+    assert "the server exited before it was ready" in cold.message
+    assert "already running" not in cold.message
+    assert not verdict.passed
+
+
+def test_an_endpoint_that_never_became_ready_does_not_claim_it_was_running(
+    contract: WorkloadContract, policy: ClusterPolicy
+) -> None:
+    probe = ProbeResult(url="http://127.0.0.1:1", protocol="mlflow", ready=False, cold_start_deadline_s=90)
+    verdict = _evaluate(contract, _manifests(contract, policy, ServingMode.KSERVE), probe=probe)
+    assert _check(verdict, "probe.ready").message == "endpoint never became ready (deadline 90s)"
+    cold = _check(verdict, "probe.cold-start")
+    assert cold.outcome is Outcome.FAIL and "the endpoint never became ready" in cold.message

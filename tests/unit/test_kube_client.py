@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -159,10 +158,8 @@ def test_deploy_without_credentials_exits_2_before_any_request(
     assert "no Kubernetes credentials" in capsys.readouterr().err
 
 
-def test_installed_command_help_and_bad_yaml(tmp_path: Path) -> None:
-    exe = shutil.which("signoff")
-    if exe is None:
-        pytest.skip("the signoff console script is not on PATH (package not installed)")
+def test_installed_command_help_and_bad_yaml(tmp_path: Path, signoff_exe: str) -> None:
+    exe = signoff_exe
     helped = subprocess.run(
         [exe, "deploy", "--help"], capture_output=True, text=True, timeout=60, check=False
     )
