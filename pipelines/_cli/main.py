@@ -47,6 +47,7 @@ GROUPS: dict[str, _Group] = {
     "compile": _Group("pipelines._cli.compile", "compile the gated-promotion pipeline for KFP or Argo"),
     "submit": _Group("pipelines._cli.submit", "submit the pipeline to a KFP or Argo server"),
     "run": _Group("pipelines._cli.run", "run the whole pipeline here with KFP's local runner"),
+    "export": _Group("pipelines._cli.export", "the contract as OpenSLO documents or a Backstage Component"),
     "demo": _Group("pipelines._cli.demo", "the whole idea in one command: local MLflow, a model, four gates"),
 }
 
