@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from contracts import errors
+from contracts.model_uri import logged_model_id, parse_model_uri
 from contracts.trust import Gate, TrustPolicy
 from gates.evidence import MlEvidence, PredictionCheck
 from gates.verdict import Subject, Verdict, digest_bytes
@@ -80,9 +81,6 @@ CHUNK = 60_000
 """Longest tag value signoff writes; longer envelopes are split."""
 LOCK_PREFIX = "signoff-lock."
 TAG = "signoff."
-_MODEL_URI = re.compile(
-    r"^models:/(?P<name>[^/@]+)(?:/(?P<version>[1-9][0-9]{0,9})|@(?P<alias>[A-Za-z0-9_-]+))$"
-)
 _TRANSIENT_CODES = frozenset(
     {"TEMPORARILY_UNAVAILABLE", "INTERNAL_ERROR", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED", "ABORTED"}
 )
@@ -265,7 +263,7 @@ def check_source(source: str, *, file_root: str | None = None) -> None:
     parsed = urllib.parse.urlparse(source)
     scheme = parsed.scheme.lower()
     if scheme == "models":
-        if not re.fullmatch(r"models:/m-[0-9a-f]{8,64}", source):
+        if logged_model_id(source) is None:
             raise refuse("is a models:/ URI that is not a logged model id (an alias or another version)")
         return
     if scheme == "runs":
@@ -470,20 +468,16 @@ class Registry:
         Raises:
             InputError: not such a URI, or the model, version or alias does not exist.
         """
-        m = _MODEL_URI.match(model_uri)
-        if m is None:
-            raise errors.InputError(
-                f"model URI {model_uri!r} is not models:/NAME/VERSION or models:/NAME@ALIAS"
-            )
-        name = m["name"]
-        if m["version"]:
-            self._version(name, m["version"])
-            return name, m["version"]
+        ref = parse_model_uri(model_uri, what="model URI", alias=True)
+        name = ref.name
+        if ref.version is not None:
+            self._version(name, ref.version)
+            return name, ref.version
         mv = self._call(
-            f"alias {m['alias']!r} of model {name!r}",
+            f"alias {ref.alias!r} of model {name!r}",
             self.client.get_model_version_by_alias,
             name,
-            m["alias"],
+            ref.alias,
         )
         return name, str(mv.version)
 
@@ -685,10 +679,10 @@ class Registry:
         if run_id:
             run = self._call(f"run {run_id}", self.client.get_run, run_id)
             metrics.update({str(k): float(v) for k, v in (run.data.metrics or {}).items()})
-        m = re.fullmatch(r"models:/(m-[0-9a-f]+)", source)
-        if m:
+        logged_id = logged_model_id(source)
+        if logged_id is not None:
             try:
-                logged = self._call(f"logged model {m[1]}", self.client.get_logged_model, m[1])
+                logged = self._call(f"logged model {logged_id}", self.client.get_logged_model, logged_id)
                 for metric in logged.metrics or []:
                     metrics[str(metric.key)] = float(metric.value)
             except errors.InputError:

@@ -6,6 +6,7 @@ Needs only pydantic, PyYAML and the standard library. Public surface:
 * :func:`load_contract`, :func:`load_cluster_policy`, :func:`load_trust_policy`, :func:`load_document`
 * both spellings: :func:`parse_contract_text`, :func:`dump_contract_yaml`, :func:`parse_markdown`,
   :func:`render_markdown`; the JSON Schemas: :func:`schemas`
+* ``models:/`` references: :class:`ModelUri`, :func:`parse_model_uri` (:mod:`contracts.model_uri`)
 * the unit types :class:`Duration`, :class:`Percent`, :class:`ByteSize`
 * the error tree in :mod:`contracts.errors`
 """
@@ -30,6 +31,7 @@ from contracts.loader import (
     parse_contract_text,
 )
 from contracts.markdown import parse_markdown, render_markdown
+from contracts.model_uri import ModelUri, parse_model_uri
 from contracts.schema import schemas
 from contracts.trust import REQUIRED_GATES, Gate, TrustPolicy
 from contracts.workload import (
@@ -54,6 +56,7 @@ __all__ = [
     "Gate",
     "GpuProduct",
     "InputError",
+    "ModelUri",
     "Percent",
     "PermanentError",
     "ProblemKind",
@@ -73,6 +76,7 @@ __all__ = [
     "load_trust_policy",
     "parse_contract_text",
     "parse_markdown",
+    "parse_model_uri",
     "render_markdown",
     "schemas",
 ]

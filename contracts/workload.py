@@ -23,6 +23,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts._units import ByteSize, Duration, Percent, _show
+from contracts.model_uri import MODEL_NAME
 
 API_VERSION: Final = "signoff.dev/v1alpha1"
 
@@ -30,7 +31,7 @@ DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 """A Kubernetes DNS-1123 label: lower-case alphanumerics and '-', at most 63 characters."""
 
 _TEAM = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"
-_MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$"
+_MODEL_NAME = f"^{MODEL_NAME}$"
 _HANDLE = r"^[^\s<>](?:[^\r\n\t<>]*[^\s<>])?$"
 """A pager or chat handle: one line, no surrounding spaces, no '<' or '>' (so it renders as Markdown)."""
 

@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from contracts.cluster import ClusterPolicy, SerializationPolicy
+from contracts.model_uri import split_model_uri
 from contracts.trust import Gate
 from contracts.workload import QualityThreshold, WorkloadContract, canonical_json
 from gates.evidence import FileEntry, MlEvidence
@@ -166,23 +167,21 @@ def _size_check(contract: WorkloadContract, evidence: MlEvidence, policy: Cluste
 
 def _source_check(source: str) -> Check:
     figures: dict[str, float | int | str | bool | None] = {"source": source}
-    if source.startswith("models:/"):
-        rest = source[len("models:/") :]
-        if "@" in rest:
-            return Check(
-                id="source.immutable",
-                outcome=Outcome.FAIL,
-                figures=figures,
-                message=f"source {source} is an alias, which can move; register from a run or logged model",
-            )
-        parts = rest.split("/")
-        if len(parts) == 2 and not parts[1].isdigit():
-            return Check(
-                id="source.immutable",
-                outcome=Outcome.FAIL,
-                figures=figures,
-                message=f"source {source} names a stage or 'latest', which can move",
-            )
+    ref = split_model_uri(source)
+    if ref is not None and ref.alias is not None:
+        return Check(
+            id="source.immutable",
+            outcome=Outcome.FAIL,
+            figures=figures,
+            message=f"source {source} is an alias, which can move; register from a run or logged model",
+        )
+    if ref is not None and ref.stage is not None:
+        return Check(
+            id="source.immutable",
+            outcome=Outcome.FAIL,
+            figures=figures,
+            message=f"source {source} names a stage or 'latest', which can move",
+        )
     if not source:
         return Check(
             id="source.immutable", outcome=Outcome.FAIL, figures=figures, message="the version has no source"

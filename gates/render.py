@@ -49,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.cluster import ClusterPolicy, GpuProduct, ServingMode
 from contracts.errors import InputError
+from contracts.model_uri import MODEL_NAME, VERSION
 from contracts.workload import WorkloadContract, canonical_json
 
 __all__ = [
@@ -102,9 +103,9 @@ class _Frozen(BaseModel):
 class ModelRef(_Frozen):
     """The exact model version to serve: registry name and version, immutable artifacts, digest."""
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")]
+    name: Annotated[str, Field(pattern=f"^{MODEL_NAME}$")]
     """MLflow registered model name."""
-    version: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,9}$")]
+    version: Annotated[str, Field(pattern=f"^{VERSION}$")]
     """MLflow model version number."""
     storage_uri: Annotated[str, Field(min_length=6, max_length=2048)]
     """Where the version's artifacts are, immutably: ``s3://``, ``gs://``, ``pvc://`` or ``https://``;

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from contracts.model_uri import VERSION
 from contracts.trust import Gate
 from contracts.workload import canonical_json
 
@@ -57,7 +58,7 @@ class Subject(_Frozen):
 
     model: Annotated[str, Field(min_length=1, max_length=255)]
     """MLflow registered model name."""
-    version: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,9}$")]
+    version: Annotated[str, Field(pattern=f"^{VERSION}$")]
     """MLflow model version number."""
     digest: Annotated[str, Field(pattern=DIGEST)]
     """Digest over the manifest of the model's files (``components.digest``)."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import re
 import tempfile
 import threading
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from components import procenv
-from contracts import errors
+from contracts import errors, model_uri
 from contracts.trust import Gate, TrustPolicy
 
 __all__ = [
@@ -63,7 +62,6 @@ GATE_TASKS: tuple[tuple[Gate, str], ...] = (
     (Gate.PROMOTION, "promotion"),
 )
 """Each gate and the KFP task that decides it, in pipeline order."""
-_MODEL_URI = re.compile(r"^models:/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,254})/(?P<version>[1-9][0-9]{0,9})$")
 
 
 @dataclass(frozen=True)
@@ -123,13 +121,8 @@ class LocalRunResult:
 
 def parse_model_uri(uri: str) -> tuple[str, str]:
     """``models:/NAME/VERSION`` -> ``(name, version)``; an alias or ``latest`` is refused."""
-    m = _MODEL_URI.match(uri.strip())
-    if not m:
-        raise errors.InputError(
-            f"--model {uri!r}: write models:/NAME/VERSION with a version number (an alias or 'latest' "
-            "moves; a verdict is about one exact version)"
-        )
-    return m["name"], m["version"]
+    ref = model_uri.parse_model_uri(uri)
+    return ref.name, str(ref.version)
 
 
 def _read_doc(path: str | Path, label: str, loader: Callable[[Path], Any]) -> str:

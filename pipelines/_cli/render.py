@@ -12,19 +12,17 @@ helpers here are shared with ``signoff check platform``.
 from __future__ import annotations
 
 import argparse
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from contracts import model_uri
 from contracts.errors import InputError
 
 if TYPE_CHECKING:
     from contracts.cluster import ClusterPolicy, ServingMode
     from contracts.workload import WorkloadContract
     from gates.render import Manifests, ModelRef
-
-_MODEL_URI = re.compile(r"^models:/(?P<name>[^/@\s]+)/(?P<version>[1-9][0-9]{0,9})$")
 
 
 @dataclass(frozen=True)
@@ -66,13 +64,8 @@ def add_inputs(parser: argparse.ArgumentParser) -> None:
 
 def parse_model_uri(uri: str) -> tuple[str, str]:
     """``models:/NAME/VERSION`` -> ``(NAME, VERSION)``; aliases and ``latest`` are refused."""
-    m = _MODEL_URI.fullmatch(uri)
-    if m is None:
-        raise InputError(
-            f"--model: {uri!r} is not models:/NAME/VERSION with a version number "
-            "(aliases such as models:/NAME@production move; render a fixed version)"
-        )
-    return m["name"], m["version"]
+    ref = model_uri.parse_model_uri(uri)
+    return ref.name, str(ref.version)
 
 
 def _from_registry(name: str, version: str) -> tuple[str, str]:
