@@ -42,7 +42,7 @@ from typing import Any, Literal, TextIO, get_args
 
 from contracts import errors
 from contracts.workload import WorkloadContract
-from gates.evidence import ProbeResult
+from gates.evidence import ProbeResult, latency_histogram
 
 __all__ = [
     "PROTOCOLS",
@@ -803,6 +803,10 @@ def probe(
         error_kinds=fig.error_kinds,
         first_error=fig.first_error,
         send_lag_p99_ms=fig.send_lag_p99_ms,
+        latency_histogram=latency_histogram(
+            fig.latencies_ms,
+            [d.milliseconds for d in (slos.p99_latency, slos.p50_latency) if d is not None],
+        ),
     )
 
 

@@ -5,6 +5,8 @@ Plain data, gathered by ``components`` (MLflow, the HTTP probe) and judged by ``
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -110,7 +112,54 @@ class ProbeResult(_Frozen):
     send_lag_p99_ms: float | None = None
     """P99 of how late the prober itself sent requests after their intended time: when this is large
     the prober, not the server, was the bottleneck (latencies still count from the intended time)."""
+    latency_histogram: tuple[tuple[float | None, int], ...] = ()
+    """Requests per latency bucket: ``(upper bound in ms, count)``, not cumulative, ascending; the
+    last bound is None (above every bound). Failed requests count at the time they failed. Empty
+    when no load ran (or a probe from before signoff kept one)."""
 
     @property
     def error_rate(self) -> float:
         return self.errors / self.requests if self.requests else 0.0
+
+
+HISTOGRAM_BOUNDS_MS: tuple[float, ...] = (
+    1, 2, 5, 10, 20, 40, 60, 80, 100, 150, 200, 300, 500, 1000, 2000, 5000, 10000, 30000,
+)  # fmt: skip
+"""Default upper bounds (ms) of the probe's latency histogram; the contract's latency SLOs are added."""
+
+
+def latency_histogram(
+    latencies_ms: Sequence[float], extra_bounds_ms: Sequence[float] = ()
+) -> tuple[tuple[float | None, int], ...]:
+    """Bucket latencies: ``(upper bound ms, count)`` per bucket (a value equal to a bound is in it),
+    then ``(None, count)`` above the last bound. ``extra_bounds_ms`` (the SLOs) become bucket edges."""
+    bounds = sorted({float(b) for b in (*HISTOGRAM_BOUNDS_MS, *extra_bounds_ms) if b > 0})
+    counts = [0] * (len(bounds) + 1)
+    for value in latencies_ms:
+        counts[bisect.bisect_left(bounds, value)] += 1
+    return (*((b, c) for b, c in zip(bounds, counts, strict=False)), (None, counts[-1]))
+
+
+def histogram_text(histogram: Sequence[tuple[float | None, int]]) -> str:
+    """The compact spelling kept as a verdict figure: ``"1:0 2:4 5:120 ... +Inf:0"``."""
+    return " ".join(f"{'+Inf' if b is None else f'{b:g}'}:{c}" for b, c in histogram)
+
+
+def parse_histogram_text(text: str) -> tuple[tuple[float | None, int], ...]:
+    """The inverse of :func:`histogram_text`.
+
+    Raises:
+        ValueError: not that spelling (bounds ascending, counts whole and not negative, +Inf last).
+    """
+    out: list[tuple[float | None, int]] = []
+    for part in text.split():
+        bound, sep, count = part.partition(":")
+        if not sep or not count.isdigit():
+            raise ValueError(f"histogram bucket {part!r} is not BOUND:COUNT")
+        b = None if bound == "+Inf" else float(bound)
+        if out and (out[-1][0] is None or (b is not None and b <= (out[-1][0] or 0))):
+            raise ValueError("histogram bounds must ascend with +Inf last")
+        out.append((b, int(count)))
+    if not out or out[-1][0] is not None:
+        raise ValueError("histogram must end with a +Inf bucket")
+    return tuple(out)

@@ -25,7 +25,9 @@ Checks (ids as they appear in the verdict):
 * ``rollback.target``: a previous production version to roll back to; an explicit first release
   warns instead of failing;
 * ``probe.*``: the live probe's figures against the SLOs: ``probe.ready``, ``probe.cold-start``,
-  ``probe.p99-latency``, ``probe.p50-latency`` (when the contract has one), ``probe.error-rate``
+  ``probe.p99-latency`` (its figure ``latency_histogram_ms`` keeps the probe's latency histogram,
+  :func:`gates.evidence.histogram_text`, so the signed verdict carries it), ``probe.p50-latency``
+  (when the contract has one), ``probe.error-rate``
   (errors / requests <= the error budget) and ``probe.rate`` (achieved arrival rate within 10% of the
   target, else the latency figures do not describe the load asked for); ``probe.load-level`` warns
   when the probe's target rate is more than 10% below the contract's throughput per replica.
@@ -44,7 +46,7 @@ from typing import Any
 from contracts.trust import Gate
 from contracts.workload import Alert, Role, WorkloadContract, canonical_json
 from gates import observability as obs
-from gates.evidence import ProbeResult
+from gates.evidence import ProbeResult, histogram_text
 from gates.verdict import Check, Figure, Outcome, Subject, Verdict, digest_bytes
 
 __all__ = ["RATE_TOLERANCE", "evaluate", "serving_container", "startup_budget_seconds"]
@@ -504,6 +506,8 @@ def _probe_result_checks(contract: WorkloadContract, probe: ProbeResult | None) 
             f"p99 {_num(probe.p99_ms)}ms; SLO {_num(p99_slo)}ms" if probe.p99_ms is not None
             else f"no p99 measured (no successful request); SLO {_num(p99_slo)}ms",
             p99_ms=probe.p99_ms, slo_ms=p99_slo,
+            **({"latency_histogram_ms": histogram_text(probe.latency_histogram)} if probe.latency_histogram
+               else {}),
         )
     )  # fmt: skip
     if slos.p50_latency is not None:
