@@ -7,11 +7,11 @@ Needs only pydantic, PyYAML and the standard library. Public surface:
 * both spellings: :func:`parse_contract_text`, :func:`dump_contract_yaml`, :func:`parse_markdown`,
   :func:`render_markdown`; the JSON Schemas: :func:`schemas`
 * ``models:/`` references: :class:`ModelUri`, :func:`parse_model_uri` (:mod:`contracts.model_uri`)
-* the unit types :class:`Duration`, :class:`Percent`, :class:`ByteSize`
+* the unit types :class:`Duration`, :class:`Percent`, :class:`ByteSize`; :func:`format_bytes`
 * the error tree in :mod:`contracts.errors`
 """
 
-from contracts._units import ByteSize, Duration, Percent
+from contracts._units import ByteSize, Duration, Percent, format_bytes
 from contracts.cluster import ClusterPolicy, GpuProduct, ServingMode
 from contracts.errors import (
     ConflictError,
@@ -70,6 +70,7 @@ __all__ = [
     "WorkloadContract",
     "canonical_json",
     "dump_contract_yaml",
+    "format_bytes",
     "load_cluster_policy",
     "load_contract",
     "load_document",

@@ -280,3 +280,18 @@ class ByteSize(_Unit):
         super().__init__(value)
         if value != int(value):
             raise ValueError("an amount of memory is a whole number of bytes")
+
+
+def format_bytes(n: float) -> str:
+    """An amount of bytes as a person reads it, in decimal units with three significant digits:
+    ``512 B``, ``12.3 KB``, ``21.6 GB`` (never ``0 GB`` for a small model, nor ``2e-05 GB``)."""
+    if n < 0:
+        return "-" + format_bytes(-n)
+    if n < 1000:
+        return f"{n:.0f} B"
+    units = ("KB", "MB", "GB", "TB", "PB")
+    for i, unit in enumerate(units):
+        value = float(f"{n / 1000 ** (i + 1):.3g}")
+        if value < 1000 or unit == units[-1]:
+            return f"{value:g} {unit}" if value < 1000 else f"{value:.0f} {unit}"
+    raise AssertionError("unreachable")

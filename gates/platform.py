@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from contracts._units import format_bytes
 from contracts.cluster import ClusterPolicy, GpuProduct
 from contracts.trust import Gate
 from contracts.workload import WorkloadContract
@@ -203,10 +204,12 @@ def _gpu_checks(
         "gpus_per_replica": gpu.count,
         "headroom": policy.spec.memory_headroom.canonical(),
         "capacity_gb": _gb(capacity),
+        "model_bytes": model,
+        "capacity_bytes": int(capacity),
     }
     text = (
-        f"model {_gb(model)} GB vs {gpu.count} x {_gb(memory.bytes)} GB GPU memory less "
-        f"{policy.spec.memory_headroom} headroom = {_gb(capacity)} GB"
+        f"model {format_bytes(model)} vs {gpu.count} x {format_bytes(memory.bytes)} GPU memory less "
+        f"{policy.spec.memory_headroom} headroom = {format_bytes(capacity)}"
     )
     checks.append(
         _check(

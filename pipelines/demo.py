@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import yaml
 
-from contracts import errors
+from contracts import errors, format_bytes
 from contracts.trust import Gate
 
 BreakAt = Literal["ml", "platform", "sre"]
@@ -346,10 +346,9 @@ def _key_figures(outcome: Any) -> str:
         if acc is not None:
             parts.append(f"accuracy {acc:.3f}")
     elif outcome.gate is Gate.PLATFORM:
-        need = first("required_gb", "needed_gb", "model_gb")
-        have = first("usable_gb", "capacity_gb", "available_gb")
+        need, have = first("model_bytes"), first("capacity_bytes")
         if need is not None and have is not None:
-            parts.append(f"model {need:.2g} GB fits {have:g} GB of GPU memory")
+            parts.append(f"model {format_bytes(need)} fits {format_bytes(have)} of GPU memory")
     elif outcome.gate is Gate.SRE_READINESS:
         p99 = first("p99_ms")
         slo = first("slo_p99_ms", "p99_slo_ms", "slo_ms")

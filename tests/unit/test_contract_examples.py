@@ -136,3 +136,14 @@ def test_schema_field_docs_come_from_the_models() -> None:
         "P99 inference latency"
     )
     assert WorkloadContract.model_json_schema()["title"] == "WorkloadContract"
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [(0, "0 B"), (512, "512 B"), (12_345, "12.3 KB"), (20_480, "20.5 KB"), (999_999, "1 MB"),
+     (21_600_000_000, "21.6 GB"), (140 * 10**9, "140 GB"), (3 * 10**15, "3 PB"), (2 * 10**18, "2000 PB")],
+)  # fmt: skip
+def test_sizes_print_in_units_a_person_reads(n: int, text: str) -> None:
+    from contracts import format_bytes
+
+    assert format_bytes(n) == text

@@ -87,8 +87,10 @@ def test_50gb_model_on_one_40gb_gpu_does_not_fit() -> None:
         "gpus_per_replica": 1,
         "headroom": "10%",
         "capacity_gb": 36.0,
+        "model_bytes": 50_000_000_000,
+        "capacity_bytes": 36_000_000_000,
     }
-    assert "does not fit" in check.message and "36.0 GB" in check.message
+    assert check.message == "does not fit: model 50 GB vs 1 x 40 GB GPU memory less 10% headroom = 36 GB"
 
 
 def test_memory_fit_uses_the_policy_product_and_headroom() -> None:
