@@ -12,6 +12,7 @@ import base64
 import contextlib
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -59,7 +60,12 @@ class TrackingServer:
         return f"sqlite:///{self.workdir / 'mlflow.db'}"
 
     def ui_command(self) -> str:
-        return f"mlflow ui --backend-store-uri {self.backend_uri} --port 5000"
+        """The ``mlflow ui`` line that shows this store, pasteable into a fresh shell (the full path
+        of ``mlflow``, and the artifact root its model versions' ``mlflow-artifacts:`` URIs need)."""
+        return (
+            f"{shlex.quote(mlflow_executable())} ui --backend-store-uri {shlex.quote(self.backend_uri)} "
+            f"--artifacts-destination {shlex.quote(str(self.workdir / 'artifacts'))} --port 5000"
+        )
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

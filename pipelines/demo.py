@@ -18,6 +18,7 @@ refusal, with the production alias untouched.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -28,10 +29,15 @@ from typing import Any, Literal
 
 import yaml
 
+from components import procenv
 from contracts import errors, format_bytes
 from contracts.trust import Gate
 
 BreakAt = Literal["ml", "platform", "sre"]
+CONTRACT_HEADER = (
+    "# yaml-language-server: $schema=https://signoff.dev/schema/workload-contract.schema.json\n"
+    "# The demo's workload contract (also written as contract.md, the interface document).\n"
+)
 MODEL_NAME = "signoff-demo-iris"
 WORKLOAD = "iris-classifier"
 TEAMS = {"ml": "demo-ml-team", "platform": "demo-platform-team", "sre": "demo-sre-team"}
@@ -63,6 +69,8 @@ class DemoResult:
     verified: list[str] = field(default_factory=list)
     """One line per signed verdict of the run, as ``signoff verify`` reports it."""
     model_digest: str = ""
+    contract_path: Path | None = None
+    """The contract the run was judged under (the demo's own, or a --break run's wrong one)."""
 
     @property
     def registry_unchanged(self) -> bool:
@@ -271,17 +279,20 @@ def run_demo(
         with phases.phase("train_register", "ML team: training and registering a scikit-learn model"):
             trained = demo_training.train_and_register(tracking_uri, MODEL_NAME, weak=break_at == "ml")
             phases.event(f"{trained.uri} (accuracy {trained.accuracy:.3f})")
+        out_dir = workdir / "runs" / (f"v{trained.version}" + (f"-break-{break_at}" if break_at else ""))
         with phases.phase("documents", "writing the contract, cluster policy, trust policy and team keys"):
             size = trained.artifact_bytes
-            contract_path = workdir / "contract.yaml"
-            _write_yaml(
-                contract_path,
-                _contract(break_at, size),
-                "# yaml-language-server: $schema=https://signoff.dev/schema/workload-contract.schema.json\n"
-                "# The demo's workload contract (also written as contract.md, the interface document).\n",
-            )
-            contract = loader.load_contract(contract_path)
+            # The demo's own contract is always the good one; a --break run's wrong contract is kept
+            # with that run, so the next plain `signoff demo` (and every hint) finds the real one.
+            good_path = workdir / "contract.yaml"
+            _write_yaml(good_path, _contract(None, size), CONTRACT_HEADER)
+            contract = loader.load_contract(good_path)
             (workdir / "contract.md").write_text(markdown.render_markdown(contract), encoding="utf-8")
+            contract_path = good_path
+            if break_at is not None:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                contract_path = out_dir / "contract.yaml"
+                _write_yaml(contract_path, _contract(break_at, size), CONTRACT_HEADER)
             policy_path = workdir / "cluster-policy.yaml"
             _write_yaml(policy_path, _cluster_policy(), "# The platform team's cluster policy.\n")
             keys_dir, trust_path = _keys_and_trust(workdir)
@@ -301,7 +312,7 @@ def run_demo(
                 image=BAD_IMAGE if break_at == "platform" else GOOD_IMAGE,
                 tracking_uri=tracking_uri,
                 progress=phases.gate_event,
-                out_dir=workdir / "runs" / f"v{trained.version}",
+                out_dir=out_dir,
                 probe_seconds=5.0,
                 first_release=first_release,
             )
@@ -310,6 +321,7 @@ def run_demo(
             verified, model_digest = _verify(run, trust_path, contract_path)
         phases.times["total"] = sum(v for k, v in phases.times.items() if not k.startswith("gate:"))
         return DemoResult(
+            contract_path=contract_path,
             workdir=workdir,
             model_uri=trained.uri,
             promoted=run.passed,
@@ -406,19 +418,34 @@ def render_result(result: DemoResult) -> str:
     if result.verified:
         lines += ["", "Signed verdicts (verified against the trust policy):"]
         lines += [f"  {line}" for line in result.verified]
-    trust, contract = wd / "trust-policy.yaml", wd / "contract.yaml"
-    lines += [
-        "",
-        "Where to look next:",
-        f"  MLflow UI:          {result.ui_command}",
-        f"  the contract:       {wd / 'contract.md'} (the interface document; contract.yaml is the same)",
-        f"  rendered manifests: {run_dir / 'platform'}",
-        f"  verify a verdict:   signoff verify {run_dir / 'ml-artifact' / 'envelope'} --trust {trust} "
-        f"--contract {contract} --model-digest {result.model_digest}",
-        f"  the audit:          MLFLOW_TRACKING_URI={result.backend_uri} "
-        f"signoff audit {MODEL_NAME} --trust {trust}",
-        f"  phases (s):         {', '.join(f'{k} {v:.1f}' for k, v in result.phases.items())}",
+    trust, contract = wd / "trust-policy.yaml", result.contract_path or wd / "contract.yaml"
+    signoff = shlex.quote(str(procenv.bin_dir() / "signoff"))
+    lines += ["", "Where to look next:", f"  MLflow UI:          {result.ui_command}"]
+    lines.append(
+        f"  the contract:       {wd / 'contract.md'} (the interface document; contract.yaml is the same)"
+    )
+    if contract != wd / "contract.yaml":
+        lines.append(
+            f"  this run's contract: {contract} (made wrong by --break; the demo's own is unchanged)"
+        )
+    if (run_dir / "platform").is_dir():
+        lines.append(f"  rendered manifests: {run_dir / 'platform'}")
+    envelopes = [
+        g.envelope_path for g in run.gates if g.envelope_path is not None and g.envelope_path.is_file()
     ]
+    if envelopes and result.model_digest:
+        lines.append(
+            f"  verify a verdict:   {signoff} verify {shlex.quote(str(envelopes[0]))} "
+            f"--trust {shlex.quote(str(trust))} --contract {shlex.quote(str(contract))} "
+            f"--model-digest {result.model_digest}"
+        )
+    lines.append(
+        f"  the audit:          MLFLOW_TRACKING_URI={shlex.quote(result.backend_uri)} "
+        f"{signoff} audit {MODEL_NAME} --trust {shlex.quote(str(trust))}"
+    )
+    if run.log_path.is_file():
+        lines.append(f"  the run's log:      {run.log_path}")
+    lines.append(f"  phases (s):         {', '.join(f'{k} {v:.1f}' for k, v in result.phases.items())}")
     return "\n".join(lines)
 
 

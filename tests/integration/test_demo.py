@@ -68,6 +68,22 @@ def test_demo_promotes_and_every_verdict_verifies(tmp_path: Path) -> None:
     assert report["verified"] is True, report
     assert [h["kind"] for h in report["history"]] == ["promotion"], report
 
+    # The hints work pasted into a fresh shell: no venv on PATH, nothing inherited.
+    fresh = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    for label in ("verify a verdict", "the audit"):
+        line = _hint(out, label)
+        pasted = subprocess.run(["bash", "-c", line], env=fresh, capture_output=True, text=True, timeout=300)
+        assert pasted.returncode == 0, f"{label}: {line}\n{pasted.stdout}\n{pasted.stderr}"
+    assert "--artifacts-destination" in _hint(out, "MLflow UI")
+    assert re.search(r"model [0-9.]+ KB fits [0-9.]+ GB of GPU memory", out), out
+
+
+def _hint(out: str, label: str) -> str:
+    """The command of one 'Where to look next' line."""
+    found = re.search(rf"^  {re.escape(label)}:\s+(.+)$", out, re.MULTILINE)
+    assert found, f"no '{label}' hint in:\n{out}"
+    return found[1]
+
 
 @pytest.mark.parametrize(
     ("broken", "gate", "reason"),
@@ -91,3 +107,16 @@ def test_demo_break_is_refused_with_the_registry_unchanged(
     refused = out.split(f"REFUSED at {gate}:", 1)[1].split("Registry aliases", 1)[0]
     assert reason in refused.lower(), refused
     assert "PROMOTED" not in out
+    # Every path the hints name exists, and the demo's own contract is the good one again.
+    hints = out.split("Where to look next:", 1)[1]
+    for path in re.findall(r"(/\S+?/signoff-demo/\S+)", hints):
+        assert Path(path.rstrip("'")).exists(), f"a hint names a missing path {path}:\n{hints}"
+    workdir = tmp_path / "signoff-demo"
+    assert "250ms" in (workdir / "contract.yaml").read_text()
+    assert (workdir / "runs" / f"v{_version(out)}-break-{broken}" / "contract.yaml").is_file()
+
+
+def _version(out: str) -> str:
+    found = re.search(r"models:/signoff-demo-iris/(\d+)", out)
+    assert found, out
+    return found[1]
