@@ -21,12 +21,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-## system-deps: promtool and amtool (Debian packages) for the Prometheus/Alertmanager checks; wrk for benchmarks
+## system-deps: promtool, amtool and Alertmanager (Debian packages) for the Prometheus/Alertmanager checks;
+## chromium (headless) for the HTML report test; wrk for benchmarks
 system-deps:
-	@if command -v promtool >/dev/null && command -v amtool >/dev/null && command -v wrk >/dev/null; then :; \
+	@if command -v promtool >/dev/null && command -v amtool >/dev/null && command -v wrk >/dev/null \
+	  && [ -x /usr/bin/prometheus-alertmanager ] && command -v chromium >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager wrk >/dev/null; \
-	else echo "note: promtool/amtool/wrk missing and not root: those tests will skip"; fi
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager wrk chromium >/dev/null; \
+	else echo "note: promtool/amtool/alertmanager/chromium/wrk missing and not root: those tests will skip"; fi
 
 check: lint types layers pytest
 

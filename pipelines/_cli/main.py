@@ -43,6 +43,7 @@ GROUPS: dict[str, _Group] = {
     "promote": _Group("pipelines._cli.registry", "move the production alias once every verdict verifies"),
     "rollback": _Group("pipelines._cli.registry", "move the production alias back, with a signed record"),
     "audit": _Group("pipelines._cli.registry", "show each alias, its promotion record and the history"),
+    "report": _Group("pipelines._cli.report", "one self-contained HTML page: gates, signers, probe, history"),
     "deploy": _Group("pipelines._cli.deploy", "apply promoted manifests to a cluster and wait until ready"),
     "compile": _Group("pipelines._cli.compile", "compile the gated-promotion pipeline for KFP or Argo"),
     "submit": _Group("pipelines._cli.submit", "submit the pipeline to a KFP or Argo server"),
