@@ -1,7 +1,8 @@
 """``signoff check promotion``: verify every signed verdict for one model version and contract.
 
     signoff check promotion --contract C --trust T --model NAME --version V \\
-        --model-digest sha256:... ENVELOPE... [--approval FILE]... [--verdict FILE] [--key KEY --out FILE]
+        --model-digest sha256:... ENVELOPE... [--verdicts DIR]... [--approval FILE]... [--verdict FILE]
+        [--key KEY --out FILE]
 
 Prints each check of the promotion gate (every reason for refusal, not just the first). Exit 0 when
 promotion may proceed, 1 when refused, 2 on bad input. ``--key``/``--out`` sign the promotion
@@ -34,7 +35,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model-digest", required=True, metavar="sha256:HEX", help="digest of the model's files"
     )
-    parser.add_argument("envelopes", nargs="+", type=Path, metavar="ENVELOPE", help="signed verdicts")
+    parser.add_argument("envelopes", nargs="*", type=Path, metavar="ENVELOPE", help="signed verdicts")
+    parser.add_argument(
+        "--verdicts",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="every *.envelope.json in DIR (signoff check GATE --key KEY --out DIR); repeatable",
+    )
     parser.add_argument(
         "--approval",
         action="append",
@@ -111,7 +120,11 @@ def run(ns: argparse.Namespace) -> int:
     contract = load_contract_checked(ns.contract)
     trust = load_trust_checked(ns.trust)
     subject = subject_from_args(ns, contract)
-    envelopes = read_envelopes(ns.envelopes)
+    from pipelines._cli import _signed
+
+    envelopes = read_envelopes(ns.envelopes) + _signed.verdicts_in(ns.verdicts)
+    if not envelopes:
+        raise InputError("no signed verdicts: pass ENVELOPE files or --verdicts DIR")
     approvals = read_envelopes(ns.approval, "--approval")
     private = None
     if ns.key:

@@ -2,7 +2,14 @@
 
     signoff check readiness --contract C --manifests FILE --policy P --model NAME --version V
         --model-digest sha256:... [--probe-result JSON] [--rollback-target V | --first-release]
-        [--observability FILE] [--alertmanager FILE] [--verdict FILE]
+        [--observability FILE] [--alertmanager FILE] [--verdict FILE] [--key KEY --out DIR]
+    signoff check readiness --contract C --policy P --probe-result JSON --key KEY --out DIR ...
+
+With ``--out DIR`` (where ``signoff check ml`` and ``check platform`` wrote their verdicts) the
+model, version and digest not given are those of the ML verdict there, and the manifests not given
+are ``DIR/manifests.yaml``, refused unless their digest is the one the platform verdict there signs
+(these files are read, not verified: the promotion gate verifies every signature). ``--key`` signs
+the SRE verdict (``pipelines._cli._signed``).
 
 The manifests come from ``signoff render``. The observability objects and the Alertmanager routes
 are rendered from the contract here (namespace and serving mode read from the manifests, else the
@@ -19,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from contracts.errors import InputError
-from pipelines._cli import _report
+from pipelines._cli import _report, _signed
 
 if TYPE_CHECKING:
     from contracts.cluster import ClusterPolicy, ServingMode
@@ -32,13 +39,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--contract", required=True, type=Path, metavar="C", help="workload contract (.yaml or .md)"
     )
     parser.add_argument(
-        "--manifests", required=True, type=Path, metavar="FILE", help="rendered manifests (signoff render)"
+        "--manifests",
+        type=Path,
+        metavar="FILE",
+        help="rendered manifests (signoff render); default with --out DIR: DIR/manifests.yaml",
     )
     parser.add_argument("--policy", required=True, type=Path, metavar="P", help="cluster policy document")
-    parser.add_argument("--model", required=True, metavar="NAME", help="MLflow registered model name")
-    parser.add_argument("--version", required=True, metavar="V", help="MLflow model version number")
     parser.add_argument(
-        "--model-digest", required=True, metavar="sha256:HEX", help="digest of the model's file manifest"
+        "--model", metavar="NAME", help="MLflow registered model name (default: the verdicts in --out DIR)"
+    )
+    parser.add_argument("--version", metavar="V", help="MLflow model version number (default: as --model)")
+    parser.add_argument(
+        "--model-digest", metavar="sha256:HEX", help="digest of the model's files (default: as --model)"
     )
     parser.add_argument(
         "--probe-result", type=Path, metavar="JSON", help="figures of the live probe (signoff probe --json)"
@@ -63,6 +75,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--verdict", type=Path, metavar="FILE", help="write the (unsigned) verdict as JSON here"
     )
+    _signed.add_arguments(parser, "SRE")
     parser.set_defaults(func=run)
 
 
@@ -112,6 +125,43 @@ def _placement(manifests: list[dict[str, Any]], policy: ClusterPolicy) -> tuple[
     return str(namespace), mode
 
 
+def _from_folder(ns: argparse.Namespace) -> str | None:
+    """Fill the model, version, digest and manifests not given from the verdicts in ``--out DIR``;
+    return the manifests digest the platform verdict there signs (``None`` without one)."""
+    from contracts.trust import Gate
+
+    folder = ns.out if ns.out is not None and ns.out.suffix != ".json" else None
+    if folder is not None and folder.is_dir():
+        ml = _signed.verdict_in([folder], Gate.ML_ARTIFACT)
+        platform = _signed.verdict_in([folder], Gate.PLATFORM)
+        source = ml or platform
+        if source is not None and ns.model in (None, source.subject.model):
+            ns.model = ns.model or source.subject.model
+            ns.version = ns.version or source.subject.version
+            ns.model_digest = ns.model_digest or source.subject.digest
+        if ns.manifests is None and (folder / "manifests.yaml").is_file():
+            ns.manifests = folder / "manifests.yaml"
+            if platform is not None:
+                return platform.artifacts.get("manifests")
+    missing = [
+        flag
+        for flag, value in (
+            ("--model", ns.model),
+            ("--version", ns.version),
+            ("--model-digest", ns.model_digest),
+            ("--manifests", ns.manifests),
+        )
+        if value is None
+    ]
+    if missing:
+        where = f"in {folder}" if folder is not None else "without --out DIR"
+        raise InputError(
+            f"pass {', '.join(missing)}: no ML verdict and manifests {where} to take them from "
+            "(run 'signoff check ml' and 'signoff check platform' with --key KEY --out DIR first)"
+        )
+    return None
+
+
 def run(ns: argparse.Namespace) -> int:
     """Evaluate the readiness gate and print its checks; 0 when it passes, 1 when it refuses."""
     from datetime import UTC, datetime
@@ -126,8 +176,10 @@ def run(ns: argparse.Namespace) -> int:
     for flag, path in (("--contract", ns.contract), ("--policy", ns.policy)):
         if not Path(path).is_file():
             raise InputError(f"{flag}: {path} is not a file")
+    _signed.check_arguments(ns)
     contract = load_contract(ns.contract)
     policy = load_cluster_policy(ns.policy)
+    platform_signed = _from_folder(ns)
     try:
         subject = Subject(model=ns.model, version=ns.version, digest=ns.model_digest)
     except ValidationError as exc:
@@ -136,6 +188,15 @@ def run(ns: argparse.Namespace) -> int:
             "; ".join(f"{flags.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}" for e in exc.errors())
         ) from None
     manifests = _yaml_docs("--manifests", ns.manifests)
+    if platform_signed is not None:
+        from gates.render import Manifests
+
+        have = Manifests(objects=tuple(manifests)).digest()
+        if have != platform_signed:
+            raise InputError(
+                f"--manifests: {ns.manifests} (digest {have}) are not the manifests the platform verdict "
+                f"signs ({platform_signed}); judge the ones 'signoff check platform --out' wrote"
+            )
     namespace, mode = _placement(manifests, policy)
     if ns.observability:
         observability = _yaml_docs("--observability", ns.observability)
@@ -166,4 +227,5 @@ def run(ns: argparse.Namespace) -> int:
         print(f"{name} digest: {digest}")
     if ns.verdict:
         ns.verdict.write_text(verdict.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    _signed.sign_and_keep(verdict, ns)
     return _report.print_outcome(verdict)

@@ -90,6 +90,14 @@ def configure_promote(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="a signed verdict to use (repeatable); default: the verdicts kept with the version in MLflow",
     )
+    parser.add_argument(
+        "--verdicts",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="use every *.envelope.json in DIR (signoff check GATE --key KEY --out DIR); repeatable",
+    )
     parser.add_argument("--production-alias", default="production", metavar="ALIAS")
     parser.add_argument("--rollback-alias", default="previous", metavar="ALIAS")
     parser.add_argument(
@@ -138,8 +146,11 @@ def run_promote(ns: argparse.Namespace) -> int:
     if envelope is not None:
         print(f"resuming the interrupted promotion of {name} version {version}")
     else:
-        if ns.envelope:
+        if ns.envelope or ns.verdicts:
+            from pipelines._cli import _signed
+
             given = [_file(p, "--envelope").read_bytes() for p in ns.envelope]
+            given += _signed.verdicts_in(ns.verdicts)
         else:
             stored = registry.envelopes(name, version)
             given = [e for g, e in stored.items() if g not in (Gate.PROMOTION, Gate.ROLLBACK)]
