@@ -23,6 +23,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     gen.add_argument(
         "--out", required=True, type=Path, metavar="DIR", help="folder for NAME.key and NAME.pub"
     )
+    gen.add_argument(
+        "--gate",
+        action="append",
+        default=[],
+        metavar="GATE",
+        help="a gate the team signs (repeatable): ml-artifact, platform, sre-readiness, promotion, "
+        "approval, rollback",
+    )
     gen.set_defaults(func=run_generate)
 
 
@@ -31,13 +39,21 @@ def run_generate(ns: argparse.Namespace) -> int:
     import yaml
 
     from components import keys
+    from contracts.errors import InputError
+    from contracts.trust import Gate
+
+    valid = [g.value for g in Gate]
+    wrong = [g for g in ns.gate if g not in valid]
+    if wrong:
+        raise InputError(f"--gate {', '.join(wrong)}: not a gate; the gates are {', '.join(valid)}")
 
     private, public = keys.generate(ns.team, ns.out)
     entry = keys.trusted_key_entry(keys.load_public_pem(public))
     print(f"private key: {private} (mode 0600; keep it secret, never commit it)")
     print(f"public key:  {public}")
     print(f"keyid:       {entry.keyid}")
-    print("trust policy entry (add the team's gates):")
-    snippet = {"name": ns.team, "gates": [], "keys": [entry.model_dump(mode="json")]}
+    gates = list(dict.fromkeys(ns.gate)) or ["<the gates this team signs, e.g. platform>"]
+    print("trust policy entry (add the team's gates):" if not ns.gate else "trust policy entry:")
+    snippet = {"name": ns.team, "gates": gates, "keys": [entry.model_dump(mode="json")]}
     print(yaml.safe_dump([snippet], sort_keys=False), end="")
     return 0

@@ -44,3 +44,25 @@ def test_readiness_without_flags_or_folder_names_what_is_missing(
         "--key KEY --out DIR first)"
     ) in err
     assert "Traceback" not in err
+
+
+def test_keys_generate_with_gates_prints_an_entry_the_trust_loader_accepts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    from contracts.loader import load_trust_policy
+
+    args = ["keys", "generate", "--team", "ml-team", "--gate", "ml-artifact", "--gate", "promotion"]
+    assert main([*args, "--out", str(tmp_path / "k")]) == 0
+    entry = yaml.safe_load(capsys.readouterr().out.split("trust policy entry:\n", 1)[1])
+    doc = {"apiVersion": "signoff.dev/v1alpha1", "kind": "TrustPolicy", "metadata": {"name": "t"},
+           "spec": {"teams": entry}}  # fmt: skip
+    (tmp_path / "trust.yaml").write_text(yaml.safe_dump(doc))
+    team = load_trust_policy(tmp_path / "trust.yaml").spec.teams[0]
+    assert [g.value for g in team.gates] == ["ml-artifact", "promotion"]
+    assert main(["keys", "generate", "--team", "x", "--gate", "ml", "--out", str(tmp_path / "j")]) == 2
+    assert (
+        "--gate ml: not a gate; the gates are ml-artifact, platform, sre-readiness, promotion, approval, "
+        "rollback"
+    ) in capsys.readouterr().err
