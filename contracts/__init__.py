@@ -12,7 +12,7 @@ Needs only pydantic, PyYAML and the standard library. Public surface:
 """
 
 from contracts._units import ByteSize, Duration, Percent, format_bytes
-from contracts.cluster import ClusterPolicy, GpuProduct, ServingMode
+from contracts.cluster import ClusterPolicy, GpuProduct, KServeDeploymentMode, ServingMode
 from contracts.errors import (
     ConflictError,
     DocumentError,
@@ -56,6 +56,7 @@ __all__ = [
     "Gate",
     "GpuProduct",
     "InputError",
+    "KServeDeploymentMode",
     "ModelUri",
     "Percent",
     "PermanentError",

@@ -2,7 +2,8 @@
 
 GPU products with their memory, node selector and taints; the staging and production namespaces
 with their GPU quotas; allowed image registries; priority classes; the serving mode (KServe or a
-plain Deployment); and what the ML gate does with unsafe serialization formats.
+plain Deployment) and, for KServe, its deployment mode, serving runtime and (for Knative) the
+feature flags the cluster enables; and what the ML gate does with unsafe serialization formats.
 """
 
 from __future__ import annotations
@@ -28,6 +29,83 @@ class ServingMode(enum.StrEnum):
     """A KServe InferenceService (serving.kserve.io/v1beta1)."""
     DEPLOYMENT = "deployment"
     """A plain Deployment, Service and HorizontalPodAutoscaler, for clusters without KServe."""
+
+
+class KServeDeploymentMode(enum.StrEnum):
+    """The value of KServe's ``serving.kserve.io/deploymentMode`` annotation.
+
+    KServe >= 0.16 calls the raw-Deployment mode ``Standard`` and the Knative one ``Knative`` and
+    still reads the older ``RawDeployment`` / ``Serverless`` (``constants.ParseDeploymentMode``);
+    KServe < 0.16 reads only the older two.
+    """
+
+    STANDARD = "Standard"
+    """Deployment + Service + HPA made by KServe (no Knative). KServe >= 0.16."""
+    RAW_DEPLOYMENT = "RawDeployment"
+    """The same as ``Standard``, in the spelling every KServe version reads."""
+    KNATIVE = "Knative"
+    """A Knative Service (scale to zero, queue-proxy sidecar). KServe >= 0.16."""
+    SERVERLESS = "Serverless"
+    """The same as ``Knative``, in the spelling every KServe version reads."""
+
+    @property
+    def knative(self) -> bool:
+        """Whether pods run under Knative Serving (its validation and feature flags apply)."""
+        return self in (KServeDeploymentMode.KNATIVE, KServeDeploymentMode.SERVERLESS)
+
+
+KNATIVE_PODSPEC_FLAGS: tuple[str, ...] = (
+    "kubernetes.podspec-nodeselector",
+    "kubernetes.podspec-tolerations",
+    "kubernetes.podspec-priorityclassname",
+    "kubernetes.podspec-securitycontext",
+)
+"""Knative ``config-features`` flags serving pods need (all ``disabled`` in Knative's defaults)."""
+
+_DIGEST_IMAGE = (
+    r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]{1,5})?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"@sha256:[0-9a-f]{64}$"
+)
+
+
+class KnativePolicy(_Frozen):
+    """What the cluster's Knative Serving offers (only read in a Knative deployment mode)."""
+
+    version: Annotated[str, Field(pattern=r"^1\.[0-9]{1,3}$", examples=["1.19"])]
+    """Knative Serving minor version, e.g. ``1.19`` (``startupProbe`` needs >= 1.15)."""
+    features: tuple[Annotated[str, Field(pattern=r"^[a-z0-9.-]{1,80}$")], ...] = ()
+    """``config-features`` flags set to ``enabled`` (``infra/knative`` enables the four serving
+    pods need: ``kubernetes.podspec-nodeselector``, ``-tolerations``, ``-priorityclassname``,
+    ``-securitycontext``)."""
+
+    def minor(self) -> int:
+        """The minor version as a number (``1.19`` -> 19)."""
+        return int(self.version.split(".")[1])
+
+
+class KServePolicy(_Frozen):
+    """How KServe serves MLflow models on this cluster (``serving: kserve``)."""
+
+    deployment_mode: KServeDeploymentMode = KServeDeploymentMode.STANDARD
+    """Rendered as the ``serving.kserve.io/deploymentMode`` annotation on every InferenceService."""
+    runtime: Annotated[str, Field(pattern=DNS1123_LABEL)] = "kserve-mlserver"
+    """The (Cluster)ServingRuntime serving ``modelFormat: mlflow`` over protocol v2 (KServe ships
+    ``kserve-mlserver``: MLServer with ``mlserver_mlflow.MLflowRuntime``)."""
+    storage_initializer_image: Annotated[str | None, Field(pattern=_DIGEST_IMAGE)] = None
+    """KServe's storage-initializer image, pinned by digest: ``infra/kserve`` configures KServe
+    with it, and a plain Deployment (``serving: deployment``) runs it as its model-download init
+    container (required there)."""
+    knative: KnativePolicy | None = None
+    """The cluster's Knative Serving; required with a Knative deployment mode."""
+
+    @model_validator(mode="after")
+    def _knative_declared(self) -> KServePolicy:
+        if self.deployment_mode.knative and self.knative is None:
+            raise ValueError(
+                f"deployment_mode {self.deployment_mode.value} runs under Knative: declare knative "
+                "(version and the enabled config-features flags)"
+            )
+        return self
 
 
 class Toleration(_Frozen):
@@ -112,6 +190,8 @@ class ModelPolicy(_Frozen):
 
 class ClusterPolicySpec(_Frozen):
     serving: ServingMode = ServingMode.KSERVE
+    kserve: KServePolicy = KServePolicy()
+    """KServe's deployment mode, serving runtime, storage initializer and Knative features."""
     gpus: tuple[GpuProduct, ...]
     """GPU products the cluster offers; a contract's product must be one of them."""
     memory_headroom: Percent = Percent.parse("10%")

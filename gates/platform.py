@@ -22,11 +22,13 @@ from gates.render import (
     ANNOTATION_DIGEST,
     ANNOTATION_MODEL,
     ANNOTATION_VERSION,
+    STORAGE_INITIALIZER,
     Manifests,
     ModelRef,
     pod_specs,
     without_promotion,
 )
+from gates.render import containers as render_containers
 from gates.verdict import Check, Figure, Outcome, Subject, Verdict
 
 __all__ = ["check_manifests_digest", "evaluate", "restricted_violations"]
@@ -66,11 +68,7 @@ def _check(id_: str, outcome: Outcome, message: str, **figures: Figure) -> Check
 
 
 def _containers(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    out: list[tuple[str, dict[str, Any]]] = []
-    for field in ("initContainers", "containers", "ephemeralContainers"):
-        for c in spec.get(field) or []:
-            out.append((f"{field}[{c.get('name', '?')}]", c))
-    return out
+    return render_containers(spec)
 
 
 def _gb(n: float) -> float:
@@ -346,17 +344,30 @@ def _image_checks(
                 images=len(images),
             )
         )
-    if images != [image]:
-        checks.append(
-            _check(
-                "image.matches",
-                Outcome.FAIL,
-                f"the manifests run {', '.join(images) or 'no image'}, not the image checked ({image})",
-                images=len(images),
-            )
-        )
+    # The serving container runs the image checked; init containers only images the policy names
+    # (KServe's storage initializer, which a plain Deployment runs itself).
+    serving = sorted(
+        {
+            c.get("image", "")
+            for _w, _m, spec in pods
+            for cw, c in _containers(spec)
+            if cw.startswith("containers[")
+        }
+    )
+    known = {policy.spec.kserve.storage_initializer_image} - {None}
+    other = sorted(
+        {f"{cw} {c.get('image', '')}" for _w, _m, spec in pods for cw, c in _containers(spec)
+         if not cw.startswith("containers[") and c.get("image", "") not in known}
+    )  # fmt: skip
+    if serving != [image] or other:
+        parts = [] if serving == [image] else [
+            f"the serving containers run {', '.join(serving) or 'no image'}, not the image checked ({image})"
+        ]  # fmt: skip
+        if other:
+            parts.append(f"{', '.join(other)}: not an image the cluster policy names")
+        checks.append(_check("image.matches", Outcome.FAIL, "; ".join(parts), images=len(images)))
     else:
-        checks.append(_check("image.matches", Outcome.PASS, f"the manifests run {image}", images=1))
+        checks.append(_check("image.matches", Outcome.PASS, f"the manifests run {image}", images=len(images)))
     return checks
 
 
@@ -409,10 +420,19 @@ def _model_check(
                 problems.append(f"{where}: annotation {key}={ann.get(key)!r}, want {value!r}")
     uris: list[str] = []
     for _where, _meta, spec in pods:
-        for _cw, c in _containers(spec):
+        for cw, c in _containers(spec):
             uris += [e.get("value", "") for e in c.get("env") or [] if e.get("name") == "STORAGE_URI"]
+            if isinstance(c.get("storageUri"), str):  # KServe's predictor.model
+                uris.append(c["storageUri"])
+            if cw.startswith(f"initContainers[{STORAGE_INITIALIZER}]") and c.get(
+                "args"
+            ):  # its first argument
+                uris.append(str(c["args"][0]))
     if not uris:
-        problems.append("no STORAGE_URI in any serving container")
+        problems.append(
+            "no storage URI in any serving container (predictor.model.storageUri, the "
+            "storage-initializer's arguments or STORAGE_URI)"
+        )
     for uri in sorted(set(uris)):
         try:
             ModelRef(name=subject.model, version=subject.version, storage_uri=uri, digest=subject.digest)

@@ -7,28 +7,36 @@ every name and label value taken from a contract, policy or model reference is c
 What is rendered (namespace from ``policy.spec.namespaces.<environment>``):
 
 * ``ServiceAccount <workload>-serving`` with ``automountServiceAccountToken: false``;
-* KServe mode: an ``InferenceService`` (serving.kserve.io/v1beta1) whose predictor runs the serving
-  image as the custom container ``kserve-container`` with ``STORAGE_URI`` set (KServe's storage
-  initializer downloads the version's artifacts to ``/mnt/models``); labels and annotations are set on
-  the InferenceService *and* on ``spec.predictor.labels/annotations`` so KServe puts them on the pods;
-* Deployment mode: ``Deployment`` + ``Service`` + ``HorizontalPodAutoscaler`` (autoscaling/v2); the
-  image reads ``STORAGE_URI`` itself (``MODEL_DIR=/mnt/models`` is an emptyDir);
+* KServe mode: an ``InferenceService`` (serving.kserve.io/v1beta1) whose ``spec.predictor.model``
+  is ``modelFormat: {name: mlflow}``, ``protocolVersion: v2`` on the policy's runtime (KServe's
+  ``kserve-mlserver``: MLServer with ``mlserver_mlflow.MLflowRuntime``), ``storageUri`` the version's
+  artifacts (KServe's storage initializer, configured by ``infra/kserve``, downloads them to
+  ``/mnt/models``) and ``image`` the digest-pinned serving image the platform gate checks (it
+  overrides the runtime's tag). KServe names the model after the InferenceService, so the v2
+  endpoints are ``/v2/models/<workload>/ready`` and ``/infer``. The annotation
+  ``serving.kserve.io/deploymentMode`` is the policy's ``spec.kserve.deployment_mode``. Labels and
+  annotations are set on the InferenceService *and* on ``spec.predictor.labels/annotations`` so
+  KServe puts them on the pods;
+* Deployment mode: ``Deployment`` + ``Service`` + ``HorizontalPodAutoscaler`` (autoscaling/v2) doing
+  what KServe would: KServe's storage initializer (``spec.kserve.storage_initializer_image``) as the
+  init container downloading the version to ``/mnt/models``, MLServer serving it under the workload's
+  name. The init container fetches with the pod's identity (workload identity / IRSA on the serving
+  account); KServe's credential injection does not happen here;
 * always a ``PodDisruptionBudget`` and a ``NetworkPolicy``.
 
-The serving container listens on port 8080 (``http``; KServe v2 health endpoints
-``/v2/health/ready`` and ``/v2/health/live``; probes name the port by number, as Knative requires).
-In Deployment mode it also exposes metrics on 8082 (``metrics``); in KServe mode the pod declares the
-one port Knative allows and request metrics come from the queue-proxy (port 9091). The
-NetworkPolicy admits the serving port (and, for KServe, the Knative queue-proxy's 8012) from the
-ingress/KServe/Knative system namespaces only, and the metrics port (8082, or the queue-proxy's 9091
-for KServe) from the ``monitoring`` namespace only.
+MLServer listens on 8080 (``http``; health ``/v2/health/ready`` and ``/v2/health/live``; probes
+name the port by number, as Knative requires) and serves Prometheus metrics on 8082 (``metrics``).
 
-KServe's serverless (Knative) mode admits node selectors, tolerations, priority classes and the pod
-security context only behind Knative feature flags: the cluster's ``config-features`` must enable
-``kubernetes.podspec-nodeselector``, ``kubernetes.podspec-tolerations``,
-``kubernetes.podspec-priorityclassname`` and ``kubernetes.podspec-securitycontext`` (KServe's
-``Standard``/raw-deployment mode needs none of them). The InferenceService leaves the deployment mode
-to the cluster's KServe default.
+Knative (``deployment_mode`` ``Knative``/``Serverless``): Knative admits nodeSelector, tolerations,
+priorityClassName and the pod securityContext only behind its ``kubernetes.podspec-*`` feature
+flags, so rendering refuses a policy whose ``spec.kserve.knative.features`` lacks one the pods need
+(``infra/knative`` enables them); the container declares the one port Knative allows; the
+``startupProbe`` is rendered only for Knative >= 1.15 (knative/serving#15309); and
+``serving.knative.dev/progress-deadline`` is the contract's max cold start plus 60 s, so Knative does
+not fail a revision that is still within its cold start. The NetworkPolicy admits the serving port
+(8080, or the queue-proxy's 8012 under Knative) from the ingress/KServe/Knative system namespaces,
+the metrics ports (8082, and the queue-proxy's 9091 under Knative) from ``monitoring``, and under
+Knative the queue-proxy's 9090 from ``knative-serving`` (the autoscaler's scrape).
 
 Immutable storage URIs: :class:`ModelRef` accepts ``s3://``, ``gs://``, ``pvc://`` and ``https://``
 URIs of the version's artifacts (what KServe's storage initializer can fetch) and refuses registry
@@ -47,22 +55,29 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from contracts.cluster import ClusterPolicy, GpuProduct, ServingMode
+from contracts.cluster import KNATIVE_PODSPEC_FLAGS, ClusterPolicy, GpuProduct, ServingMode
 from contracts.errors import InputError
 from contracts.model_uri import MODEL_NAME, VERSION
 from contracts.workload import WorkloadContract, canonical_json
 
 __all__ = [
+    "ANNOTATION_DEPLOYMENT_MODE",
     "ANNOTATION_DIGEST",
     "ANNOTATION_MODEL",
     "ANNOTATION_PROMOTION",
     "ANNOTATION_VERSION",
     "CONTAINER_NAME",
     "HTTP_PORT",
+    "KNATIVE_PROGRESS_DEADLINE",
     "METRICS_PORT",
+    "MODEL_FORMAT",
+    "PROTOCOL",
+    "STORAGE_INITIALIZER",
     "Manifests",
     "ModelRef",
+    "containers",
     "pod_specs",
+    "progress_deadline_seconds",
     "render",
     "serving_account",
     "with_promotion",
@@ -74,10 +89,22 @@ ANNOTATION_VERSION = "signoff.dev/model-version"
 ANNOTATION_DIGEST = "signoff.dev/model-digest"
 ANNOTATION_PROMOTION = "signoff.dev/promotion-record"
 LABEL_WORKLOAD = "signoff.dev/workload"
+ANNOTATION_DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
+KNATIVE_PROGRESS_DEADLINE = "serving.knative.dev/progress-deadline"
 CONTAINER_NAME = "kserve-container"
+STORAGE_INITIALIZER = "storage-initializer"
+MODEL_FORMAT = "mlflow"
+PROTOCOL = "v2"
+MLFLOW_RUNTIME_CLASS = "mlserver_mlflow.MLflowRuntime"
+MODEL_DIR = "/mnt/models"
 HTTP_PORT = 8080
+GRPC_PORT = 9000
 METRICS_PORT = 8082
 STARTUP_PERIOD_SECONDS = 5
+KNATIVE_STARTUP_PROBE_MINOR = 15
+"""Knative Serving accepts ``startupProbe`` from 1.15 (knative/serving#15309)."""
+PROGRESS_DEADLINE_MARGIN_SECONDS = 60
+"""How far Knative's progress deadline lies beyond the contract's max cold start."""
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -91,7 +118,9 @@ _STORAGE_SCHEMES = ("s3://", "gs://", "pvc://", "https://")
 # Namespaces whose pods may reach the serving port: ingress gateways and the KServe/Knative system.
 _INGRESS_NAMESPACES = ("istio-system", "knative-serving", "kserve", "ingress-nginx")
 _QUEUE_PROXY_PORT = 8012
+_QUEUE_PROXY_AUTOSCALER_PORT = 9090
 _QUEUE_PROXY_METRICS_PORT = 9091
+_KNATIVE_NAMESPACE = "knative-serving"
 # Namespace whose Prometheus may scrape the metrics port.
 _MONITORING_NAMESPACE = "monitoring"
 
@@ -227,40 +256,123 @@ def _probe(path: str, *, period: int, failures: int, initial: int = 0) -> dict[s
     return probe
 
 
-def _container(contract: WorkloadContract, policy: ClusterPolicy, model: ModelRef, image: str,
-               product: GpuProduct | None, *, model_dir_volume: bool) -> dict[str, Any]:  # fmt: skip
-    startup_failures = max(1, math.ceil(contract.spec.slos.max_cold_start.seconds / STARTUP_PERIOD_SECONDS))
-    ports = [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}]
-    if model_dir_volume:  # Deployment mode; Knative (KServe serverless) allows one container port only
-        ports.append({"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"})
-    mounts = [{"name": "tmp", "mountPath": "/tmp"}]
-    if model_dir_volume:
-        mounts.append({"name": "model", "mountPath": "/mnt/models"})
+def _restricted() -> dict[str, Any]:
+    """A container securityContext Pod Security "restricted" admits."""
     return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _server_fields(
+    contract: WorkloadContract, policy: ClusterPolicy, product: GpuProduct | None, *, startup_probe: bool
+) -> dict[str, Any]:
+    """Resources, probes and securityContext of the MLServer container (any mode)."""
+    fields: dict[str, Any] = {"resources": _resources(contract, policy, product)}
+    if startup_probe:
+        failures = max(1, math.ceil(contract.spec.slos.max_cold_start.seconds / STARTUP_PERIOD_SECONDS))
+        fields["startupProbe"] = _probe("/v2/health/live", period=STARTUP_PERIOD_SECONDS, failures=failures)
+    fields["readinessProbe"] = _probe("/v2/health/ready", period=5, failures=3)
+    fields["livenessProbe"] = _probe("/v2/health/live", period=10, failures=3)
+    fields["securityContext"] = _restricted()
+    return fields
+
+
+def _kserve_model(
+    contract: WorkloadContract, policy: ClusterPolicy, model: ModelRef, image: str, product: GpuProduct | None
+) -> dict[str, Any]:
+    """``spec.predictor.model``: KServe's MLflow model format on the MLServer runtime, protocol v2.
+
+    KServe's defaulting adds ``MLSERVER_MODEL_NAME=<InferenceService name>`` and
+    ``MLSERVER_MODEL_URI=/mnt/models`` and the label ``modelClass: mlserver_mlflow.MLflowRuntime``;
+    its storage initializer downloads ``storageUri`` to ``/mnt/models``. ``image`` overrides the
+    runtime's (tag-pinned) image with the digest the platform gate checks.
+    """
+    kserve = policy.spec.kserve
+    knative = kserve.deployment_mode.knative
+    startup = not knative or (
+        kserve.knative is not None and kserve.knative.minor() >= KNATIVE_STARTUP_PROBE_MINOR
+    )
+    spec: dict[str, Any] = {
+        "modelFormat": {"name": MODEL_FORMAT},
+        "protocolVersion": PROTOCOL,
+        "runtime": kserve.runtime,
+        "storageUri": model.storage_uri,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "env": [{"name": "MLSERVER_METRICS_DIR", "value": "/tmp/.metrics"}],
+    }
+    if knative:
+        # Knative takes one container port and defaults it to 8080; MLServer's metrics port 8082 is
+        # still scraped on the pod IP (a PodMonitor by port number).
+        spec["ports"] = [{"containerPort": HTTP_PORT, "protocol": "TCP"}]
+    else:
+        # KServe's Service sends port 80 to the first port; the rest are exposed as they are.
+        spec["ports"] = [
+            {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+        ]
+    spec |= _server_fields(contract, policy, product, startup_probe=startup)
+    spec["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}]
+    return spec
+
+
+def _deployment_containers(
+    contract: WorkloadContract, policy: ClusterPolicy, model: ModelRef, image: str, product: GpuProduct | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(init container, serving container)`` of a plain Deployment: what KServe would inject.
+
+    KServe's storage initializer (``policy spec.kserve.storage_initializer_image``) downloads the
+    version to ``/mnt/models`` (its arguments are source and destination, as KServe passes them);
+    MLServer serves it with ``mlserver_mlflow.MLflowRuntime`` under the workload's name.
+    """
+    initializer = policy.spec.kserve.storage_initializer_image
+    if initializer is None:
+        raise InputError(
+            "policy spec.kserve.storage_initializer_image: not set; serving: deployment downloads the "
+            "model with KServe's storage initializer, write its image pinned by digest "
+            "(e.g. 'registry.example.com/ml/kserve-storage-initializer@sha256:<64 hex>')"
+        )
+    _image(initializer)
+    init = {
+        "name": STORAGE_INITIALIZER,
+        "image": initializer,
+        "imagePullPolicy": "IfNotPresent",
+        "args": [model.storage_uri, MODEL_DIR],
+        "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+        "securityContext": _restricted(),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [{"name": "model", "mountPath": MODEL_DIR}, {"name": "tmp", "mountPath": "/tmp"}],
+    }
+    env = {
+        "MLSERVER_MODEL_IMPLEMENTATION": MLFLOW_RUNTIME_CLASS,
+        "MLSERVER_MODEL_NAME": contract.name,
+        "MLSERVER_MODEL_URI": MODEL_DIR,
+        "MLSERVER_HTTP_PORT": str(HTTP_PORT),
+        "MLSERVER_GRPC_PORT": str(GRPC_PORT),
+        "MLSERVER_METRICS_PORT": str(METRICS_PORT),
+        "MLSERVER_METRICS_DIR": "/tmp/.metrics",
+    }
+    server: dict[str, Any] = {
         "name": CONTAINER_NAME,
         "image": image,
         "imagePullPolicy": "IfNotPresent",
-        "env": [
-            {"name": "STORAGE_URI", "value": model.storage_uri},
-            {"name": "MODEL_DIR", "value": "/mnt/models"},
-            {"name": "MODEL_NAME", "value": model.name},
-            {"name": "MODEL_VERSION", "value": model.version},
+        "env": [{"name": k, "value": v} for k, v in env.items()],
+        "ports": [
+            {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
         ],
-        "ports": ports,
-        "resources": _resources(contract, policy, product),
-        "startupProbe": _probe("/v2/health/live", period=STARTUP_PERIOD_SECONDS, failures=startup_failures),
-        "readinessProbe": _probe("/v2/health/ready", period=5, failures=3),
-        "livenessProbe": _probe("/v2/health/live", period=10, failures=3),
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "privileged": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "volumeMounts": mounts,
+        **_server_fields(contract, policy, product, startup_probe=True),
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "model", "mountPath": MODEL_DIR, "readOnly": True},
+        ],
     }
+    return init, server
 
 
 def _pod_fields(
@@ -318,6 +430,31 @@ def _selector(workload: str) -> dict[str, str]:
     return {LABEL_WORKLOAD: workload}
 
 
+def progress_deadline_seconds(contract: WorkloadContract) -> int:
+    """Knative's ``serving.knative.dev/progress-deadline`` for this workload, in whole seconds.
+
+    The contract's max cold start plus :data:`PROGRESS_DEADLINE_MARGIN_SECONDS`: Knative fails a
+    revision that is not ready within the deadline (600 s by default), so it must lie beyond the
+    cold start the contract allows.
+    """
+    return math.ceil(contract.spec.slos.max_cold_start.seconds) + PROGRESS_DEADLINE_MARGIN_SECONDS
+
+
+def _knative_features(policy: ClusterPolicy, *, needs_node_fields: bool) -> None:
+    knative = policy.spec.kserve.knative
+    enabled = set(knative.features) if knative is not None else set()
+    need = [
+        f for f in KNATIVE_PODSPEC_FLAGS if needs_node_fields or ("node" not in f and "toleration" not in f)
+    ]
+    missing = [f for f in need if f not in enabled]
+    if missing:
+        raise InputError(
+            f"policy spec.kserve.knative.features: {', '.join(missing)} not enabled; the serving pods set "
+            "nodeSelector, tolerations, priorityClassName and securityContext, which Knative refuses "
+            "unless config-features enables them (infra/knative does; list them here once applied)"
+        )
+
+
 # ------------------------------------------------------------------------------------------- render
 
 
@@ -359,15 +496,15 @@ def render(
     model = ModelRef.model_validate(model.model_dump())  # re-check a model_construct()ed reference
     gpu = contract.spec.resources.gpu
     product = policy.spec.gpu(gpu.product) if gpu is not None else None
-
     labels = _labels(contract, model, workload)
     annotations = _annotations(model)
     replicas = contract.spec.resources.replicas
     pod = _pod_fields(contract, policy, product, workload)
-    container = _container(
-        contract, policy, model, image, product, model_dir_volume=mode is ServingMode.DEPLOYMENT
-    )
     tmp_volume = {"name": "tmp", "emptyDir": {}}
+    kserve = policy.spec.kserve
+    knative = mode is ServingMode.KSERVE and kserve.deployment_mode.knative
+    if knative:
+        _knative_features(policy, needs_node_fields=contract.spec.resources.gpu is not None)
 
     objects: list[dict[str, Any]] = [
         {
@@ -378,25 +515,30 @@ def render(
         }
     ]
     if mode is ServingMode.KSERVE:
+        pod_annotations = dict(annotations)
+        if knative:
+            pod_annotations[KNATIVE_PROGRESS_DEADLINE] = f"{progress_deadline_seconds(contract)}s"
         predictor: dict[str, Any] = {
             "labels": dict(labels),
-            "annotations": dict(annotations),
+            "annotations": pod_annotations,
             "minReplicas": replicas.min,
             "maxReplicas": replicas.max,
             # Knative refuses a pod-level automountServiceAccountToken; the service account sets it.
             **{k: v for k, v in pod.items() if k != "automountServiceAccountToken"},
-            "containers": [container],
+            "model": _kserve_model(contract, policy, model, image, product),
             "volumes": [tmp_volume],
         }
+        isvc_annotations = {**annotations, ANNOTATION_DEPLOYMENT_MODE: kserve.deployment_mode.value}
         objects.append(
             {
                 "apiVersion": "serving.kserve.io/v1beta1",
                 "kind": "InferenceService",
-                "metadata": _meta(workload, namespace, labels, annotations),
+                "metadata": _meta(workload, namespace, labels, isvc_annotations),
                 "spec": {"predictor": predictor},
             }
         )
     else:
+        init, server = _deployment_containers(contract, policy, model, image, product)
         selector = _selector(workload)
         objects += [
             {
@@ -415,7 +557,8 @@ def render(
                         "metadata": {"labels": dict(labels), "annotations": dict(annotations)},
                         "spec": {
                             **pod,
-                            "containers": [container],
+                            "initContainers": [init],
+                            "containers": [server],
                             "volumes": [tmp_volume, {"name": "model", "emptyDir": {}}],
                         },
                     },
@@ -456,7 +599,7 @@ def render(
             },
         ]
     objects.append(_pdb(workload, namespace, labels, replicas.min))
-    objects.append(_network_policy(workload, namespace, labels, mode))
+    objects.append(_network_policy(workload, namespace, labels, mode, knative=knative))
     return Manifests(objects=tuple(objects))
 
 
@@ -473,7 +616,7 @@ def _pdb(workload: str, namespace: str, labels: dict[str, str], min_replicas: in
 
 
 def _network_policy(
-    workload: str, namespace: str, labels: dict[str, str], mode: ServingMode
+    workload: str, namespace: str, labels: dict[str, str], mode: ServingMode, *, knative: bool
 ) -> dict[str, Any]:
     def ns_in(names: tuple[str, ...]) -> dict[str, Any]:
         expr = {"key": "kubernetes.io/metadata.name", "operator": "In", "values": list(names)}
@@ -482,10 +625,19 @@ def _network_policy(
     def tcp(ports: tuple[int, ...]) -> list[dict[str, Any]]:
         return [{"protocol": "TCP", "port": port} for port in ports]
 
-    # KServe serverless pods take traffic on the Knative queue-proxy port and expose its
-    # request metrics on the queue-proxy user-metrics port (the SRE PodMonitor scrapes it).
-    serve = (HTTP_PORT, _QUEUE_PROXY_PORT) if mode is ServingMode.KSERVE else (HTTP_PORT,)
-    scrape = (_QUEUE_PROXY_METRICS_PORT,) if mode is ServingMode.KSERVE else (METRICS_PORT,)
+    # Under Knative, requests reach the pod on the queue-proxy's port (8012), which forwards to the
+    # server on localhost; the Knative autoscaler scrapes the queue-proxy's 9090. Prometheus scrapes
+    # MLServer's metrics port (and, under Knative, the queue-proxy's 9091).
+    serve = (_QUEUE_PROXY_PORT,) if knative else (HTTP_PORT,)
+    scrape = (METRICS_PORT, _QUEUE_PROXY_METRICS_PORT) if knative else (METRICS_PORT,)
+    ingress = [
+        {"from": [ns_in(_INGRESS_NAMESPACES)], "ports": tcp(serve)},
+        {"from": [ns_in((_MONITORING_NAMESPACE,))], "ports": tcp(scrape)},
+    ]
+    if knative:
+        ingress.append(
+            {"from": [ns_in((_KNATIVE_NAMESPACE,))], "ports": tcp((_QUEUE_PROXY_AUTOSCALER_PORT,))}
+        )
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -493,10 +645,7 @@ def _network_policy(
         "spec": {
             "podSelector": {"matchLabels": _selector(workload)},
             "policyTypes": ["Ingress"],
-            "ingress": [
-                {"from": [ns_in(_INGRESS_NAMESPACES)], "ports": tcp(serve)},
-                {"from": [ns_in((_MONITORING_NAMESPACE,))], "ports": tcp(scrape)},
-            ],
+            "ingress": ingress,
         },
     }
 
@@ -505,7 +654,8 @@ def pod_specs(manifests: Manifests) -> list[tuple[str, dict[str, Any], dict[str,
     """Every pod spec in the manifests as ``(where, pod metadata, pod spec)``.
 
     For an InferenceService the predictor is the pod spec (KServe's PodSpec is inlined) and its
-    ``labels``/``annotations`` are the pod's; for a Deployment it is ``spec.template``.
+    ``labels``/``annotations`` are the pod's; its ``model`` (a container spec) is the serving container
+    KServe names ``kserve-container`` (see :func:`containers`). For a Deployment it is ``spec.template``.
     """
     out: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     for obj in manifests.objects:
@@ -519,6 +669,24 @@ def pod_specs(manifests: Manifests) -> list[tuple[str, dict[str, Any], dict[str,
             out.append((f"{obj['kind']}/{name} spec.template", tpl.get("metadata", {}), tpl.get("spec", {})))
         elif obj.get("kind") == "Pod":
             out.append((f"Pod/{name}", obj.get("metadata", {}), obj.get("spec", {})))
+    return out
+
+
+def containers(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every container of one pod spec from :func:`pod_specs` as ``(where, container)``.
+
+    ``where`` is ``initContainers[NAME]``, ``containers[NAME]`` or ``ephemeralContainers[NAME]``; an
+    InferenceService predictor's ``model`` is ``containers[kserve-container]`` (KServe merges it with
+    the runtime's container of that name).
+    """
+    out: list[tuple[str, dict[str, Any]]] = []
+    for c in spec.get("initContainers") or []:
+        out.append((f"initContainers[{c.get('name', '?')}]", c))
+    if isinstance(spec.get("model"), dict):
+        out.append((f"containers[{CONTAINER_NAME}]", spec["model"]))
+    for field in ("containers", "ephemeralContainers"):
+        for c in spec.get(field) or []:
+            out.append((f"{field}[{c.get('name', '?')}]", c))
     return out
 
 

@@ -388,6 +388,14 @@ def _rendered(path: Path, mode: str, promoted: bool) -> list[dict[str, Any]]:
     for where, meta, spec in rendering.pod_specs(manifests):
         pod_meta = {"name": where.split("/")[1].split(" ")[0] + "-7c9d4-abcde", "namespace": "ml-prod"}
         pod_meta.update({k: v for k, v in meta.items() if k in ("labels", "annotations") and v})
+        if "model" in spec:  # KServe turns predictor.model into the container kserve-container
+            model_only = ("modelFormat", "protocolVersion", "runtime", "storageUri")
+            container = {
+                "name": "kserve-container",
+                **{k: v for k, v in spec["model"].items() if k not in model_only},
+            }
+            spec = {k: v for k, v in spec.items() if k not in ("model", "minReplicas", "maxReplicas")}
+            spec["containers"] = [container]
         objects.append({"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": spec})
     return objects
 

@@ -201,6 +201,18 @@ def test_manifests_edited_after_rendering_are_caught(mode: ServingMode) -> None:
     assert psa.figures["containers"] == 2
 
 
+def _server(spec: dict[str, Any]) -> dict[str, Any]:
+    """The serving container: an InferenceService's predictor.model, or the pod's first container."""
+    return spec["model"] if "model" in spec else spec["containers"][0]
+
+
+def _set_storage_uri(spec: dict[str, Any], uri: str) -> None:
+    if "model" in spec:
+        spec["model"]["storageUri"] = uri
+    else:
+        spec["initContainers"][0]["args"][0] = uri
+
+
 @pytest.mark.parametrize(
     ("edit", "check_id", "needle"),
     [
@@ -212,12 +224,12 @@ def test_manifests_edited_after_rendering_are_caught(mode: ServingMode) -> None:
         (lambda m, s: s.update(nodeSelector={}), "gpu.scheduling", "nvidia.com/gpu.product"),
         (lambda m, s: s.update(tolerations=[]), "gpu.scheduling", "toleration"),
         (
-            lambda m, s: s["containers"][0]["resources"].pop("requests"),
+            lambda m, s: _server(s)["resources"].pop("requests"),
             "resources.requests-limits",
             "requests/limits",
         ),
         (
-            lambda m, s: s["containers"][0]["resources"]["limits"].update(memory="128Gi"),
+            lambda m, s: _server(s)["resources"]["limits"].update(memory="128Gi"),
             "resources.requests-limits",
             "!= limit",
         ),
@@ -227,12 +239,12 @@ def test_manifests_edited_after_rendering_are_caught(mode: ServingMode) -> None:
             "model-version",
         ),
         (
-            lambda m, s: s["containers"][0]["env"][0].update(value="s3://models/recsys-ranker/latest"),
+            lambda m, s: _set_storage_uri(s, "s3://models/recsys-ranker/latest"),
             "model.subject",
             "latest",
         ),
         (
-            lambda m, s: s["containers"][0].update(startupProbe=None),
+            lambda m, s: _server(s).update(startupProbe=None),
             "probes.startup-budget",
             "0s < max cold start",
         ),
@@ -250,14 +262,14 @@ def test_manifests_edited_after_rendering_are_caught(mode: ServingMode) -> None:
             "hostPath",
         ),
         (
-            lambda m, s: s["containers"][0]["securityContext"].update(capabilities={"add": ["SYS_ADMIN"]}),
+            lambda m, s: _server(s)["securityContext"].update(capabilities={"add": ["SYS_ADMIN"]}),
             "pod-security.restricted",
             "SYS_ADMIN",
         ),
         (
             lambda m, s: (
                 s["securityContext"].pop("runAsNonRoot"),
-                s["containers"][0]["securityContext"].pop("runAsNonRoot"),
+                _server(s)["securityContext"].pop("runAsNonRoot"),
             ),
             "pod-security.restricted",
             "runAsNonRoot",

@@ -107,7 +107,7 @@ def test_missing_startup_probe_and_a_budget_over_the_cold_start(
 ) -> None:
     manifests = _manifests(contract, policy, ServingMode.KSERVE)
     isvc = next(m for m in manifests if m["kind"] == "InferenceService")
-    container = isvc["spec"]["predictor"]["containers"][0]
+    container = isvc["spec"]["predictor"]["model"]
     container["startupProbe"].update(initialDelaySeconds=30, failureThreshold=24, periodSeconds=5)
     verdict = _evaluate(contract, manifests)
     check = _check(verdict, "probes.startup-budget")

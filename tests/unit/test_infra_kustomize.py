@@ -28,6 +28,7 @@ IDS = [str(p.relative_to(INFRA)) for p in ENTRY_POINTS]
 # (apiVersion, kind) of custom resources kubernetes-validate has no schema for -> where they are checked.
 _CRD_KINDS = {
     ("argoproj.io/v1alpha1", "WorkflowTemplate"): "Argo JSON Schema, in the pipelines tests",
+    ("serving.kserve.io/v1alpha1", "ClusterStorageContainer"): "KServe's CRD, in test_infra_serving.py",
 }
 
 needs_kubectl = pytest.mark.skipif(

@@ -12,6 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from _render_kit import IMAGE, changed, contract, example_contract_files, model_for, policy
+from pydantic import ValidationError
 
 from contracts.cluster import ServingMode
 from contracts.errors import DocumentError, InputError
@@ -24,6 +25,7 @@ from gates.render import (
     ANNOTATION_VERSION,
     Manifests,
     ModelRef,
+    containers,
     pod_specs,
     render,
     with_promotion,
@@ -84,7 +86,7 @@ def test_misspelled_fields_are_caught(shared_schemas: Path) -> None:
     isvc = copy.deepcopy(manifests.by_kind("InferenceService")[0])
     predictor = isvc["spec"]["predictor"]
     predictor["minReplica"] = predictor.pop("minReplicas")  # the real field is minReplicas
-    predictor["containers"][0]["resources"]["limit"] = predictor["containers"][0]["resources"].pop("limits")
+    predictor["model"]["resources"]["limit"] = predictor["model"]["resources"].pop("limits")
     errors = validate_crd_object(shared_schemas / KSERVE_CRD, isvc)
     assert any("spec.predictor" in e and "'minReplica' was unexpected" in e for e in errors), errors
     assert any("resources" in e and "'limit' was unexpected" in e for e in errors), errors
@@ -101,7 +103,7 @@ def test_gpu_contract_pods(mode: ServingMode) -> None:
     c = contract("recsys-ranker")
     manifests = render(c, policy(), model_for(c), IMAGE, mode=mode)
     ((_, meta, spec),) = pod_specs(manifests)
-    (ctr,) = spec["containers"]
+    ((_, ctr),) = [(w, c) for w, c in containers(spec) if w.startswith("containers[")]
     res = ctr["resources"]
     assert res["requests"] == res["limits"] == {"cpu": "8", "memory": "64Gi", "nvidia.com/gpu": "2"}
     assert spec["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
@@ -120,7 +122,10 @@ def test_gpu_contract_pods(mode: ServingMode) -> None:
     }
     for key in ("signoff.dev/owner-ml", "signoff.dev/owner-platform", "signoff.dev/owner-sre"):
         assert meta["labels"][key]
-    assert {"name": "STORAGE_URI", "value": "s3://models/recsys-ranker/7/artifacts"} in ctr["env"]
+    if mode is ServingMode.KSERVE:
+        assert ctr["storageUri"] == "s3://models/recsys-ranker/7/artifacts"
+    else:
+        assert spec["initContainers"][0]["args"] == ["s3://models/recsys-ranker/7/artifacts", "/mnt/models"]
     sa = manifests.by_kind("ServiceAccount")[0]
     assert sa["automountServiceAccountToken"] is False
 
@@ -135,7 +140,7 @@ def test_cpu_only_contract_gets_no_gpu_fields() -> None:
         text = manifests.to_yaml()
         assert "nvidia.com/gpu" not in text and "tolerations" not in text and "nodeSelector" not in text
         ((_, _, spec),) = pod_specs(manifests)
-        res = spec["containers"][0]["resources"]
+        res = dict(containers(spec))["containers[kserve-container]"]["resources"]
         assert res["limits"] == res["requests"] == {"cpu": "1", "memory": "4Gi"}  # the policy's defaults
 
 
@@ -162,7 +167,7 @@ def test_single_replica_keeps_one_through_disruptions() -> None:
 
 @pytest.mark.parametrize(
     ("mode", "serve", "scrape"),
-    [(ServingMode.DEPLOYMENT, [8080], [8082]), (ServingMode.KSERVE, [8080, 8012], [9091])],
+    [(ServingMode.DEPLOYMENT, [8080], [8082]), (ServingMode.KSERVE, [8080], [8082])],
 )
 def test_network_policy_admits_only_ingress_and_prometheus(
     mode: ServingMode, serve: list[int], scrape: list[int]
@@ -277,3 +282,109 @@ def test_render_refuses_malformed_images(image: str) -> None:
     c = contract("recsys-ranker")
     with pytest.raises(InputError, match="image"):
         render(c, policy(), model_for(c), image)
+
+
+# ------------------------------------------------------------------ KServe runtime and deployment modes
+
+_FLAGS = [
+    "kubernetes.podspec-nodeselector",
+    "kubernetes.podspec-tolerations",
+    "kubernetes.podspec-priorityclassname",
+    "kubernetes.podspec-securitycontext",
+]
+
+
+def _knative_policy(version: str = "1.19", features: list[str] | None = None, mode: str = "Knative") -> Any:
+    return changed(
+        policy(),
+        {
+            "spec.kserve.deployment_mode": mode,
+            "spec.kserve.knative": {"version": version, "features": _FLAGS if features is None else features},
+        },
+    )
+
+
+def test_inference_service_serves_mlflow_on_mlserver_v2_in_the_policy_mode() -> None:
+    c = contract("recsys-ranker")
+    (isvc,) = render(c, policy(), model_for(c), IMAGE).by_kind("InferenceService")
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
+    model = isvc["spec"]["predictor"]["model"]
+    assert model["modelFormat"] == {"name": "mlflow"} and model["protocolVersion"] == "v2"
+    assert model["runtime"] == "kserve-mlserver" and model["image"] == IMAGE
+    assert model["storageUri"] == "s3://models/recsys-ranker/7/artifacts"
+    assert "containers" not in isvc["spec"]["predictor"]  # no custom image nobody ships
+    # Standard: KServe's Service sends port 80 to the first port; MLServer's metrics port is named.
+    assert [(p.get("name"), p["containerPort"]) for p in model["ports"]] == [
+        ("http", 8080),
+        ("metrics", 8082),
+    ]
+    assert "serving.knative.dev/progress-deadline" not in isvc["spec"]["predictor"]["annotations"]
+    legacy = changed(policy(), {"spec.kserve.deployment_mode": "RawDeployment"})
+    (old,) = render(c, legacy, model_for(c), IMAGE).by_kind("InferenceService")
+    assert old["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
+
+
+@pytest.mark.parametrize(("version", "startup"), [("1.14", False), ("1.15", True), ("1.19", True)])
+def test_knative_mode_startup_probe_by_version_and_progress_deadline_past_cold_start(
+    version: str, startup: bool, shared_schemas: Path
+) -> None:
+    c = contract("recsys-ranker")  # max cold start 90 s
+    manifests = render(c, _knative_policy(version), model_for(c), IMAGE)
+    (isvc,) = manifests.by_kind("InferenceService")
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Knative"
+    pred = isvc["spec"]["predictor"]
+    assert ("startupProbe" in pred["model"]) is startup
+    assert pred["annotations"]["serving.knative.dev/progress-deadline"] == "150s"
+    assert float(pred["annotations"]["serving.knative.dev/progress-deadline"][:-1]) > 90
+    assert pred["model"]["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]  # Knative: one port
+    assert validate_crd_object(shared_schemas / KSERVE_CRD, isvc) == []
+    (np_,) = manifests.by_kind("NetworkPolicy")
+    rules = [
+        ([p["port"] for p in r["ports"]], r["from"][0]["namespaceSelector"]) for r in np_["spec"]["ingress"]
+    ]
+    ports = {tuple(p): sel["matchExpressions"][0]["values"] for p, sel in rules}
+    assert ports[(8012,)] and "monitoring" not in ports[(8012,)]  # requests via the queue-proxy
+    assert ports[(8082, 9091)] == ["monitoring"]  # MLServer and queue-proxy metrics
+    assert ports[(9090,)] == ["knative-serving"]  # the Knative autoscaler scrapes the queue-proxy
+
+
+def test_knative_mode_refuses_a_cluster_without_the_podspec_flags() -> None:
+    c = contract("recsys-ranker")
+    with pytest.raises(InputError) as err:
+        render(c, _knative_policy(features=_FLAGS[2:]), model_for(c), IMAGE)
+    msg = str(err.value)
+    assert "spec.kserve.knative.features" in msg
+    assert "kubernetes.podspec-nodeselector, kubernetes.podspec-tolerations" in msg and "infra/knative" in msg
+    # A CPU-only workload sets no nodeSelector/tolerations: two flags suffice.
+    cpu = changed(c, {"spec.resources.gpu": None})
+    assert render(cpu, _knative_policy(features=_FLAGS[2:]), model_for(cpu), IMAGE).by_kind(
+        "InferenceService"
+    )
+    with pytest.raises(ValidationError, match="declare knative"):
+        changed(policy(), {"spec.kserve.deployment_mode": "Serverless"})
+
+
+def test_plain_deployment_downloads_with_kserves_storage_initializer_and_serves_with_mlserver() -> None:
+    c = contract("recsys-ranker")
+    (dep,) = render(c, policy(), model_for(c), IMAGE, mode=ServingMode.DEPLOYMENT).by_kind("Deployment")
+    pod = dep["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    assert init["name"] == "storage-initializer"
+    assert init["image"] == policy().spec.kserve.storage_initializer_image
+    assert init["args"] == ["s3://models/recsys-ranker/7/artifacts", "/mnt/models"]
+    (server,) = pod["containers"]
+    env = {e["name"]: e["value"] for e in server["env"]}
+    assert env["MLSERVER_MODEL_IMPLEMENTATION"] == "mlserver_mlflow.MLflowRuntime"
+    assert env["MLSERVER_MODEL_NAME"] == "recsys-ranker-v2" and env["MLSERVER_MODEL_URI"] == "/mnt/models"
+    assert {"name": "model", "mountPath": "/mnt/models", "readOnly": True} in server["volumeMounts"]
+    no_initializer = changed(policy(), {"spec.kserve.storage_initializer_image": None})
+    with pytest.raises(InputError, match=r"spec\.kserve\.storage_initializer_image"):
+        render(c, no_initializer, model_for(c), IMAGE, mode=ServingMode.DEPLOYMENT)
+
+
+def test_golden_knative_manifests(golden: Callable[[str, str], None]) -> None:
+    c = contract("recsys-ranker")
+    golden(
+        "render/recsys-ranker-kserve-knative.yaml",
+        render(c, _knative_policy("1.19"), model_for(c), IMAGE).to_yaml(),
+    )
