@@ -491,7 +491,7 @@ def cluster_target(staging_url: str) -> tuple[Literal["InferenceService", "Deplo
 
 @contextlib.contextmanager
 def _endpoint(
-    staging_url: str, model_uri: str, tracking_uri: str, *, deadline_s: float, log_dir: Path
+    staging_url: str, model_uri: str, tracking_uri: str, *, deadline_s: float, log_dir: Path | None = None
 ) -> Iterator[tuple[str | None, float | None, Callable[[], bool] | None, Callable[[], str | None]]]:
     """Yield ``(url, launched_at, alive, exit_reason)`` for the probe.
 

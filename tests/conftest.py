@@ -16,8 +16,11 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
@@ -50,6 +53,7 @@ def _allowed_skips(path: Path) -> list[re.Pattern[str]]:
 
 
 _SKIPS: list[tuple[str, str]] = []
+_UNEXPECTED: list[tuple[str, str]] = []
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -64,14 +68,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not option or session.config.getoption("--collect-only"):
         return
     allowed = _allowed_skips(Path(option))
-    unexpected = [(n, r) for n, r in _SKIPS if not any(p.search(r) for p in allowed)]
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"skips: {len(_SKIPS)} in all, {len(unexpected)} not allowed by {option}")
-        for nodeid, reason in unexpected:
-            reporter.write_line(f"UNEXPECTED SKIP {nodeid}: {reason}", red=True)
-    if unexpected and session.exitstatus == 0:
+    _UNEXPECTED[:] = [(n, r) for n, r in _SKIPS if not any(p.search(r) for p in allowed)]
+    if _UNEXPECTED and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    option = config.getoption("--allowed-skips")
+    if not option:
+        return
+    terminalreporter.write_sep(
+        "-", f"skips: {len(_SKIPS)} in all, {len(_UNEXPECTED)} not allowed by {option}"
+    )
+    for nodeid, reason in _UNEXPECTED:
+        terminalreporter.write_line(f"UNEXPECTED SKIP {nodeid}: {reason}", red=True)
 
 
 @pytest.fixture

@@ -593,6 +593,7 @@ def test_sre_step_cluster_target_waits_for_ready_then_probes_its_url(
         got,
         launched_at,
         alive,
+        _,
     ):
         assert got == url
         assert launched_at is not None and launched_at <= time.monotonic()
@@ -610,6 +611,7 @@ def test_sre_step_cluster_target_never_ready_yields_no_url_at_the_deadline(
     started = time.monotonic()
     with steps._endpoint(f"kserve://ml-staging/{NAME}", "models:/m/1", "http://unused", deadline_s=2) as (
         got,
+        _,
         _,
         _,
     ):

@@ -255,7 +255,12 @@ def test_sre_step_endpoint_notices_a_crashed_local_server_before_the_cold_start_
     slos = {**CONTRACT["spec"]["slos"], "max_cold_start": "10m"}
     contract = load_contract(_contract(tmp_path, "iris-pipeline-missing", slos=slos))
     missing = "models:/iris-pipeline-missing/1"
-    with steps._endpoint("local", missing, mlflow_server.url, deadline_s=600) as (url, at, alive):
+    with steps._endpoint("local", missing, mlflow_server.url, deadline_s=600, log_dir=tmp_path) as (
+        url,
+        at,
+        alive,
+        exit_reason,
+    ):
         assert alive is not None
         started = time.monotonic()
         result = probe.probe(
@@ -264,11 +269,15 @@ def test_sre_step_endpoint_notices_a_crashed_local_server_before_the_cold_start_
         )  # fmt: skip
         waited = time.monotonic() - started
         assert not alive()
+        reason = exit_reason()
     assert not result.ready
+    assert reason is not None and reason.startswith("mlflow models serve exited with code ")
+    assert f"its log: {tmp_path / 'mlflow-models-serve.log'}" in reason
     assert waited < 120, f"waited {waited:.0f}s for a dead server (deadline 600s)"
     with steps._endpoint("http://127.0.0.1:9", "models:/m/1", mlflow_server.url, deadline_s=600) as (
         url,
         at,
         alive,
+        exit_reason,
     ):
-        assert (url, at, alive) == ("http://127.0.0.1:9", None, None)
+        assert (url, at, alive, exit_reason()) == ("http://127.0.0.1:9", None, None, None)

@@ -117,5 +117,7 @@ def test_serve_of_a_folder_without_a_model_fails_fast_not_at_the_deadline(tmp_pa
     assert code == 1
     result = ProbeResult.model_validate_json((tmp_path / "out.json").read_text())
     assert not result.ready
-    assert result.first_error is not None and "mlflow models serve exited with code" in result.first_error
+    assert result.server_exit is not None and result.server_exit.startswith(
+        "mlflow models serve exited with code"
+    )
     assert elapsed < START_DEADLINE_S / 2  # the dead process was noticed, the deadline not waited out
