@@ -73,7 +73,8 @@ def _check(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _write(text: str, output: str | None) -> None:
+def write_output(text: str, output: str | None) -> None:
+    """Write ``text`` to ``output`` (standard output for none or ``-``); a clean error when it cannot."""
     if output in (None, "-"):
         sys.stdout.write(text)
         return
@@ -88,7 +89,7 @@ def _write(text: str, output: str | None) -> None:
 def _convert(ns: argparse.Namespace) -> int:
     contract = loader.load_contract(ns.file)
     text = loader.dump_contract_yaml(contract) if ns.to == "yaml" else markdown.render_markdown(contract)
-    _write(text, ns.output)
+    write_output(text, ns.output)
     return 0
 
 
@@ -224,5 +225,5 @@ def _init(ns: argparse.Namespace) -> int:
     output = ns.output or f"{ns.name}.{spelling}"
     if output != "-" and Path(output).exists() and not ns.force:
         raise errors.InputError(f"{output} exists; pass --force to overwrite it or -o to write elsewhere")
-    _write(text, output)
+    write_output(text, output)
     return 0

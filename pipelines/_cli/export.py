@@ -12,10 +12,10 @@ availability, P99 latency and cold start); ``backstage`` writes a Backstage cata
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from contracts import errors, loader
+from pipelines._cli.contract import write_output
 
 __all__ = ["configure"]
 
@@ -67,18 +67,6 @@ def _dump(docs: list[dict[str, object]]) -> str:
     return "---\n".join(to_yaml(d) for d in docs)
 
 
-def _write(text: str, output: str | None) -> None:
-    if output in (None, "-"):
-        sys.stdout.write(text)
-        return
-    assert output is not None
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise errors.InputError(f"{output}: cannot write: {exc.strerror}") from None
-    print(f"wrote {output}", file=sys.stderr)
-
-
 def _openslo(ns: argparse.Namespace) -> int:
     from contracts.cluster import ServingMode
     from gates import export
@@ -86,7 +74,7 @@ def _openslo(ns: argparse.Namespace) -> int:
 
     contract = loader.load_contract(ns.contract)
     metrics = MetricNames.for_mode(ServingMode(ns.mode))
-    _write(_dump(export.openslo_documents(contract, metrics, namespace=ns.namespace)), ns.output)
+    write_output(_dump(export.openslo_documents(contract, metrics, namespace=ns.namespace)), ns.output)
     return 0
 
 
@@ -104,5 +92,5 @@ def _backstage(ns: argparse.Namespace) -> int:
     system = _non_empty("--system", ns.system)
     lifecycle = _non_empty("--lifecycle", ns.lifecycle) or "production"
     entity = export.backstage_component(contract, interface_url=url, system=system, lifecycle=lifecycle)
-    _write(_dump([entity]), ns.output)
+    write_output(_dump([entity]), ns.output)
     return 0
