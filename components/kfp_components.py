@@ -208,6 +208,7 @@ def sre_readiness(
     envelope: Output[Artifact],
     report: Output[Markdown],
     metrics: Output[Metrics],
+    server_log: Output[Artifact],
 ) -> None:
     """SRE handoff: production readiness with a live probe against the SLOs (SRE signs).
 
@@ -233,6 +234,8 @@ def sre_readiness(
         envelope: the SRE team's signed verdict (DSSE envelope).
         report: the gate's checks, reasons and probe figures, in Markdown.
         metrics: the figures each check used (latency percentiles, error rate, cold start).
+        server_log: with staging_url "local", the folder with the log of `mlflow models serve`
+            (the report names it when the server died before it was ready).
     """
     import tempfile
     from pathlib import Path
@@ -240,6 +243,7 @@ def sre_readiness(
     from components import kfp_components, steps
 
     out = tempfile.mkdtemp(prefix="signoff-")
+    Path(server_log.path).mkdir(parents=True, exist_ok=True)  # a folder artifact, kept in the run's outputs
     with kfp_components.emit(out, envelope=envelope, report=report, metrics=metrics):
         steps.sre_readiness_step(
             contract_yaml=contract,
@@ -254,6 +258,7 @@ def sre_readiness(
             tracking_uri=mlflow_tracking_uri or None,
             key_file=steps.key_path("sre"),
             out_dir=out,
+            log_dir=server_log.path,
         )
 
 

@@ -547,8 +547,12 @@ def sre_readiness_step(
     protocol: Literal["mlflow", "kserve-v1", "kserve-v2"] = "mlflow",
     first_release: bool = False,
     now: datetime | None = None,
+    log_dir: str | Path | None = None,
 ) -> StepResult:
     """The SRE handoff: observability, alerts, SLOs against a live probe, a rollback target; SRE signs.
+
+    With ``staging_url`` ``local``, the server's log is kept in ``log_dir`` (default ``out_dir``)
+    and the report names it when the server died.
 
     ``staging_url`` is a served endpoint to probe; ``local`` to launch ``mlflow models serve`` of
     the model version on this machine and probe that (measuring its cold start; a server process
@@ -599,8 +603,9 @@ def sre_readiness_step(
         )
     deadline = contract.spec.slos.max_cold_start.seconds
     endpoint = _endpoint(
-        staging_url, subject.uri, str(registry.tracking_uri), deadline_s=deadline, log_dir=out
-    )
+        staging_url, subject.uri, str(registry.tracking_uri), deadline_s=deadline,
+        log_dir=Path(log_dir) if log_dir is not None else out,
+    )  # fmt: skip
     with endpoint as (url, launched_at, alive, exit_reason):
         if url is None:  # a cluster object that never became Ready within the contract's cold start
             result = ProbeResult(

@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from contracts._units import format_bytes
 from contracts.cluster import ClusterPolicy, SerializationPolicy
 from contracts.model_uri import split_model_uri
 from contracts.trust import Gate
@@ -140,28 +141,31 @@ def _size_check(contract: WorkloadContract, evidence: MlEvidence, policy: Cluste
         "declared_gb": _gb(declared),
         "artifact_gb": _gb(actual),
     }
+    fix = f"set resources.model_size to about {format_bytes(actual)}"
     if actual > upper_artifact:
         return Check(
             id="size.plausible",
             outcome=Outcome.FAIL,
             figures=figures,
-            message=f"artifact is {_gb(actual)} GB, larger than the declared model size {_gb(declared)} GB "
-            f"in {where} plus {tol:.0%} tolerance ({_gb(upper_artifact)} GB)",
+            message=f"artifact is {format_bytes(actual)}, larger than the declared model size "
+            f"{format_bytes(declared)} in {where} plus {tol:.0%} tolerance ({format_bytes(upper_artifact)}); "
+            f"{fix} (or more: what it takes in {where}), or register the model the contract describes",
         )
     if declared > upper_declared:
         return Check(
             id="size.plausible",
             outcome=Outcome.FAIL,
             figures=figures,
-            message=f"declared model size {_gb(declared)} GB in {where} is more than {overhead:g}x the "
-            f"{_gb(actual)} GB artifact plus {tol:.0%} ({_gb(upper_declared)} GB): the contract "
-            "seems to describe another model",
+            message=f"declared model size {format_bytes(declared)} in {where} is more than {overhead:g}x the "
+            f"{format_bytes(actual)} artifact plus {tol:.0%} ({format_bytes(upper_declared)}): the contract "
+            f"seems to describe another model; {fix}, or register the model it describes",
         )
     return Check(
         id="size.plausible",
         outcome=Outcome.PASS,
         figures=figures,
-        message=f"artifact {_gb(actual)} GB is plausible for {_gb(declared)} GB declared in {where}",
+        message=f"artifact {format_bytes(actual)} is plausible for {format_bytes(declared)} "
+        f"declared in {where}",
     )
 
 

@@ -73,6 +73,7 @@ __all__ = [
     "MODEL_FORMAT",
     "PROTOCOL",
     "STORAGE_INITIALIZER",
+    "STORAGE_SCHEMES",
     "Manifests",
     "ModelRef",
     "containers",
@@ -114,7 +115,8 @@ _IMAGE = re.compile(
     r"^(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]{1,5})?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
 )
-_STORAGE_SCHEMES = ("s3://", "gs://", "pvc://", "https://")
+# What KServe's storage initializer fetches: the only storage URIs a rendered manifest may name.
+STORAGE_SCHEMES: tuple[str, ...] = ("s3://", "gs://", "pvc://", "https://")
 # Namespaces whose pods may reach the serving port: ingress gateways and the KServe/Knative system.
 _INGRESS_NAMESPACES = ("istio-system", "knative-serving", "kserve", "ingress-nginx")
 _QUEUE_PROXY_PORT = 8012
@@ -147,10 +149,10 @@ class ModelRef(_Frozen):
     def _immutable(cls, value: str) -> str:
         if any(ch.isspace() or ord(ch) < 0x20 or ch in "\"'`$\\;|&<>{}" for ch in value):
             raise ValueError(f"storage URI {value!r} holds whitespace, quotes or shell characters")
-        if not value.startswith(_STORAGE_SCHEMES):
+        if not value.startswith(STORAGE_SCHEMES):
             raise ValueError(
                 f"storage URI {value!r} is not one KServe's storage initializer fetches; write the "
-                f"version's artifact location ({', '.join(_STORAGE_SCHEMES)}), not a registry URI "
+                f"version's artifact location ({', '.join(STORAGE_SCHEMES)}), not a registry URI "
                 "(models:/, runs:/, mlflow-artifacts:)"
             )
         if "@" in value:

@@ -32,6 +32,7 @@ from typing import Any
 from components import procenv
 from contracts import errors, model_uri
 from contracts.trust import Gate, TrustPolicy
+from contracts.workload import WorkloadContract
 
 __all__ = [
     "DEFAULT_SERVING_IMAGE",
@@ -209,6 +210,43 @@ def contract_text(path: str | Path) -> str:
     return yaml.safe_dump(load_contract(path).model_dump(mode="json"), sort_keys=False)
 
 
+def _role_keys(keys: Path, contract: WorkloadContract) -> dict[str, Path]:
+    """Each owner role's private key in ``keys``: ``<role>.pem``, or ``<team>.key`` of the team the
+    contract names for the role (what ``signoff keys generate`` writes)."""
+    owners = contract.spec.owners
+    teams = {"ml": owners.ml.team, "platform": owners.platform.team, "sre": owners.sre.team}
+    found: dict[str, Path] = {}
+    missing = []
+    for role, team in teams.items():
+        candidates = (keys / f"{role}.pem", keys / f"{team}.key")
+        hit = next((c for c in candidates if c.is_file()), None)
+        if hit is None:
+            missing.append(f"{candidates[1].name} (or {candidates[0].name})")
+        else:
+            found[role] = hit
+    if missing:
+        raise errors.InputError(
+            f"--keys-dir {keys}: missing {', '.join(missing)}: one private key per owner role, "
+            f"as 'signoff keys generate --contract CONTRACT --out {keys}' writes them"
+        )
+    return found
+
+
+def _keys_folder(role_keys: dict[str, Path], out: Path) -> Path:
+    """A folder of ``<role>.pem`` (what the steps read): the given one, or links in the run folder."""
+    folders = {p.parent for p in role_keys.values()}
+    if len(folders) == 1 and all(p.name == f"{r}.pem" for r, p in role_keys.items()):
+        return folders.pop()
+    links = out / "keys"
+    links.mkdir(mode=0o700, exist_ok=True)
+    for role, path in role_keys.items():
+        link = links / f"{role}.pem"
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(path.resolve())  # a link: the private key is not copied anywhere
+    return links
+
+
 def run_local(
     contract_path: str | Path,
     model_uri: str,
@@ -232,7 +270,8 @@ def run_local(
         model_uri: ``models:/NAME/VERSION``.
         policy_path: the cluster policy.
         trust_path: the trust policy.
-        keys_dir: folder with ``ml.pem``, ``platform.pem`` and ``sre.pem`` (the owners' private keys).
+        keys_dir: the owners' private keys: ``<team>.key`` of each owner team (``signoff keys
+            generate``), or ``ml.pem``, ``platform.pem`` and ``sre.pem``.
         staging_url: the endpoint the SRE step probes, or ``local`` to serve the version here.
         image: the serving image the platform step renders into the manifests.
         tracking_uri: MLflow tracking URI; default ``$MLFLOW_TRACKING_URI``.
@@ -251,24 +290,20 @@ def run_local(
     Raises:
         InputError: a document, the model URI, the keys folder or the tracking URI is wrong.
     """
-    from contracts.loader import load_cluster_policy, load_trust_policy
+    from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
 
     name, version = parse_model_uri(model_uri)
     contract = contract_text(contract_path)
     policy = _read_doc(policy_path, "--policy", load_cluster_policy)
     trust_text = _read_doc(trust_path, "--trust", load_trust_policy)
     trust = load_trust_policy(trust_path)
-    keys = Path(keys_dir)
-    missing = [f"{r}.pem" for r in ("ml", "platform", "sre") if not (keys / f"{r}.pem").is_file()]
-    if missing:
-        raise errors.InputError(
-            f"--keys-dir {keys}: missing {', '.join(missing)} (one private key per owner role)"
-        )
+    role_keys = _role_keys(Path(keys_dir), load_contract(contract_path))
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     if not uri:
         raise errors.InputError("no MLflow tracking URI: pass --tracking-uri or set MLFLOW_TRACKING_URI")
     out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="signoff-run-"))
     out.mkdir(parents=True, exist_ok=True)
+    keys = _keys_folder(role_keys, out)
     root = out / "kfp"
     log_path = out / "kfp.log"
 

@@ -5,7 +5,8 @@
   DIGEST)`` per good file and every bad file's problems; exit 2 if any file is bad.
 * ``signoff contract convert FILE --to yaml|md [-o OUT]``: one spelling to the other.
 * ``signoff contract schema [--write] [--out DIR] [--check]``: the JSON Schemas.
-* ``signoff contract init NAME [-o FILE] [--md]``: a commented starting contract that checks clean.
+* ``signoff contract init NAME [-o FILE | --out DIR] [--md] [--model-size SIZE]``: a commented starting
+  contract that passes every gate's static checks; with ``--out DIR`` also a starting cluster policy.
 
 Imports only ``contracts`` (pydantic, PyYAML): no kfp, mlflow, hera or kubernetes.
 """
@@ -18,6 +19,7 @@ import sys
 from pathlib import Path
 
 from contracts import errors, loader, markdown, schema
+from contracts._units import ByteSize
 from contracts.workload import WorkloadContract, is_dns1123_label
 
 __all__ = ["configure", "init_text"]
@@ -52,8 +54,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     init.add_argument(
         "-o", "--output", metavar="FILE", help="where to write (default NAME.yaml or NAME.md; '-' for stdout)"
     )
+    init.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="write DIR/contract.yaml (or .md) and a starting DIR/cluster-policy.yaml instead",
+    )
+    init.add_argument(
+        "--model-size",
+        metavar="SIZE",
+        default="8GB",
+        help="what the model takes in memory, e.g. 11KB, 1.2GB (default 8GB; the ML gate compares it "
+        "with the artifact)",
+    )
     init.add_argument("--md", action="store_true", help="write the Markdown spelling")
-    init.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    init.add_argument("--force", action="store_true", help="overwrite what exists")
     init.set_defaults(func=_init)
 
 
@@ -143,21 +159,23 @@ _MD_COMMENTS: dict[str, str] = {
 }
 
 
-def _starter(name: str) -> WorkloadContract:
+def _starter(name: str, model_size: str = "8GB") -> WorkloadContract:
+    # Every owner an alert pages has a runbook: the SRE gate refuses a paging alert without one.
+    runbook = f"https://runbooks.example.com/{name}"
     return WorkloadContract.model_validate(
         {
             "metadata": {"name": name, "model": name},
             "spec": {
                 "owners": {
-                    "ml": {"team": "ml-team", "chat": f"#{name}"},
-                    "platform": {"team": "platform-team"},
-                    "sre": {"team": "sre-team", "runbook": f"https://runbooks.example.com/{name}"},
+                    "ml": {"team": "ml-team", "chat": f"#{name}", "runbook": f"{runbook}/ml"},
+                    "platform": {"team": "platform-team", "runbook": f"{runbook}/platform"},
+                    "sre": {"team": "sre-team", "runbook": runbook},
                 },
                 "slos": {"p99_latency": "200ms", "availability": "99.9%", "max_cold_start": "2 min"},
                 "resources": {
                     "gpu": {"count": 1, "product": "L4", "memory": "24GB"},
                     "replicas": {"min": 1, "max": 3},
-                    "model_size": "8GB",
+                    "model_size": model_size,
                 },
                 "alerts": [
                     {
@@ -185,18 +203,22 @@ def _starter(name: str) -> WorkloadContract:
     )
 
 
-def init_text(name: str, spelling: str = "yaml") -> str:
+def init_text(name: str, spelling: str = "yaml", model_size: str = "8GB") -> str:
     """The commented starting contract for workload ``name`` in ``spelling`` (``yaml`` or ``md``).
 
     Raises:
-        InputError: ``name`` is not a DNS-1123 label.
+        InputError: ``name`` is not a DNS-1123 label, or ``model_size`` is not a size.
     """
     if not is_dns1123_label(name):
         raise errors.InputError(
             f"{name!r} is not a workload name; write a DNS-1123 label: lower-case letters, digits and '-', "
             "starting and ending with a letter or digit, at most 63 characters (e.g. 'fraud-scorer')"
         )
-    contract = _starter(name)
+    try:
+        size = ByteSize.parse(model_size)
+    except ValueError as exc:
+        raise errors.InputError(f"--model-size {model_size!r}: {exc}") from None
+    contract = _starter(name, str(size))
     if spelling == "md":
         out = []
         for line in markdown.render_markdown(contract).splitlines():
@@ -219,9 +241,47 @@ def init_text(name: str, spelling: str = "yaml") -> str:
     return "\n".join(out) + "\n"
 
 
+def policy_text() -> str:
+    """A starting cluster policy: the commented example shipped with signoff, to edit for a cluster."""
+    example = (
+        Path(__file__).resolve().parents[2] / "contracts" / "examples" / "cluster-policy.yaml"
+    ).read_text(encoding="utf-8")
+    body = example.split("\n", 1)[1]  # the example's schema line points into the source tree
+    return (
+        "# yaml-language-server: $schema=https://signoff.dev/schema/cluster-policy.schema.json\n"
+        "# A starting cluster policy (the platform team's): the GPU products, namespaces, registries\n"
+        "# and serving mode of YOUR cluster replace these. 'signoff contract check FILE' checks it.\n" + body
+    )
+
+
 def _init(ns: argparse.Namespace) -> int:
     spelling = "md" if ns.md else "yaml"
-    text = init_text(ns.name, spelling)
+    text = init_text(ns.name, spelling, ns.model_size)
+    if ns.out is not None:
+        if ns.output is not None:
+            raise errors.InputError(
+                "--out DIR and -o FILE: pass one (--out writes contract and cluster policy)"
+            )
+        files = {ns.out / f"contract.{spelling}": text, ns.out / "cluster-policy.yaml": policy_text()}
+        existing = [str(p) for p in files if p.exists()]
+        if existing and not ns.force:
+            raise errors.InputError(
+                f"{', '.join(existing)} exist(s); pass --force to overwrite or choose another --out"
+            )
+        ns.out.mkdir(parents=True, exist_ok=True)
+        for path, content in files.items():
+            try:
+                path.write_text(content, encoding="utf-8")
+            except OSError as exc:
+                raise errors.InputError(f"{path}: cannot write: {exc.strerror}") from None
+        contract_path = ns.out / f"contract.{spelling}"
+        print(f"wrote {contract_path} (the workload contract: replace the team names and numbers)")
+        print(f"wrote {ns.out / 'cluster-policy.yaml'} (the platform team's cluster policy: your cluster's)")
+        print(
+            f"next: signoff keys generate --contract {contract_path} --out {ns.out / 'keys'} "
+            f"--trust {ns.out / 'trust-policy.yaml'}"
+        )
+        return 0
     output = ns.output or f"{ns.name}.{spelling}"
     if output != "-" and Path(output).exists() and not ns.force:
         raise errors.InputError(f"{output} exists; pass --force to overwrite it or -o to write elsewhere")

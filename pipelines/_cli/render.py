@@ -87,6 +87,29 @@ def _from_registry(name: str, version: str) -> tuple[str, str]:
     return str(uri), str(digest)
 
 
+def _fetchable_or_say_how(found_uri: str, name: str, version: str) -> None:
+    """Refuse a registry location a cluster cannot fetch (a plain local MLflow's file artifacts),
+    with the exact commands that fix it: copy the files where KServe's storage initializer reads
+    them, and name that place with ``--storage-uri``."""
+    import shlex
+    import sys
+
+    from gates.render import STORAGE_SCHEMES
+
+    if found_uri.startswith(STORAGE_SCHEMES):
+        return
+    folder = found_uri.removeprefix("file://")
+    target = f"s3://YOUR-BUCKET/models/{name}/{version}"
+    again = shlex.join(["signoff", *sys.argv[1:], "--storage-uri", target])
+    raise InputError(
+        f"models:/{name}/{version} is stored at {found_uri}, a folder of this machine (a local MLflow "
+        "with file artifacts) that no cluster can fetch. Copy it where KServe's storage initializer "
+        f"reads ({', '.join(STORAGE_SCHEMES)}) and name that place, e.g.:\n"
+        f"  aws s3 cp --recursive {shlex.quote(folder)} {target}\n"
+        f"  {again}"
+    )
+
+
 def load_inputs(ns: argparse.Namespace) -> Inputs:
     """Load and check every input; raises ``InputError`` naming the argument or field."""
     from pydantic import ValidationError
@@ -104,6 +127,8 @@ def load_inputs(ns: argparse.Namespace) -> Inputs:
     storage_uri, digest = ns.storage_uri, ns.model_digest
     if storage_uri is None or digest is None:
         found_uri, found_digest = _from_registry(name, version)
+        if storage_uri is None:
+            _fetchable_or_say_how(found_uri, name, version)
         storage_uri, digest = storage_uri or found_uri, digest or found_digest
     try:
         model = ModelRef(name=name, version=version, storage_uri=storage_uri, digest=digest)

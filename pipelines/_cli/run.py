@@ -3,7 +3,8 @@
 Runs the compiled gated-promotion pipeline's components as local subprocesses (``kfp.local``)
 against the configured MLflow (``--tracking-uri`` or ``MLFLOW_TRACKING_URI``) and prints one row per
 gate. Exit 0 when every gate passed and the version was promoted; exit 1 with the refusing gate's
-reasons otherwise. Keys come from ``--keys-dir`` (``ml.pem``, ``platform.pem``, ``sre.pem``;
+reasons otherwise. Keys come from ``--keys-dir`` (each owner team's ``<team>.key`` as ``signoff keys
+generate`` writes it, or ``ml.pem``, ``platform.pem``, ``sre.pem``;
 default ``$SIGNOFF_KEYS_DIR``): KFP's local runner has no Kubernetes Secrets.
 """
 
@@ -61,7 +62,8 @@ def run(ns: argparse.Namespace) -> int:
 
     if not ns.keys_dir:
         raise errors.InputError(
-            "--keys-dir: pass the folder with ml.pem, platform.pem, sre.pem or set SIGNOFF_KEYS_DIR"
+            "--keys-dir: pass the folder of the owners' private keys (signoff keys generate --contract C "
+            "--out DIR writes them) or set SIGNOFF_KEYS_DIR"
         )
 
     def progress(line: str) -> None:

@@ -158,6 +158,11 @@ def test_passing_path_promotes_with_every_owner_signature(
     envelope_digest = digest_bytes(result.gates[3].envelope_path.read_bytes())
     assert f"signoff.dev/promotion-record: {envelope_digest}" in deployable
     assert not (result.run_dir / "deploy").exists(), "a local run never deploys"
+    # The local server's log is kept in the run's folder, as the SRE task's server_log artifact.
+    served = (result.run_dir / "sre-readiness" / "server_log" / "mlflow-models-serve.log").read_text("utf-8")
+    assert "Uvicorn running" in served or "Listening at" in served or "Started server" in served, served[
+        -2000:
+    ]
     summary = next(result.run_dir.glob("run-summary/report"), None)
     assert summary is not None and "promotion | " + TEAMS["ml"] in summary.read_text(encoding="utf-8")
 

@@ -245,3 +245,18 @@ def test_a_non_finite_metric_fails_and_the_verdict_still_signs(value: float) -> 
     v = ml_artifact.evaluate(contract(), ev, policy(), _subject(ev), NOW)
     assert [c.id for c in v.failures] == ["quality.ndcg_at_10"]
     assert signing.sign_verdict(v, Ed25519PrivateKey.generate())  # NaN would not survive canonical JSON
+
+
+def test_size_refusal_of_a_small_model_reads_in_human_units_and_says_the_fix() -> None:
+    # An 11 KB scikit-learn model under the starter contract's 8 GB: "0.0 GB" helped nobody.
+    c = _with(_with(contract(), "spec.resources.model_size", "8GB"), "spec.resources.gpu", None)
+    check = _run(_evidence(manifest=_manifest({"model.skops": 10_966})), c=c)["size.plausible"]
+    assert check.outcome is Outcome.FAIL
+    assert check.message == (
+        "declared model size 8 GB in memory is more than 2x the 11 KB artifact plus 50% (32.9 KB): "
+        "the contract seems to describe another model; set resources.model_size to about 11 KB, "
+        "or register the model it describes"
+    )
+    too_big = _run(_evidence(manifest=_manifest({"model.bin": 46 * GB})))["size.plausible"]
+    assert "artifact is 46 GB, larger than the declared model size 30 GB" in too_big.message
+    assert "set resources.model_size to about 46 GB (or more" in too_big.message

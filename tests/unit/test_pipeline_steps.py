@@ -204,7 +204,9 @@ def test_local_run_refuses_bad_inputs_before_any_task_runs(tmp_path: Path) -> No
     )
     with pytest.raises(errors.InputError, match="models:/NAME/VERSION"):
         local.run_local(contract, "models:/recsys-ranker@production", policy, trust, tmp_path)
-    with pytest.raises(errors.InputError, match=r"missing ml.pem, platform.pem, sre.pem"):
+    with pytest.raises(
+        errors.InputError, match=r"missing ranking-squad\.key \(or ml\.pem\), .*keys generate --contract"
+    ):
         local.run_local(contract, "models:/recsys-ranker/3", policy, trust, tmp_path, tracking_uri="http://x")
     with pytest.raises(errors.InputError, match="is not a file"):
         local.run_local(tmp_path / "nope.yaml", "models:/recsys-ranker/3", policy, trust, tmp_path)
