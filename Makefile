@@ -3,14 +3,28 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test setup system-deps check lint types layers pytest bench schema goldens
+.PHONY: demo test setup system-deps serving-peers check lint types layers pytest bench schema goldens
 
 ## demo: set up and run the main job on the embedded default (local MLflow, local KFP run)
 demo: setup
 	$(BIN)/signoff demo
 
 ## test: set up and run every check (lint, types, import layers, unit and integration tests)
-test: setup system-deps check
+test: setup system-deps serving-peers check
+
+## serving-peers: MLServer (KServe's MLflow runtime), from PyPI into its own venv in the tools cache,
+## so the tests probe and scrape the real server the rendered InferenceService runs
+TOOLS_CACHE    ?= $(or $(SIGNOFF_TOOLS_CACHE),$(HOME)/.cache/signoff-tools)
+MLSERVER_VER   := 1.7.1
+MLSERVER_VENV  := $(TOOLS_CACHE)/mlserver-$(MLSERVER_VER)-py311
+export SIGNOFF_MLSERVER := $(MLSERVER_VENV)/bin/mlserver
+serving-peers: $(MLSERVER_VENV)/.installed
+$(MLSERVER_VENV)/.installed:
+	rm -rf $(MLSERVER_VENV)
+	$(PYTHON) -m venv $(MLSERVER_VENV)
+	$(MLSERVER_VENV)/bin/pip install -q --upgrade pip
+	$(MLSERVER_VENV)/bin/pip install -q mlserver==$(MLSERVER_VER) mlserver-mlflow==$(MLSERVER_VER)
+	touch $@
 
 setup: $(VENV)/.installed
 

@@ -9,7 +9,10 @@ shapes, all built from the model's stored input example:
 * ``kserve-v1``: ``POST /v1/models/<name>:predict`` with ``{"instances": [...]}``; readiness
   ``GET /v1/models/<name>``.
 * ``kserve-v2``: the Open Inference Protocol, ``POST /v2/models/<name>/infer`` with
-  ``{"inputs": [{"name", "shape", "datatype", "data"}]}``; readiness ``GET /v2/models/<name>/ready``.
+  ``{"inputs": [{"name", "shape", "datatype", "data"}]}``, one tensor per named column (what
+  MLServer's MLflow runtime needs for a model with a column signature; checked against the real
+  MLServer in ``tests/integration/test_mlserver_serving.py``), else one ``input-0`` tensor;
+  readiness ``GET /v2/models/<name>/ready``.
 
 Load is open loop: request ``i`` is due at ``t0 + i / rate`` whatever happened before it, and its
 latency is measured from that intended send time. A server that stalls therefore cannot hide the
@@ -184,14 +187,8 @@ def _shape_and_flat(value: Any) -> tuple[list[int], list[Any]]:
 
 
 def _v2_inputs(rows: list[Any], columns: list[str] | None) -> list[dict[str, Any]]:
-    """Open Inference Protocol tensors: one ``input-0`` tensor for uniform rows, else one per column."""
-    try:
-        shape, flat = _shape_and_flat(rows)
-    except ValueError:
-        shape, flat = [], []
-    kind = _datatype(flat) if flat else "BYTES"
-    if shape and kind != "BYTES":
-        return [{"name": "input-0", "shape": shape, "datatype": kind, "data": flat}]
+    """Open Inference Protocol tensors: one per named column (MLServer's MLflow runtime decodes them
+    into the DataFrame the model's column signature enforces), else one ``input-0`` tensor."""
     if columns and all(isinstance(r, list) and len(r) == len(columns) for r in rows):
         tensors = []
         for j, name in enumerate(columns):
@@ -200,6 +197,13 @@ def _v2_inputs(rows: list[Any], columns: list[str] | None) -> list[dict[str, Any
             data = col if dtype != "BYTES" else [str(v) for v in col]
             tensors.append({"name": name, "shape": [len(col)], "datatype": dtype, "data": data})
         return tensors
+    try:
+        shape, flat = _shape_and_flat(rows)
+    except ValueError:
+        shape, flat = [], []
+    kind = _datatype(flat) if flat else "BYTES"
+    if shape and kind != "BYTES":
+        return [{"name": "input-0", "shape": shape, "datatype": kind, "data": flat}]
     if shape:
         return [{"name": "input-0", "shape": shape, "datatype": "BYTES", "data": [str(v) for v in flat]}]
     raise errors.InputError(

@@ -587,7 +587,9 @@ def sre_readiness_step(
     namespace = (
         policy.spec.namespaces.production if environment == "production" else policy.spec.namespaces.staging
     ).name
-    objects = observability.render_observability(contract, namespace=namespace, mode=policy.spec.serving)
+    objects = observability.render_observability(
+        contract, namespace=namespace, mode=policy.spec.serving, policy=policy
+    )
     alertmanager = observability.alertmanager_config(contract)
     registry = _registry(tracking_uri)
     previous = registry.previous_production_version(model.name, model.version)
@@ -631,6 +633,7 @@ def sre_readiness_step(
         first_release=first_release,
         subject=subject,
         now=_now(now),
+        metrics=observability.MetricNames.for_policy(policy),
     )
     envelope = _sign(verdict, contract, Path(key_file))
     registry.store_envelope(model.name, model.version, Gate.SRE_READINESS, envelope)

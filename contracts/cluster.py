@@ -188,6 +188,15 @@ class ModelPolicy(_Frozen):
     """How far the declared model size may be from the artifact's size on disk."""
 
 
+class MonitoringPolicy(_Frozen):
+    """How the cluster's Prometheus Operator finds the rendered monitors and rules."""
+
+    labels: dict[Annotated[str, Field(pattern=_LABEL_KEY)], Annotated[str, Field(pattern=_LABEL_VALUE)]] = {}
+    """Labels put on every PodMonitor/ServiceMonitor and PrometheusRule, for the operator's
+    selectors: kube-prometheus-stack selects by its Helm release, e.g. ``{release: kube-prometheus-stack}``
+    (its ``ruleSelector``/``podMonitorSelector`` when ``*SelectorNilUsesHelmValues`` is true)."""
+
+
 class ClusterPolicySpec(_Frozen):
     serving: ServingMode = ServingMode.KSERVE
     kserve: KServePolicy = KServePolicy()
@@ -210,6 +219,8 @@ class ClusterPolicySpec(_Frozen):
     """CPU cores per replica when the contract declares none."""
     memory_default: ByteSize = ByteSize.parse("4GiB")
     """Host memory per replica when the contract declares none."""
+    monitoring: MonitoringPolicy = MonitoringPolicy()
+    """The labels the cluster's Prometheus Operator selects monitors and rules by."""
 
     @model_validator(mode="after")
     def _unique_products(self) -> ClusterPolicySpec:

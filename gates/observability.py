@@ -60,12 +60,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts._units import Duration, Percent
-from contracts.cluster import ServingMode
+from contracts.cluster import ClusterPolicy, ServingMode
+from contracts.errors import InputError
 from contracts.workload import Alert, Comparison, Owner, ProblemKind, Role, Signal, WorkloadContract
 
 __all__ = [
     "BURN_RATE_WINDOWS",
     "DEFAULT_RECEIVER",
+    "MLSERVER_BUCKETS_S",
     "SLO_WINDOWS",
     "WORKLOAD_LABEL",
     "BurnWindow",
@@ -84,6 +86,11 @@ WORKLOAD_LABEL = "signoff.dev/workload"
 
 DEFAULT_RECEIVER = "default"
 """The Alertmanager receiver of alerts no team route matches."""
+
+MLSERVER_BUCKETS_S: tuple[float, ...] = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+)  # fmt: skip
+"""prometheus_client's default histogram buckets (seconds), which MLServer's request histogram has."""
 
 SLO_WINDOWS: tuple[str, ...] = ("5m", "30m", "1h", "6h", "3d")
 """Windows of the SLO recording rules."""
@@ -120,22 +127,26 @@ BURN_RATE_WINDOWS: tuple[BurnWindow, ...] = (
 class MetricNames(_Frozen):
     """Which metrics measure requests and latency of the serving pods, and where they are scraped.
 
-    Two presets:
+    The presets, chosen from the cluster policy by :meth:`for_policy`:
 
-    * :meth:`kserve`: the Knative queue-proxy sidecar of a serverless InferenceService, which sees
-      every request whatever the model server: ``revision_request_count`` (label
-      ``response_code_class``: ``2xx``, ``5xx``...) and ``revision_request_latencies`` (milliseconds;
-      its default buckets include 5, 10, 20, 40, 60, 80, 100, 150, 200... ms), on port
-      ``http-usermetric``. KServe's own model-server metrics (``request_predict_seconds``) carry no
-      status code, so they cannot give an error ratio.
-    * :meth:`deployment`: a plain Deployment. MLflow's scoring server exposes no Prometheus metrics,
-      so the serving image is expected to export the conventional ``http_requests_total`` (label
-      ``code``) and ``http_request_duration_seconds`` (seconds) on a port named ``metrics``
-      (prometheus-fastapi-instrumentator, starlette-exporter or a metrics sidecar do).
+    * :meth:`mlserver`: MLServer's own REST metrics, what KServe's ``kserve-mlserver`` runtime and
+      signoff's plain Deployment both run. MLServer (``mlserver/rest/app.py``) adds starlette-exporter's
+      ``PrometheusMiddleware(app_name="mlserver", prefix="rest_server")`` and serves the registry on
+      its metrics port 8082 (``/metrics``): the counter ``rest_server_requests_total`` and the histogram
+      ``rest_server_request_duration_seconds`` (seconds), both labelled ``method``, ``path``,
+      ``status_code`` (the exact code: ``"500"``, never ``"5xx"``) and ``app_name``. The histogram has
+      prometheus_client's default buckets (:data:`MLSERVER_BUCKETS_S`): 5, 10, 25, 50, 75, 100, 250,
+      500, 750 ms, 1, 2.5, 5, 7.5, 10 s, so a latency SLO must be one of those to be measurable.
+      Health paths are not counted (``skip_paths``).
+    * :meth:`knative_queue_proxy`: the Knative queue-proxy sidecar's ``revision_request_count``
+      (label ``response_code_class``: ``5xx``) and ``revision_request_latencies`` (milliseconds) on
+      port ``http-usermetric``: the OpenCensus names of Knative Serving < 1.19 only (1.19 moved to
+      OpenTelemetry and renamed them), used for Knative deployment modes on those versions.
 
     The latency SLO is measured as the share of requests slower than the contract's p99 latency, read
     from the bucket whose upper bound is that latency: the histogram must have a bucket boundary at
-    the SLO threshold (``le`` matches both ``80`` and ``80.0``, Prometheus 3's normalised spelling).
+    the SLO threshold (``le`` matches both ``0.25`` and ``0.250``... and ``1`` / ``1.0``, Prometheus 3's
+    normalised spelling).
     """
 
     requests_total: Annotated[str, Field(pattern=_METRIC)]
@@ -156,10 +167,32 @@ class MetricNames(_Frozen):
     """Target label the monitor writes the workload name into (from the pod label)."""
     namespace_label: Annotated[str, Field(pattern=_LABEL)] = "namespace"
     """Target label holding the pod's namespace (Prometheus Operator sets ``namespace``)."""
+    latency_buckets_s: tuple[float, ...] | None = None
+    """The histogram's bucket bounds in seconds, when the server fixes them (None: unknown)."""
+    request_matcher: Annotated[
+        str, Field(pattern=r'^([a-zA-Z_][a-zA-Z0-9_]*(=~|!~|!=|=)"[^"\\]{0,160}")?$')
+    ] = ""
+    """Extra PromQL label matcher selecting inference requests only (e.g. MLServer counts the model
+    readiness GETs too: ``path=~".*/infer"``); empty: every request."""
 
     @classmethod
-    def kserve(cls) -> MetricNames:
-        """Knative queue-proxy metrics of a serverless KServe InferenceService."""
+    def mlserver(cls) -> MetricNames:
+        """MLServer's REST metrics on its metrics port (KServe ``kserve-mlserver``, plain Deployment)."""
+        return cls(
+            requests_total="rest_server_requests_total",
+            error_label="status_code",
+            error_regex="5..",
+            latency_bucket="rest_server_request_duration_seconds_bucket",
+            latency_unit_seconds=1.0,
+            port="metrics",
+            latency_buckets_s=MLSERVER_BUCKETS_S,
+            # The route template, e.g. /v2/models/{model_name}/infer; readiness GETs are not inference.
+            request_matcher='path=~".*/infer"',
+        )
+
+    @classmethod
+    def knative_queue_proxy(cls) -> MetricNames:
+        """Knative queue-proxy metrics (OpenCensus names, Knative Serving < 1.19)."""
         return cls(
             requests_total="revision_request_count",
             error_label="response_code_class",
@@ -170,21 +203,38 @@ class MetricNames(_Frozen):
         )
 
     @classmethod
-    def deployment(cls) -> MetricNames:
-        """Conventional ``http_requests_total`` / ``http_request_duration_seconds`` of a Deployment."""
-        return cls(
-            requests_total="http_requests_total",
-            error_label="code",
-            error_regex="5..",
-            latency_bucket="http_request_duration_seconds_bucket",
-            latency_unit_seconds=1.0,
-            port="metrics",
-        )
+    def for_mode(cls, mode: ServingMode) -> MetricNames:
+        """The preset of a serving mode on the default policy (KServe Standard or a Deployment:
+        both run MLServer)."""
+        return cls.mlserver()
 
     @classmethod
-    def for_mode(cls, mode: ServingMode) -> MetricNames:
-        """The preset of a serving mode."""
-        return cls.kserve() if mode is ServingMode.KSERVE else cls.deployment()
+    def for_policy(cls, policy: ClusterPolicy, mode: ServingMode | None = None) -> MetricNames:
+        """The preset for what the cluster policy serves with.
+
+        Raises:
+            InputError: a runtime or Knative version whose metric names signoff does not know.
+        """
+        mode = mode or policy.spec.serving
+        if mode is ServingMode.DEPLOYMENT:
+            return cls.mlserver()
+        kserve = policy.spec.kserve
+        if kserve.deployment_mode.knative:
+            minor = kserve.knative.minor() if kserve.knative is not None else 0
+            if minor >= 19:
+                raise InputError(
+                    f"kserve.knative.version {kserve.knative.version if kserve.knative else '?'}: "
+                    "Knative Serving >= 1.19 exports OpenTelemetry metrics under new names that "
+                    "signoff's alert rules do not read yet; use deployment_mode Standard (MLServer's "
+                    "own metrics) so no availability alert is silently dead"
+                )
+            return cls.knative_queue_proxy()
+        if kserve.runtime != "kserve-mlserver":
+            raise InputError(
+                f"kserve.runtime {kserve.runtime!r}: signoff knows the metrics of kserve-mlserver only; "
+                "serve MLflow models with kserve-mlserver so the alert rules read real series"
+            )
+        return cls.mlserver()
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -251,6 +301,8 @@ class _Exprs:
         self.name = contract.name
         self.by = f"{metrics.namespace_label}, {metrics.workload_label}"
         self.sel = f"{metrics.namespace_label}={_q(namespace)}, {metrics.workload_label}={_q(self.name)}"
+        if metrics.request_matcher:
+            self.sel += f", {metrics.request_matcher}"
         self.ws = f"namespace={_q(namespace)}, workload={_q(self.name)}"
         """Selector on the recorded series and on the signoff_* gauges."""
 
@@ -525,7 +577,12 @@ def _common_labels(contract: WorkloadContract) -> dict[str, str]:
 
 
 def render_observability(
-    contract: WorkloadContract, *, namespace: str, mode: ServingMode, metrics: MetricNames | None = None
+    contract: WorkloadContract,
+    *,
+    namespace: str,
+    mode: ServingMode,
+    metrics: MetricNames | None = None,
+    policy: ClusterPolicy | None = None,
 ) -> list[dict[str, Any]]:
     """The monitoring objects of a workload: a PodMonitor or ServiceMonitor, and a PrometheusRule.
 
@@ -534,13 +591,20 @@ def render_observability(
         namespace: the namespace the serving pods run in (and the objects go to).
         mode: ``kserve`` renders a PodMonitor (an InferenceService's pods carry no Service of ours);
             ``deployment`` a ServiceMonitor selecting the workload's Service.
-        metrics: metric names; the preset of ``mode`` when not given.
+        metrics: metric names; when not given, the preset of ``policy`` (:meth:`MetricNames.for_policy`),
+            else of ``mode``.
+        policy: the cluster policy: its ``monitoring.labels`` go on both objects, for the Prometheus
+            Operator's selectors (e.g. ``release``).
 
     Returns:
         ``[monitor, prometheus_rule]`` as plain dicts (monitoring.coreos.com/v1).
+
+    Raises:
+        InputError: the policy serves with metrics signoff does not know (see ``for_policy``).
     """
-    metrics = metrics or MetricNames.for_mode(mode)
-    labels = _common_labels(contract)
+    if metrics is None:
+        metrics = MetricNames.for_policy(policy, mode) if policy is not None else MetricNames.for_mode(mode)
+    labels = {**(policy.spec.monitoring.labels if policy is not None else {}), **_common_labels(contract)}
     relabel = [{
         "action": "replace",
         "sourceLabels": ["__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", WORKLOAD_LABEL)],

@@ -435,6 +435,32 @@ def _runbook_check(rules: list[dict[str, Any]]) -> Check:
 # ---------------------------------------------------------------------------------- rollback, probe
 
 
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:g}ms" if seconds < 1 else f"{seconds:g}s"
+
+
+def _bucket_check(contract: WorkloadContract, buckets: Sequence[float]) -> Check:
+    """The P99 latency SLO sits on a bucket bound of the server's latency histogram."""
+    slo = contract.spec.slos.p99_latency.seconds
+    on_bound = any(abs(b - slo) <= 1e-9 * max(1.0, slo) for b in buckets)
+    if on_bound:
+        return _check(
+            "slo.latency-bucket", Outcome.PASS,
+            f"P99 latency SLO {_ms(slo)} is a bucket bound of the server's latency histogram",
+            slo_s=slo,
+        )  # fmt: skip
+    below = max((b for b in buckets if b < slo), default=None)
+    above = min((b for b in buckets if b > slo), default=None)
+    nearest = " or ".join(_ms(b) for b in (below, above) if b is not None)
+    return _check(
+        "slo.latency-bucket", Outcome.FAIL,
+        f"P99 latency SLO {_ms(slo)} is not a bucket bound of the server's latency histogram "
+        f"({', '.join(_ms(b) for b in buckets)}): the share of slower requests cannot be measured, "
+        f"so the latency alerts would never fire; write slos.p99_latency as {nearest}",
+        slo_s=slo,
+    )  # fmt: skip
+
+
 def _rollback_check(rollback_target: str | None, first_release: bool) -> Check:
     if rollback_target:
         return _check(
@@ -580,6 +606,7 @@ def evaluate(
     first_release: bool,
     subject: Subject,
     now: datetime,
+    metrics: obs.MetricNames | None = None,
 ) -> Verdict:
     """The sre-readiness verdict for one model version (see the module docstring for the checks).
 
@@ -594,6 +621,9 @@ def evaluate(
         first_release: the caller declares there is no previous version (warns instead of failing).
         subject: the model version judged.
         now: the time of the decision (the verdict expires ``promotion.verdict_ttl`` later).
+        metrics: the serving runtime's metric names; when its histogram's buckets are known, the
+            contract's P99 latency must be one of them (``slo.latency-bucket``), or the latency
+            burn-rate alerts could never fire.
 
     Returns:
         The verdict; ``artifacts`` holds digests of the manifests, observability objects, Alertmanager
@@ -608,6 +638,8 @@ def evaluate(
     checks.append(_monitor_check(contract, observability))
     checks.append(_slo_check(contract, "availability", "request_errors", rules, alertmanager))
     checks.append(_slo_check(contract, "latency", "request_latency_slo_violations", rules, alertmanager))
+    if metrics is not None and metrics.latency_buckets_s is not None:
+        checks.append(_bucket_check(contract, metrics.latency_buckets_s))
     has_cold = any(r.get("record") == "signoff:pod_cold_start_seconds:max" for r in rules)
     checks.append(
         _check(

@@ -201,7 +201,7 @@ def run(ns: argparse.Namespace) -> int:
     if ns.observability:
         observability = _yaml_docs("--observability", ns.observability)
     else:
-        observability = obs.render_observability(contract, namespace=namespace, mode=mode)
+        observability = obs.render_observability(contract, namespace=namespace, mode=mode, policy=policy)
     if ns.alertmanager:
         docs = _yaml_docs("--alertmanager", ns.alertmanager)
         if len(docs) != 1:
@@ -220,6 +220,7 @@ def run(ns: argparse.Namespace) -> int:
         first_release=bool(ns.first_release),
         subject=subject,
         now=datetime.now(UTC),
+        metrics=obs.MetricNames.for_policy(policy, mode),
     )
     print(f"sre-readiness gate for {subject.uri} under contract {contract.name} ({mode.value}, {namespace})")
     _report.print_checks(verdict)

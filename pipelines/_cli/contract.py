@@ -171,7 +171,7 @@ def _starter(name: str, model_size: str = "8GB") -> WorkloadContract:
                     "platform": {"team": "platform-team", "runbook": f"{runbook}/platform"},
                     "sre": {"team": "sre-team", "runbook": runbook},
                 },
-                "slos": {"p99_latency": "200ms", "availability": "99.9%", "max_cold_start": "2 min"},
+                "slos": {"p99_latency": "250ms", "availability": "99.9%", "max_cold_start": "2 min"},
                 "resources": {
                     "gpu": {"count": 1, "product": "L4", "memory": "24GB"},
                     "replicas": {"min": 1, "max": 3},
@@ -181,7 +181,7 @@ def _starter(name: str, model_size: str = "8GB") -> WorkloadContract:
                     {
                         "signal": "latency",
                         "percentile": 99,
-                        "threshold": "200ms",
+                        "threshold": "250ms",
                         "window": "5m",
                         "pages": "sre",
                     },

@@ -30,8 +30,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--mode",
         choices=("kserve", "deployment"),
         default="kserve",
-        help="which request metrics the queries read: Knative queue-proxy (kserve, default) or "
-        "http_requests_total / http_request_duration_seconds (deployment)",
+        help="the serving mode; both run MLServer, so the queries read its rest_server_requests_total "
+        "and rest_server_request_duration_seconds",
     )
     slo.add_argument(
         "--namespace",

@@ -165,7 +165,7 @@ def _observability(inputs: Inputs, namespace: str) -> tuple[list[dict[str, Any]]
     except ImportError:
         return None
     return (
-        render_observability(inputs.contract, namespace=namespace, mode=inputs.mode),
+        render_observability(inputs.contract, namespace=namespace, mode=inputs.mode, policy=inputs.policy),
         alertmanager_config(inputs.contract),
     )
 

@@ -53,7 +53,7 @@ def _sre_envelope(kit: Kit, name: str, version: str) -> bytes:
         Check(
             id="probe.p99-latency",
             outcome=Outcome.PASS,
-            message="p99 70ms; SLO 80ms",
+            message="p99 70ms; SLO 75ms",
             figures={"p99_ms": 70.0, "slo_ms": 80.0, "latency_histogram_ms": evidence.histogram_text(hist)},
         ),
         Check(id="probe.p50-latency", outcome=Outcome.PASS, message="p50 12ms", figures={"p50_ms": 12.0}),
@@ -129,8 +129,8 @@ def test_report_page_in_headless_chromium(
     assert "does not verify" in body  # the tampered platform verdict of v3
     assert "no verdict kept with this version" in body  # v3's SRE and promotion
     # The probe: the signed figures and the histogram with its SLO lines.
-    assert "P99 SLO 80 ms" in body and "P50 SLO 25 ms" in body
-    assert "le 80 ms: 45" in body and "le 100 ms: 5" in body  # bar tooltips: bucket counts
+    assert "P99 SLO 75 ms" in body and "P50 SLO 25 ms" in body
+    assert "le 75 ms: 45" in body and "le 100 ms: 5" in body  # bar tooltips: bucket counts
     # The alias history as a timeline, oldest first.
     assert re.search(
         rf"promotion to version {v1} \(first release\).*promotion to version {v2} \(from version {v1}\)", body

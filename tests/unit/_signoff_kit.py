@@ -91,7 +91,7 @@ def verdict(
         Check(
             id="a.second",
             outcome=Outcome.PASS if passed else Outcome.FAIL,
-            message="p99 42ms within 80ms" if passed else "p99 120ms above 80ms",
+            message="p99 42ms within 75ms" if passed else "p99 120ms above 75ms",
             figures={"p99_ms": 42 if passed else 120, "limit_ms": 80},
         ),
     ]

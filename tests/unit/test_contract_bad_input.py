@@ -50,18 +50,18 @@ def _line(text: str, marker: str | int | None) -> int | None:
 
 CASES = [
     # --- unknown and missing fields
-    Case("unknown-field", lambda: _sub(YAML, "p99_latency: 80ms", "p99_latncy: 80ms"),
+    Case("unknown-field", lambda: _sub(YAML, "p99_latency: 75ms", "p99_latncy: 75ms"),
          ("spec.slos.p99_latncy", "unknown field 'p99_latncy'", "did you mean 'p99_latency'?"), "p99_latncy"),
     Case("unknown-top-field", lambda: _sub(YAML, "metadata:", "metdata:"),
          ("unknown field 'metdata'", "did you mean 'metadata'?"), "metdata"),
-    Case("missing-section", lambda: _sub(YAML, "  slos:\n    p99_latency: 80ms\n    availability: 99.95%\n"
+    Case("missing-section", lambda: _sub(YAML, "  slos:\n    p99_latency: 75ms\n    availability: 99.95%\n"
                                                "    max_cold_start: 90s\n    p50_latency: 25ms\n"
                                                "    throughput_per_replica: 200.0\n", ""),
          ("spec.slos", "missing section 'slos'", "p99_latency, availability, max_cold_start"), "spec:"),
     Case("missing-field", lambda: _sub(YAML, "    availability: 99.95%\n", ""),
          ("spec.slos.availability", "missing required field 'availability'"), "  slos:"),
     # --- units
-    Case("wrong-duration-unit", lambda: _sub(YAML, "p99_latency: 80ms", "p99_latency: 80 parsecs"),
+    Case("wrong-duration-unit", lambda: _sub(YAML, "p99_latency: 75ms", "p99_latency: 80 parsecs"),
          ("spec.slos.p99_latency", "'80 parsecs' is not a duration", "ms, s, min"), "parsecs"),
     Case("percent-without-sign", lambda: _sub(YAML, "availability: 99.95%", "availability: 99.95"),
          ("spec.slos.availability", "is not a percentage", "'99.9%'"), "availability"),
@@ -81,7 +81,7 @@ CASES = [
          ("spec.alerts[2].signal", "'gpu_oomm' is not valid", "did you mean 'gpu_oom'?"), "gpu_oomm"),
     Case("oom-with-threshold", lambda: _sub(YAML, "    - signal: gpu_oom\n", "    - signal: gpu_oom\n      threshold: 5%\n"),
          ("spec.alerts[2]", "gpu_oom alert takes no threshold"), "signal: gpu_oom"),
-    Case("latency-threshold-percent", lambda: _sub(YAML, "threshold: 80ms", "threshold: 80%"),
+    Case("latency-threshold-percent", lambda: _sub(YAML, "threshold: 75ms", "threshold: 80%"),
          ("spec.alerts[0]", "latency alert's threshold must be a duration"), "signal: latency"),
     Case("same-team-twice", lambda: _sub(YAML, "team: sre-ai-oncall", "team: ranking-squad"),
          ("spec.owners", "three distinct teams"), "  owners:"),
@@ -143,7 +143,7 @@ CASES = [
          ("unknown heading 'Qualty'", "did you mean '### Quality'?"), "Qualty", ".md"),
     Case("md-missing-line", lambda: _sub(MD, "- Availability: 99.95%\n", ""),
          ("spec.slos.availability", "missing line '- Availability: ...' under ### SLOs"), "### SLOs", ".md"),
-    Case("md-wrong-unit", lambda: _sub(MD, "P99 inference latency: <80ms", "P99 inference latency: fast"),
+    Case("md-wrong-unit", lambda: _sub(MD, "P99 inference latency: <75ms", "P99 inference latency: fast"),
          ("spec.slos.p99_latency", "'fast' is not a duration"), "fast", ".md"),
     Case("md-min-above-max", lambda: _sub(MD, "3 (min) — 12 (max)", "30 (min) — 12 (max)"),
          ("spec.resources.replicas", "min replicas (30) is greater than max replicas (12)"), "Replicas", ".md"),
@@ -185,7 +185,7 @@ def test_check_reports_every_file_and_fails_if_any_is_bad(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(_sub(YAML, "p99_latency: 80ms", "p99_latncy: 80ms"), encoding="utf-8")
+    bad.write_text(_sub(YAML, "p99_latency: 75ms", "p99_latncy: 75ms"), encoding="utf-8")
     good = EXAMPLES / "fraud-scorer.md"
     rc = main(["contract", "check", str(bad), str(good), str(tmp_path / "missing.yaml")])
     out, err = capsys.readouterr()

@@ -78,7 +78,7 @@ def test_openslo_objectives_are_the_contract_slos(capsys: pytest.CaptureFixture[
     rc, out, _ = _export(capsys, "openslo", str(EXAMPLES / "recsys-ranker.md"), "--namespace", "ml-prod")
     assert rc == 0
     slo = {d["metadata"]["name"]: d["spec"] for d in yaml.safe_load_all(out) if d["kind"] == "SLO"}
-    # recsys-ranker: P99 < 80ms, availability 99.95%, max cold start 90 seconds.
+    # recsys-ranker: P99 < 75ms, availability 99.95%, max cold start 90 seconds.
     assert slo["recsys-ranker-v2-availability"]["objectives"][0]["target"] == 0.9995
     latency = slo["recsys-ranker-v2-latency-p99"]
     assert latency["objectives"][0]["target"] == 0.99
@@ -86,8 +86,8 @@ def test_openslo_objectives_are_the_contract_slos(capsys: pytest.CaptureFixture[
     assert (cold["op"], cold["value"]) == ("lte", 90)
     sli = {d["metadata"]["name"]: d["spec"] for d in yaml.safe_load_all(out) if d["kind"] == "SLI"}
     good = sli["recsys-ranker-v2-latency-p99"]["ratioMetric"]["good"]["metricSource"]["spec"]["query"]
-    # Knative's latency histogram is in milliseconds: the 80 ms bucket, in the pods' namespace.
-    assert 'le=~"80(\\\\.0)?"' in good and 'namespace="ml-prod"' in good
+    # MLServer's latency histogram is in seconds: the 75 ms bucket is le="0.075", in the pods' namespace.
+    assert 'le=~"0\\\\.075"' in good and 'namespace="ml-prod"' in good
 
 
 @pytest.mark.parametrize(

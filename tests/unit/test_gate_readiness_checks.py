@@ -277,7 +277,7 @@ def test_no_probe_fails_even_when_everything_else_passes(
 @pytest.mark.parametrize(
     ("update", "failed", "figures"),
     [
-        ({"p99_ms": 380.0}, "probe.p99-latency", {"p99_ms": 380.0, "slo_ms": 80.0}),
+        ({"p99_ms": 380.0}, "probe.p99-latency", {"p99_ms": 380.0, "slo_ms": 75.0}),
         ({"p50_ms": 40.0}, "probe.p50-latency", {"p50_ms": 40.0, "slo_ms": 25.0}),
         ({"errors": 600}, "probe.error-rate", {"errors": 600, "requests": 5955, "budget": 0.0005}),
         ({"achieved_rate": 150.0}, "probe.rate", {"target_rate": 200.0, "achieved_rate": 150.0}),
@@ -364,3 +364,34 @@ def test_an_endpoint_that_never_became_ready_does_not_claim_it_was_running(
     assert _check(verdict, "probe.ready").message == "endpoint never became ready (deadline 90s)"
     cold = _check(verdict, "probe.cold-start")
     assert cold.outcome is Outcome.FAIL and "the endpoint never became ready" in cold.message
+
+
+@pytest.mark.parametrize(
+    ("p99", "outcome", "says"),
+    [
+        ("75ms", Outcome.PASS, "P99 latency SLO 75ms is a bucket bound"),
+        ("250ms", Outcome.PASS, "P99 latency SLO 250ms is a bucket bound"),
+        ("80ms", Outcome.FAIL, "write slos.p99_latency as 75ms or 100ms"),
+        ("200ms", Outcome.FAIL, "write slos.p99_latency as 100ms or 250ms"),
+        ("30s", Outcome.FAIL, "write slos.p99_latency as 10s"),
+    ],
+)
+def test_latency_slo_must_be_a_bucket_of_the_servers_histogram(
+    contract: WorkloadContract, policy: ClusterPolicy, p99: str, outcome: Outcome, says: str
+) -> None:
+    # MLServer's histogram has prometheus_client's default buckets: no 80 ms, no 200 ms.
+    doc = contract.model_dump(mode="json")
+    doc["spec"]["slos"]["p99_latency"] = p99
+    changed = WorkloadContract.model_validate(doc)
+    verdict = readiness.evaluate(
+        changed,
+        manifests=_manifests(changed, policy, ServingMode.KSERVE),
+        observability=obs.render_observability(changed, namespace="ml-prod", mode=ServingMode.KSERVE),
+        alertmanager=obs.alertmanager_config(changed),
+        probe=GOOD_PROBE, rollback_target="2", first_release=False, subject=SUBJECT, now=NOW,
+        metrics=obs.MetricNames.for_policy(policy),
+    )  # fmt: skip
+    check = _check(verdict, "slo.latency-bucket")
+    assert check.outcome is outcome and says in check.message, check.message
+    if outcome is Outcome.FAIL:
+        assert "the latency alerts would never fire" in check.message

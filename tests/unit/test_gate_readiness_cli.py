@@ -68,8 +68,8 @@ def test_passes_with_probe_and_rollback_target(
     out = capsys.readouterr().out
     assert code == 0, out
     assert "PASSED" in out and "sre-ai-oncall signs" in out
-    assert "p99 55ms; SLO 80ms" in out
-    assert "[p99_ms=55.0, slo_ms=80.0]" in out
+    assert "p99 55ms; SLO 75ms" in out
+    assert "[p99_ms=55.0, slo_ms=75.0]" in out
     data = json.loads(verdict.read_text(encoding="utf-8"))
     assert data["gate"] == "sre-readiness" and data["passed"] is True
     assert data["subject"] == {"model": "recsys-ranker", "version": "4", "digest": DIGEST}
@@ -81,7 +81,7 @@ def test_refuses_a_slow_endpoint_with_the_figure(
     code = _run(monkeypatch, *_args(files, "--probe-result", str(files["slow"]), "--first-release"))
     out = capsys.readouterr().out
     assert code == 1
-    assert "FAIL  probe.p99-latency" in out and "p99 380ms; SLO 80ms" in out
+    assert "FAIL  probe.p99-latency" in out and "p99 380ms; SLO 75ms" in out
     assert "WARN  rollback.target" in out
     assert "REFUSED: 1 check(s) failed: probe.p99-latency" in out
 

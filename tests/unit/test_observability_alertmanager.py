@@ -67,7 +67,7 @@ def test_config_passes_amtool_check_config(amtool: str, tmp_path: Path, path: Pa
 def test_every_alert_reaches_its_owner_team(amtool: str, tmp_path: Path, path: Path) -> None:
     contract = load_contract(path)
     config = _write(tmp_path, obs.alertmanager_config(contract))
-    rules = obs.rule_groups(contract, obs.MetricNames.kserve(), namespace="ml-prod")
+    rules = obs.rule_groups(contract, obs.MetricNames.knative_queue_proxy(), namespace="ml-prod")
     alerts = [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
     assert len(alerts) == 7 + len(contract.spec.alerts)
     for rule in alerts:
@@ -133,7 +133,7 @@ def test_burn_rate_alerts_page_the_team_the_contract_names() -> None:
     moved = type(contract).model_validate(data)
     assert obs.burn_owner(moved, "latency") is Role.PLATFORM
     assert obs.burn_owner(moved, "availability") is Role.ML
-    rules = obs.rule_groups(moved, obs.MetricNames.kserve())
+    rules = obs.rule_groups(moved, obs.MetricNames.knative_queue_proxy())
     burn = {
         r["alert"]: r["labels"]["team"]
         for g in rules["groups"]
@@ -241,6 +241,6 @@ def test_contract_text_cannot_inject_templates(amtool: str, tmp_path: Path) -> N
         [amtool, "check-config", str(path)], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    rules = obs.rule_groups(sneaky, obs.MetricNames.kserve())
+    rules = obs.rule_groups(sneaky, obs.MetricNames.knative_queue_proxy())
     drift = next(r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "SignoffAccuracyDrift")
     assert drift["annotations"]["runbook_url"] == 'https://runbooks.example.com/%7B%7Bquery"up"%7D%7D'

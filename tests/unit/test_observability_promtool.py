@@ -96,7 +96,7 @@ def _requests(ok_per_min: int, errors: str) -> list[dict[str, str]]:
     ]
 
 
-def _latency(total_per_min: int, fast_per_min: int, le: str = "80") -> list[dict[str, str]]:
+def _latency(total_per_min: int, fast_per_min: int, le: str = "75") -> list[dict[str, str]]:
     return [
         _series("revision_request_latencies_bucket", f"0+{fast_per_min}x240", le=le),
         _series("revision_request_latencies_bucket", f"0+{total_per_min}x240", le="200"),
@@ -136,7 +136,7 @@ def test_availability_burn_rate_alerts_fire_and_stay_quiet(
     promtool: str, tmp_path: Path, ranker: WorkloadContract
 ) -> None:
     # Availability 99.95%: budget 0.0005; 14.4x = 0.72% errors, 6x = 0.3%, 1x = 0.05%.
-    rules = obs.rule_groups(ranker, obs.MetricNames.kserve(), namespace=NS)
+    rules = obs.rule_groups(ranker, obs.MetricNames.knative_queue_proxy(), namespace=NS)
     alert = "SignoffAvailabilityBudgetBurn"
     fast, slow, ticket = (_firing(_rule(rules, alert, burn_rate=b)) for b in ("14.4", "6", "1"))
     cases = [
@@ -160,15 +160,15 @@ def test_availability_burn_rate_alerts_fire_and_stay_quiet(
 def test_latency_burn_rate_and_contract_latency_alert(
     promtool: str, tmp_path: Path, ranker: WorkloadContract
 ) -> None:
-    # p99 < 80ms: 1% of requests may be slower; 14.4x = 14.4% slower than 80ms.
-    rules = obs.rule_groups(ranker, obs.MetricNames.kserve(), namespace=NS)
+    # p99 < 75ms: 1% of requests may be slower; 14.4x = 14.4% slower than 75ms.
+    rules = obs.rule_groups(ranker, obs.MetricNames.knative_queue_proxy(), namespace=NS)
     burn = "SignoffLatencyBudgetBurn"
     fast, slow, ticket = (_firing(_rule(rules, burn, burn_rate=b)) for b in ("14.4", "6", "1"))
     p99 = _firing(_rule(rules, "SignoffLatencyP99"))
     unmeasured = "SignoffLatencySloUnmeasured"
     missing = _firing(_rule(rules, unmeasured))
     cases = [
-        # 20% slower than 80ms: every latency burn alert; p99 ~194ms > 80ms held for 10m pages too.
+        # 20% slower than 75ms: every latency burn alert; p99 ~194ms > 75ms held for 10m pages too.
         _case(
             _latency(100, 80),
             [
@@ -178,24 +178,24 @@ def test_latency_burn_rate_and_contract_latency_alert(
                 ("30m", "SignoffLatencySloUnmeasured", []),
             ],
         ),
-        # The same with Prometheus 3's normalised bucket label le="80.0".
-        _case(_latency(100, 80, le="80.0"), [("30m", burn, [fast, slow, ticket])]),
+        # The same with Prometheus 3's normalised bucket label le="75.0".
+        _case(_latency(100, 80, le="75.0"), [("30m", burn, [fast, slow, ticket])]),
         # 8% slower (8x): the 6x page and the ticket only.
         _case(_latency(100, 92), [("30m", burn, [slow, ticket])]),
-        # No bucket at 80ms (only 100ms): the latency ratio cannot be computed, so instead of silence
+        # No bucket at 75ms (only 100ms): the latency ratio cannot be computed, so instead of silence
         # a ticket fires once that has held for an hour; the burn-rate alerts cannot fire.
         _case(
             _latency(100, 80, le="100"),
             [("30m", unmeasured, []), ("90m", unmeasured, [missing]), ("90m", burn, [])],
         ),
-        # 0.5% slower: within the SLO; p99 stays under 80ms; nothing fires.
+        # 0.5% slower: within the SLO; p99 stays under 75ms; nothing fires.
         _case(_latency(1000, 995), [("30m", burn, []), ("30m", "SignoffLatencyP99", [])]),
     ]
     assert "SUCCESS" in _run_rule_tests(promtool, tmp_path, rules, cases)
 
 
 def test_drift_and_gpu_oom_alerts(promtool: str, tmp_path: Path, ranker: WorkloadContract) -> None:
-    rules = obs.rule_groups(ranker, obs.MetricNames.kserve(), namespace=NS)
+    rules = obs.rule_groups(ranker, obs.MetricNames.knative_queue_proxy(), namespace=NS)
     drift = _firing(_rule(rules, "SignoffAccuracyDrift"))
     oom = _firing(_rule(rules, "SignoffGpuOom"))
     pod = {"namespace": NS, "container": "kserve-container"}
@@ -258,32 +258,37 @@ def test_drift_and_gpu_oom_alerts(promtool: str, tmp_path: Path, ranker: Workloa
     assert "SUCCESS" in _run_rule_tests(promtool, tmp_path, rules, cases)
 
 
-def test_deployment_preset_reads_a_seconds_histogram(
+def test_mlserver_preset_reads_its_seconds_histogram_and_exact_status_codes(
     promtool: str, tmp_path: Path, ranker: WorkloadContract
 ) -> None:
-    # http_request_duration_seconds: the 80ms SLO is the bucket le="0.08"; errors are code=~"5..".
-    rules = obs.rule_groups(ranker, obs.MetricNames.deployment(), namespace=NS)
+    # MLServer's rest_server_request_duration_seconds: the 75ms SLO is the bucket le="0.075";
+    # errors are status_code=~"5.." (the exact code); only inference paths count.
+    rules = obs.rule_groups(ranker, obs.MetricNames.mlserver(), namespace=NS)
     burn = "SignoffLatencyBudgetBurn"
     fast, slow, ticket = (_firing(_rule(rules, burn, burn_rate=b)) for b in ("14.4", "6", "1"))
     avail = "SignoffAvailabilityBudgetBurn"
     afast, aslow, aticket = (_firing(_rule(rules, avail, burn_rate=b)) for b in ("14.4", "6", "1"))
-    metric = "http_request_duration_seconds_bucket"
+    metric, total = "rest_server_request_duration_seconds_bucket", "rest_server_requests_total"
+    infer, ready = "/v2/models/{model_name}/infer", "/v2/models/{model_name}/ready"
     cases = [
         _case(
             [
-                _series(metric, "0+80x240", le="0.08"),
-                _series(metric, "0+100x240", le="+Inf"),
-                _series("http_requests_total", "0+990x240", code="200"),
-                _series("http_requests_total", "0+10x240", code="503"),
+                _series(metric, "0+80x240", le="0.075", path=infer),
+                _series(metric, "0+100x240", le="+Inf", path=infer),
+                _series(total, "0+990x240", status_code="200", path=infer),
+                _series(total, "0+10x240", status_code="503", path=infer),
             ],
             [("30m", burn, [fast, slow, ticket]), ("30m", avail, [afast, aslow, aticket])],
         ),
         _case(
             [
-                _series(metric, "0+999x240", le="0.08"),
-                _series(metric, "0+1000x240", le="+Inf"),
-                _series("http_requests_total", "0+1000x240", code="200"),
-                _series("http_requests_total", "0+1x240", code="404"),  # a client error is not a failure
+                _series(metric, "0+999x240", le="0.075", path=infer),
+                _series(metric, "0+1000x240", le="+Inf", path=infer),
+                _series(total, "0+1000x240", status_code="200", path=infer),
+                _series(total, "0+1x240", status_code="404", path=infer),  # a client error is not a failure
+                # readiness GETs that fail are not inference: they burn no budget
+                _series(total, "0+50x240", status_code="503", path=ready),
+                _series(metric, "0+50x240", le="+Inf", path=ready),
             ],
             [("30m", burn, []), ("30m", avail, [])],
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from contracts.cluster import ServingMode
-from contracts.loader import load_contract
+from contracts.loader import load_cluster_policy, load_contract
 from gates import observability as obs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,12 +61,12 @@ def test_goldens(golden: Callable[[str, str], None], path: Path) -> None:
     contract = load_contract(path)
     stem = path.stem
     golden(
-        f"observability/{stem}.rules.kserve.yaml",
-        obs.to_yaml(obs.rule_groups(contract, obs.MetricNames.kserve(), namespace=NS)),
+        f"observability/{stem}.rules.knative-queue-proxy.yaml",
+        obs.to_yaml(obs.rule_groups(contract, obs.MetricNames.knative_queue_proxy(), namespace=NS)),
     )
     golden(
-        f"observability/{stem}.rules.deployment.yaml",
-        obs.to_yaml(obs.rule_groups(contract, obs.MetricNames.deployment(), namespace=NS)),
+        f"observability/{stem}.rules.mlserver.yaml",
+        obs.to_yaml(obs.rule_groups(contract, obs.MetricNames.mlserver(), namespace=NS)),
     )
     golden(f"observability/{stem}.alertmanager.yaml", obs.to_yaml(obs.alertmanager_config(contract)))
     monitors = [obs.render_observability(contract, namespace=NS, mode=m)[0] for m in ServingMode]
@@ -78,17 +79,21 @@ def test_monitor_selects_the_serving_pods_and_names_the_workload() -> None:
     assert pod_monitor["spec"]["selector"] == {"matchLabels": {"signoff.dev/workload": "recsys-ranker-v2"}}
     assert pod_monitor["spec"]["namespaceSelector"] == {"matchNames": [NS]}
     endpoint = pod_monitor["spec"]["podMetricsEndpoints"][0]
-    assert endpoint["port"] == "http-usermetric"
+    assert endpoint["port"] == "metrics"  # MLServer's metrics port (8082), named in the rendered pod
     assert endpoint["relabelings"][0]["sourceLabels"] == ["__meta_kubernetes_pod_label_signoff_dev_workload"]
     assert endpoint["relabelings"][0]["targetLabel"] == "workload"
     service_monitor, _ = obs.render_observability(contract, namespace=NS, mode=ServingMode.DEPLOYMENT)
     assert service_monitor["spec"]["endpoints"][0]["port"] == "metrics"
-    assert rule["spec"] == obs.rule_groups(contract, obs.MetricNames.kserve(), namespace=NS)
+    assert rule["spec"] == obs.rule_groups(contract, obs.MetricNames.mlserver(), namespace=NS)
 
 
 def test_recording_rules_cover_every_window_and_the_budgets_follow_the_slos() -> None:
     contract = load_contract(ROOT / "contracts" / "examples" / "recsys-ranker.yaml")
-    rules = [r for g in obs.rule_groups(contract, obs.MetricNames.kserve())["groups"] for r in g["rules"]]
+    rules = [
+        r
+        for g in obs.rule_groups(contract, obs.MetricNames.knative_queue_proxy())["groups"]
+        for r in g["rules"]
+    ]
     records = {r["record"] for r in rules if "record" in r}
     for w in ("5m", "30m", "1h", "6h", "3d"):
         assert f"signoff:request_errors:ratio_rate{w}" in records
@@ -103,19 +108,19 @@ def test_recording_rules_cover_every_window_and_the_budgets_follow_the_slos() ->
     latency = next(
         r for r in rules if r.get("record") == "signoff:request_latency_slo_violations:ratio_rate5m"
     )
-    assert 'le=~"80(\\\\.0)?"' in latency["expr"]  # queue-proxy latencies are in ms: the 80ms bucket
+    assert 'le=~"75(\\\\.0)?"' in latency["expr"]  # queue-proxy latencies are in ms: the 75ms bucket
     seconds = next(
-        r for g in obs.rule_groups(contract, obs.MetricNames.deployment())["groups"] for r in g["rules"]
+        r for g in obs.rule_groups(contract, obs.MetricNames.mlserver())["groups"] for r in g["rules"]
         if r.get("record") == "signoff:request_latency_slo_violations:ratio_rate5m"
     )  # fmt: skip
-    assert 'le=~"0\\\\.08"' in seconds["expr"]
+    assert 'le=~"0\\\\.075"' in seconds["expr"]  # MLServer: seconds, le="0.075"
 
 
 def test_paging_alerts_carry_owner_labels_and_runbooks() -> None:
     contract = load_contract(ROOT / "contracts" / "examples" / "recsys-ranker.yaml")
     rules = [
         r
-        for g in obs.rule_groups(contract, obs.MetricNames.kserve())["groups"]
+        for g in obs.rule_groups(contract, obs.MetricNames.knative_queue_proxy())["groups"]
         for r in g["rules"]
         if "alert" in r
     ]
@@ -138,8 +143,8 @@ def test_metric_names_are_validated() -> None:
         obs.MetricNames(requests_total="bad name{", error_label="code", error_regex="5..",
                         latency_bucket="x_bucket", latency_unit_seconds=1, port="metrics")  # fmt: skip
     with pytest.raises(ValidationError):
-        obs.MetricNames.kserve().model_copy(update={}).model_validate(
-            {**obs.MetricNames.kserve().model_dump(), "latency_bucket": "no_suffix"}
+        obs.MetricNames.knative_queue_proxy().model_copy(update={}).model_validate(
+            {**obs.MetricNames.knative_queue_proxy().model_dump(), "latency_bucket": "no_suffix"}
         )
 
 
@@ -170,3 +175,31 @@ def test_monitor_matches_what_render_puts_in_the_cluster(mode: ServingMode) -> N
     assert wanted.items() <= pods.items()
     # The relabelling reads the pod label the selector matched.
     assert pods[obs.WORKLOAD_LABEL] == contract.name
+
+
+def test_the_policy_chooses_the_metrics_and_labels_the_operator_selects_by() -> None:
+    from contracts.cluster import ClusterPolicy
+    from contracts.errors import InputError
+
+    contract = load_contract(ROOT / "contracts" / "examples" / "recsys-ranker.yaml")
+    base = load_cluster_policy(ROOT / "contracts" / "examples" / "cluster-policy.yaml")
+    doc = base.model_dump(mode="json")
+    doc["spec"]["monitoring"] = {"labels": {"release": "kube-prometheus-stack"}}
+    policy = ClusterPolicy.model_validate(doc)
+    monitor, rule = obs.render_observability(contract, namespace=NS, mode=ServingMode.KSERVE, policy=policy)
+    for obj in (monitor, rule):
+        assert obj["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+        assert obj["metadata"]["labels"]["signoff.dev/workload"] == "recsys-ranker-v2"
+    assert "rest_server_requests_total" in obs.to_yaml(rule)
+    knative = copy.deepcopy(doc)
+    knative["spec"]["kserve"].update(deployment_mode="Knative", knative={"version": "1.19", "features": []})
+    with pytest.raises(InputError, match=r"Knative Serving >= 1.19 exports OpenTelemetry metrics"):
+        obs.MetricNames.for_policy(ClusterPolicy.model_validate(knative))
+    knative["spec"]["kserve"]["knative"]["version"] = "1.18"
+    assert obs.MetricNames.for_policy(ClusterPolicy.model_validate(knative)).requests_total == (
+        "revision_request_count"
+    )
+    other = copy.deepcopy(doc)
+    other["spec"]["kserve"]["runtime"] = "my-runtime"
+    with pytest.raises(InputError, match=r"kserve.runtime 'my-runtime': signoff knows the metrics of"):
+        obs.MetricNames.for_policy(ClusterPolicy.model_validate(other))

@@ -73,12 +73,12 @@ def test_report_names_signer_subject_and_every_failing_reason() -> None:
 
 def test_gate_refused_exits_1_and_lists_each_reason() -> None:
     exc = steps.GateRefused(
-        Gate.SRE_READINESS, "sre-ai-oncall", ["slo.p99: 120ms above 80ms", "cold-start: 95s"]
+        Gate.SRE_READINESS, "sre-ai-oncall", ["slo.p99: 120ms above 75ms", "cold-start: 95s"]
     )
     assert exc.exit_code == 1
     assert isinstance(exc, errors.PermanentError)
     assert "gate sre-readiness refused (signed by sre-ai-oncall)" in str(exc)
-    assert "  - slo.p99: 120ms above 80ms\n  - cold-start: 95s" in str(exc)
+    assert "  - slo.p99: 120ms above 75ms\n  - cold-start: 95s" in str(exc)
 
 
 def test_document_parameters_are_parsed_with_the_file_loaders_and_named_in_errors() -> None:

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def contract() -> WorkloadContract:
-    # p99 80ms, p50 25ms, availability 99.95% (error budget 0.05%), max cold start 90s, 200/s.
+    # p99 75ms, p50 25ms, availability 99.95% (error budget 0.05%), max cold start 90s, 200/s.
     return load_contract(ROOT / "contracts" / "examples" / "recsys-ranker.yaml")
 
 
@@ -117,7 +117,7 @@ def test_report_markdown_fail_names_figures_and_errors(contract: WorkloadContrac
         first_error="HTTP 503: overloaded", send_lag_p99_ms=25.0,
     )  # fmt: skip
     text = probe.report_markdown(result, contract)
-    assert "| p99 latency | 312.4 ms | ≤ 80ms | FAIL |" in text
+    assert "| p99 latency | 312.4 ms | ≤ 75ms | FAIL |" in text
     assert "HTTP 503 x30" in text
     golden("probe/report-fail.md", text)
 

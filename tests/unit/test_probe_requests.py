@@ -44,11 +44,17 @@ def test_kserve_v1_from_records_keeps_column_order() -> None:
     assert body == {"instances": [[2, 1], [4, 3]]}
 
 
-def test_kserve_v2_numeric_rows_are_one_tensor() -> None:
+def test_kserve_v2_named_columns_are_one_tensor_each_and_bare_rows_one_tensor() -> None:
+    # MLServer's MLflow runtime enforces a column signature by input name: one tensor per column.
     path, body = probe.build_request("kserve-v2", SPLIT, model_name="recsys-ranker")
     assert path == "/v2/models/recsys-ranker/infer"
+    assert body["inputs"] == [
+        {"name": "a", "shape": [2], "datatype": "FP64", "data": [0.0, 1.0]},
+        {"name": "b", "shape": [2], "datatype": "FP64", "data": [1.0, 0.0]},
+    ]
+    _, bare = probe.build_request("kserve-v2", {"inputs": [[0.0, 1.0], [1.0, 0.0]]}, model_name="m")
     tensor = {"name": "input-0", "shape": [2, 2], "datatype": "FP64", "data": [0.0, 1.0, 1.0, 0.0]}
-    assert body == {"inputs": [tensor]}
+    assert bare == {"inputs": [tensor]}
 
 
 def test_kserve_v2_integer_and_nested_tensors_keep_their_shape() -> None:
