@@ -209,6 +209,7 @@ def test_the_alert_rules_read_the_series_mlserver_exports(mlserver: Served, tmp_
     assert any('path="/v2/models/{model_name}/ready"' in s["series"] for s in series)
     contract = _contract()  # p99 250 ms: a bucket of MLServer's histogram
     rules = obs.rule_groups(contract, metrics, namespace=NS)
+
     def strip(rule: dict[str, Any]) -> dict[str, Any]:  # promtool compares annotations exactly
         return {k: v for k, v in rule.items() if k != "annotations"}
 
