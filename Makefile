@@ -3,14 +3,14 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test setup system-deps serving-peers check lint types layers pytest bench schema goldens
+.PHONY: demo test setup system-deps serving-peers cluster-tools check lint types layers pytest bench schema goldens
 
 ## demo: set up and run the main job on the embedded default (local MLflow, local KFP run)
 demo: setup
 	$(BIN)/signoff demo
 
-## test: set up and run every check (lint, types, import layers, unit and integration tests)
-test: setup system-deps serving-peers check
+## test: set up and run every check (lint, types, import layers, unit, integration and cluster tests)
+test: setup system-deps serving-peers cluster-tools check
 
 ## serving-peers: MLServer (KServe's MLflow runtime), from PyPI into its own venv in the tools cache,
 ## so the tests probe and scrape the real server the rendered InferenceService runs
@@ -43,6 +43,14 @@ system-deps:
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager wrk chromium >/dev/null; \
 	else echo "note: promtool/amtool/alertmanager/chromium/wrk missing and not root: those tests will skip"; fi
+
+## cluster-tools: build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok
+## from tools/cluster/go.mod (Go >= 1.26; minutes the first time, then a no-op) for tests/cluster
+cluster-tools:
+	tools/cluster/build >/dev/null
+
+# the cluster tests (and the kustomize tests) use the binaries built above, never a kubectl on PATH
+export SIGNOFF_CLUSTER_BIN := $(shell tools/cluster/build --print-bin 2>/dev/null)
 
 check: lint types layers pytest
 
