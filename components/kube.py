@@ -67,6 +67,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -79,7 +80,13 @@ from contracts.errors import (
     SignoffError,
     TemporaryError,
 )
-from gates.render import ANNOTATION_PROMOTION, Manifests
+from gates.render import (
+    ANNOTATION_DIGEST,
+    ANNOTATION_PROMOTION,
+    ANNOTATION_VERSION,
+    LABEL_WORKLOAD,
+    Manifests,
+)
 
 __all__ = [
     "APPLY_CONTENT_TYPE",
@@ -87,7 +94,10 @@ __all__ = [
     "PRODUCTION_NAMESPACES",
     "KubeClient",
     "apply",
+    "get_serving",
     "load_client",
+    "pods_cold_start",
+    "serving_problems",
     "staging_url",
     "wait_ready",
 ]
@@ -510,13 +520,110 @@ def wait_ready(
         time.sleep(max(0.0, min(poll_s, end - time.monotonic())))
 
 
+def get_serving(kind: Literal["InferenceService", "Deployment"], name: str, namespace: str,
+                client: KubeClient | None = None) -> dict[str, Any]:  # fmt: skip
+    """The serving object as the API server has it (one ``GET``)."""
+    if kind not in _SERVING_KINDS:
+        raise InputError(f"kind {kind!r}: an InferenceService or a Deployment serves a model")
+    client = client or load_client()
+    return _call(client, "GET", _path(kind, namespace, name), verb="get", kind=kind, name=name,
+                 namespace=namespace)  # fmt: skip
+
+
+def _storage_uris(obj: dict[str, Any]) -> list[str]:
+    """Every storage URI the object makes its pods fetch: the predictor's ``storageUri``, or the
+    storage initializer's arguments in a Deployment's pod template."""
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "InferenceService":
+        predictor = spec.get("predictor") or {}
+        model = predictor.get("model") or {}
+        uris = [model.get("storageUri"), predictor.get("storageUri")]
+        return [u for u in uris if isinstance(u, str)]
+    pod = ((spec.get("template") or {}).get("spec")) or {}
+    found = []
+    for c in (pod.get("initContainers") or []) + (pod.get("containers") or []):
+        for arg in (c.get("args") or []) + (c.get("command") or []):
+            if isinstance(arg, str) and "://" in arg:
+                found.append(arg)
+    return found
+
+
+def serving_problems(obj: dict[str, Any], *, version: str, digest: str, storage_uri: str) -> list[str]:
+    """Why the staging object does not serve exactly this model version (empty: it does).
+
+    The object's ``signoff.dev/model-version`` and ``signoff.dev/model-digest`` annotations (the
+    render writes them on the object and its pod template) must name this version and digest, and
+    the storage URI its pods fetch must be this version's: the annotations alone could be copied.
+    """
+    meta = obj.get("metadata") or {}
+    notes = meta.get("annotations") or {}
+    kind, name = obj.get("kind", "object"), meta.get("name", "?")
+    problems = []
+    if notes.get(ANNOTATION_DIGEST) != digest:
+        problems.append(
+            f"{kind} {name} serves model digest {notes.get(ANNOTATION_DIGEST) or '(none)'}, not this "
+            f"version's {digest}"
+        )
+    if notes.get(ANNOTATION_VERSION) != version:
+        problems.append(
+            f"{kind} {name} serves model version {notes.get(ANNOTATION_VERSION) or '(none)'}, not {version}"
+        )
+    uris = _storage_uris(obj)
+    if storage_uri not in uris:
+        problems.append(f"{kind} {name} fetches {', '.join(uris) or '(no storage URI)'}, not {storage_uri}")
+    return problems
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def pods_cold_start(
+    workload: str, version: str, namespace: str, client: KubeClient | None = None
+) -> float | None:
+    """Seconds from a serving pod's creation to its Ready condition, the slowest of this version's
+    pods (``signoff.dev/workload`` and ``signoff.dev/model-version`` labels); None while none is Ready.
+
+    One ``GET .../pods?labelSelector=...`` (the SRE step's Role grants ``list`` on pods in staging).
+    Both times are the API server's, so the figure does not depend on when this step started.
+    """
+    client = client or load_client()
+    selector = f"{LABEL_WORKLOAD}={workload},{ANNOTATION_VERSION}={version}"
+    if not _NAMESPACE.fullmatch(namespace):
+        raise InputError(f"namespace {namespace!r} is not a DNS-1123 label")
+    pods = _call(client, "GET", f"/api/v1/namespaces/{namespace}/pods", verb="list", kind="Pod", name="",
+                 namespace=namespace, query=[("labelSelector", selector)])  # fmt: skip
+    seconds = []
+    for pod in pods.get("items") or []:
+        created = _time((pod.get("metadata") or {}).get("creationTimestamp"))
+        ready = next(
+            (c for c in (pod.get("status") or {}).get("conditions") or []
+             if c.get("type") == "Ready" and c.get("status") == "True"),
+            None,
+        )  # fmt: skip
+        at = _time(ready.get("lastTransitionTime")) if ready else None
+        if created is not None and at is not None:
+            seconds.append(max(0.0, (at - created).total_seconds()))
+    return max(seconds) if seconds else None
+
+
 def staging_url(
     kind: Literal["InferenceService", "Deployment"],
     name: str,
     namespace: str,
     client: KubeClient | None = None,
 ) -> str:
-    """The URL to probe: the InferenceService's ``status.url``, or the Deployment's Service URL.
+    """The URL to probe, cluster-local: the InferenceService's ``status.address.url``, or the
+    Deployment's Service URL.
+
+    ``status.address.url`` is the in-cluster address (``http://<name>-predictor.<ns>.svc.cluster.local``
+    in Standard mode) that the staging NetworkPolicy lets the SRE step reach; ``status.url`` is the
+    external host through the ingress gateway, used only when there is no address.
 
     Args:
         kind: ``InferenceService`` or ``Deployment``.
@@ -525,7 +632,7 @@ def staging_url(
         client: from :func:`load_client`; default: ``load_client()``.
 
     Returns:
-        ``status.url`` (else ``status.address.url``) of the InferenceService, or
+        ``status.address.url`` (else ``status.url``) of the InferenceService, or
         ``http://<name>.<namespace>.svc.cluster.local[:port]`` with the Service's ``http`` port.
 
     Raises:
@@ -539,7 +646,7 @@ def staging_url(
         obj = _call(client, "GET", _path(kind, namespace, name), verb="get", kind=kind, name=name,
                     namespace=namespace)  # fmt: skip
         status = obj.get("status") or {}
-        url = status.get("url") or (status.get("address") or {}).get("url")
+        url = (status.get("address") or {}).get("url") or status.get("url")
         if not isinstance(url, str) or not url:
             raise TemporaryError(
                 f"InferenceService {name!r} in {namespace!r} has no status.url yet; is it Ready?"

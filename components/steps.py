@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from contracts import errors
 from contracts.cluster import ClusterPolicy
@@ -45,7 +45,10 @@ from contracts.loader import load_cluster_policy, load_contract, load_trust_poli
 from contracts.trust import Gate, TrustPolicy
 from contracts.workload import Role, WorkloadContract
 from gates.evidence import ProbeResult
-from gates.verdict import Outcome, Subject, Verdict, digest_bytes
+from gates.verdict import Check, Outcome, Subject, Verdict, digest_bytes
+
+if TYPE_CHECKING:
+    from gates.render import ModelRef
 
 __all__ = [
     "DEFAULT_KEYS_MOUNT",
@@ -530,6 +533,36 @@ def _endpoint(
         server.stop()
 
 
+def _staging_problems(
+    target: tuple[Literal["InferenceService", "Deployment"], str, str], model: ModelRef
+) -> list[str]:
+    from components import kube
+
+    kind, namespace, name = target
+    obj = kube.get_serving(kind, name, namespace)
+    return kube.serving_problems(
+        obj, version=model.version, digest=model.digest, storage_uri=model.storage_uri
+    )
+
+
+def _staging_check(problems: list[str], target: tuple[str, str, str], model: ModelRef) -> Check:
+    kind, namespace, name = target
+    where = f"{kind} {namespace}/{name}"
+    if problems:
+        return Check(
+            id="staging.version", outcome=Outcome.FAIL,
+            message=f"{where} does not serve {model.name} version {model.version} ({model.digest}): "
+            + "; ".join(problems),
+            figures={"object": where, "version": model.version, "digest": model.digest},
+        )  # fmt: skip
+    return Check(
+        id="staging.version", outcome=Outcome.PASS,
+        message=f"{where} serves {model.name} version {model.version} ({model.digest}) "
+        f"from {model.storage_uri}",
+        figures={"object": where, "version": model.version, "digest": model.digest},
+    )  # fmt: skip
+
+
 def sre_readiness_step(
     *,
     contract_yaml: str,
@@ -544,7 +577,7 @@ def sre_readiness_step(
     out_dir: str | Path,
     environment: Literal["staging", "production"] = "production",
     probe_duration_s: float | None = None,
-    protocol: Literal["mlflow", "kserve-v1", "kserve-v2"] = "mlflow",
+    protocol: Literal["mlflow", "kserve-v1", "kserve-v2"] | None = None,
     first_release: bool = False,
     now: datetime | None = None,
     log_dir: str | Path | None = None,
@@ -553,6 +586,14 @@ def sre_readiness_step(
 
     With ``staging_url`` ``local``, the server's log is kept in ``log_dir`` (default ``out_dir``)
     and the report names it when the server died.
+
+    On a cluster target the staging object must serve exactly this version before it is probed
+    (``staging.version``: its model version and digest annotations and the storage URI its pods
+    fetch; a mismatch refuses with both digests and sends no load); it is probed at its
+    cluster-local address in the protocol the rendered runtime speaks (MLServer: Open Inference
+    Protocol v2, the model named after the workload), and the cold start is the API server's figure:
+    from the pods' creation to their Ready condition. ``protocol`` None: ``kserve-v2`` on a cluster
+    target, ``mlflow`` otherwise (``mlflow models serve``).
 
     ``staging_url`` is a served endpoint to probe; ``local`` to launch ``mlflow models serve`` of
     the model version on this machine and probe that (measuring its cold start; a server process
@@ -608,17 +649,35 @@ def sre_readiness_step(
         staging_url, subject.uri, str(registry.tracking_uri), deadline_s=deadline,
         log_dir=Path(log_dir) if log_dir is not None else out,
     )  # fmt: skip
+    target = cluster_target(staging_url)
+    speaks = protocol or ("kserve-v2" if target is not None else "mlflow")
+    served_as = target[2] if target is not None else model.name  # MLServer names the model after the object
+    staging: list[Check] = []
     with endpoint as (url, launched_at, alive, exit_reason):
+        problems = _staging_problems(target, model) if url is not None and target is not None else []
+        if target is not None and url is not None:
+            staging.append(_staging_check(problems, target, model))
         if url is None:  # a cluster object that never became Ready within the contract's cold start
             result = ProbeResult(
-                url=staging_url, protocol=protocol, ready=False, cold_start_deadline_s=deadline
+                url=staging_url, protocol=speaks, ready=False, cold_start_deadline_s=deadline
             )
+        elif problems:  # never sign figures of another model's endpoint
+            result = ProbeResult(
+                url=url, protocol=speaks, ready=False, cold_start_deadline_s=deadline,
+                first_error="not probed: the staging object serves another model version",
+            )  # fmt: skip
         else:
             # A local server that crashes is noticed at once, not when max_cold_start runs out.
             result = probing.probe(
-                url, contract, example=example, protocol=protocol, model_name=model.name,
+                url, contract, example=example, protocol=speaks, model_name=served_as,
                 launched_at=launched_at, alive=alive, **probe_kwargs,
             )  # fmt: skip
+            if target is not None:
+                from components import kube
+
+                pods = kube.pods_cold_start(target[2], model.version, target[1])
+                if pods is not None:
+                    result = result.model_copy(update={"cold_start_s": pods})
             reason = None if result.ready else exit_reason()
             if reason:  # said on stderr too: the task's log is where a person looks first
                 print(f"signoff: {reason}", file=sys.stderr)
@@ -634,6 +693,7 @@ def sre_readiness_step(
         subject=subject,
         now=_now(now),
         metrics=observability.MetricNames.for_policy(policy),
+        extra_checks=staging,
     )
     envelope = _sign(verdict, contract, Path(key_file))
     registry.store_envelope(model.name, model.version, Gate.SRE_READINESS, envelope)

@@ -607,6 +607,7 @@ def evaluate(
     subject: Subject,
     now: datetime,
     metrics: obs.MetricNames | None = None,
+    extra_checks: Sequence[Check] = (),
 ) -> Verdict:
     """The sre-readiness verdict for one model version (see the module docstring for the checks).
 
@@ -624,6 +625,8 @@ def evaluate(
         metrics: the serving runtime's metric names; when its histogram's buckets are known, the
             contract's P99 latency must be one of them (``slo.latency-bucket``), or the latency
             burn-rate alerts could never fire.
+        extra_checks: checks the caller made of the live system (e.g. ``staging.version``: the
+            staging object serves this version), judged with the rest.
 
     Returns:
         The verdict; ``artifacts`` holds digests of the manifests, observability objects, Alertmanager
@@ -653,6 +656,7 @@ def evaluate(
     checks += [_alert_check(contract, a, rules, alertmanager) for a in contract.spec.alerts]
     checks.append(_runbook_check(rules))
     checks.append(_rollback_check(rollback_target, first_release))
+    checks += list(extra_checks)
     checks += _probe_result_checks(contract, probe)
     artifacts = {
         "manifests": _digest(list(manifests)),
