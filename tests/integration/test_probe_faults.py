@@ -188,8 +188,10 @@ def test_kserve_v2_server_gets_tensors_at_its_paths() -> None:
         if path == "/v2/models/ranker/ready":
             return 200, {}
         if path == "/v2/models/ranker/infer":
-            (tensor,) = json.loads(body)["inputs"]
-            assert tensor == {"name": "input-0", "shape": [1, 2], "datatype": "FP64", "data": [0.0, 1.0]}
+            assert json.loads(body)["inputs"] == [  # one tensor per named column
+                {"name": "a", "shape": [1], "datatype": "FP64", "data": [0.0]},
+                {"name": "b", "shape": [1], "datatype": "FP64", "data": [1.0]},
+            ]
             out = {"name": "out", "shape": [1], "datatype": "INT64", "data": [0]}
             return 200, {"model_name": "ranker", "outputs": [out]}
         return 404, {}

@@ -27,5 +27,7 @@ def test_fetch_example_downloads_only_the_example(
     assert split["columns"][0] == "sepal length (cm)"
     assert len(split["data"]) == 3
     # The payload converts to the other protocols' shapes too.
-    (tensor,) = probe.build_request("kserve-v2", example, model_name="iris")[1]["inputs"]
-    assert tensor["shape"] == [3, 4] and tensor["datatype"] == "FP64"
+    # v2: one tensor per named column, what MLServer's MLflow runtime enforces the signature by.
+    tensors = probe.build_request("kserve-v2", example, model_name="iris")[1]["inputs"]
+    assert [t["name"] for t in tensors] == split["columns"]
+    assert all(t["shape"] == [3] and t["datatype"] == "FP64" for t in tensors)

@@ -130,7 +130,7 @@ def test_report_page_in_headless_chromium(
     assert "no verdict kept with this version" in body  # v3's SRE and promotion
     # The probe: the signed figures and the histogram with its SLO lines.
     assert "P99 SLO 75 ms" in body and "P50 SLO 25 ms" in body
-    assert "le 75 ms: 45" in body and "le 100 ms: 5" in body  # bar tooltips: bucket counts
+    assert "le 80 ms: 45" in body and "le 100 ms: 5" in body  # bar tooltips: bucket counts
     # The alias history as a timeline, oldest first.
     assert re.search(
         rf"promotion to version {v1} \(first release\).*promotion to version {v2} \(from version {v1}\)", body
