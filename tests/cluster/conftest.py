@@ -18,6 +18,8 @@ import pytest
 from _controlplane import ClusterError, ControlPlane, find_bin_dir
 from _infra import ROOT, crd_files, infra_entry_points
 
+UPSTREAM_NAMESPACES = ("kserve", "knative-serving")
+
 
 @pytest.fixture(scope="session")
 def cluster_bin() -> Path:
@@ -107,6 +109,10 @@ def infra_applied(
 ) -> dict[str, str]:
     """``kubectl apply --server-side -k`` of every infra/ entry point, in order; maps each entry point
     (relative to infra/) to kubectl's error output, "" when it applied."""
+    # infra/kserve and infra/knative configure KServe's and Knative's own installs, whose namespaces
+    # those installs create; the CRDs stand in for the rest of them
+    for namespace in UPSTREAM_NAMESPACES:
+        cluster.kubectl("create", "namespace", namespace, check=False)
     results = {}
     for entry in infra_entry_points():
         proc = cluster.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(entry), check=False)
