@@ -52,7 +52,18 @@ RESOURCES = {
     ("serving.knative.dev", "Service"): "services",
     ("serving.knative.dev", "Configuration"): "configurations",
     ("serving.knative.dev", "Revision"): "revisions",
+    ("", "LimitRange"): "limitranges",
+    ("serving.kserve.io", "InferenceGraph"): "inferencegraphs",
+    ("serving.kserve.io", "ServingRuntime"): "servingruntimes",
+    ("serving.kserve.io", "ClusterServingRuntime"): "clusterservingruntimes",
+    ("serving.kserve.io", "LLMInferenceService"): "llminferenceservices",
+    ("serving.kserve.io", "LLMInferenceServiceConfig"): "llminferenceserviceconfigs",
+    ("resource.k8s.io", "ResourceClaim"): "resourceclaims",
+    ("resource.k8s.io", "ResourceClaimTemplate"): "resourceclaimtemplates",
+    ("leaderworkerset.x-k8s.io", "LeaderWorkerSet"): "leaderworkersets",
 }
+# Cluster-scoped kinds other than Namespace: sent without a namespace, CREATE only.
+_CLUSTER_SCOPED = {"ClusterServingRuntime"}
 _NS_LABEL = "kubernetes.io/metadata.name"
 
 
@@ -148,9 +159,16 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
 
 
-def _grant(cluster: ControlPlane, namespace: str | None, user: str, case_name: str) -> str | None:
-    """Let ``user`` do anything in ``namespace`` (or update namespaces, cluster-wide, for a Namespace
-    case); returns the ClusterRoleBinding to delete afterwards, if one was made."""
+def _grant(
+    cluster: ControlPlane,
+    namespace: str | None,
+    user: str,
+    case_name: str,
+    rules: list[dict[str, Any]] | None = None,
+) -> str | None:
+    """Let ``user`` do anything in ``namespace`` (or, cluster-wide, what ``rules`` say: by default
+    update namespaces, for a Namespace case); returns the ClusterRoleBinding to delete afterwards, if
+    one was made."""
     subject = {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user}
     if namespace:
         binding = {
@@ -175,7 +193,7 @@ def _grant(cluster: ControlPlane, namespace: str | None, user: str, case_name: s
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
         "metadata": {"name": name},
-        "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "update", "patch"]}],
+        "rules": rules or [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "update", "patch"]}],
     }
     crb = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -284,6 +302,16 @@ def send_case(cluster: ControlPlane, index: int, path: Path) -> Answer:
 
     if obj["kind"] == "Namespace":
         return _send_namespace_case(cluster, name, request, user, obj, old)
+    if obj["kind"] in _CLUSTER_SCOPED:
+        assert request["operation"] == "CREATE", f"{path}: cluster-scoped cases are CREATEs"
+        group = obj["apiVersion"].rpartition("/")[0]
+        rule = {"apiGroups": [group], "resources": [RESOURCES[(group, obj["kind"])]], "verbs": ["create"]}
+        binding = _grant(cluster, None, user["username"], name, rules=[rule])
+        try:
+            return _send(cluster, "POST", api_path(obj, None) + "?dryRun=All", obj, user)
+        finally:
+            if binding:
+                _revoke(cluster, binding)
 
     obj["metadata"]["namespace"] = name
     if old:
