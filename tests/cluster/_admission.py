@@ -62,6 +62,7 @@ RESOURCES = {
     ("resource.k8s.io", "ResourceClaimTemplate"): "resourceclaimtemplates",
     ("leaderworkerset.x-k8s.io", "LeaderWorkerSet"): "leaderworkersets",
 }
+_UPDATE_NAMESPACES = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "update", "patch"]}
 # Cluster-scoped kinds other than Namespace: sent without a namespace, CREATE only.
 _CLUSTER_SCOPED = {"ClusterServingRuntime"}
 _NS_LABEL = "kubernetes.io/metadata.name"
@@ -193,7 +194,7 @@ def _grant(
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
         "metadata": {"name": name},
-        "rules": rules or [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "update", "patch"]}],
+        "rules": rules or [_UPDATE_NAMESPACES],
     }
     crb = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
