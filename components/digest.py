@@ -26,7 +26,7 @@ from contracts.errors import InputError
 from gates.evidence import FileEntry, FileManifest
 from gates.ml_artifact import manifest_digest
 
-__all__ = ["DEFAULT_CHUNK", "digest_folder"]
+__all__ = ["DEFAULT_CHUNK", "digest_folder", "hash_file"]
 
 DEFAULT_CHUNK = 8 * 1024 * 1024
 """Bytes read per ``readinto`` call: large sequential reads."""
@@ -85,6 +85,22 @@ def _hash_file(path: Path, chunk: int, buffers: dict[int, bytearray]) -> tuple[s
             h.update(view[:n])
             size += n
     return h.hexdigest(), size
+
+
+def hash_file(path: Path, *, chunk: int = DEFAULT_CHUNK) -> tuple[str, int]:
+    """sha256 hex digest and byte count of one regular file, read sequentially in ``chunk`` bytes.
+
+    Raises:
+        InputError: the path is a symlink or not a regular file, or it cannot be read.
+    """
+    target = Path(path)
+    try:
+        st = target.lstat()
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{target}: not a regular file (a symlink or a special file); not hashed")
+        return _hash_file(target, max(chunk, 4096), {})
+    except OSError as exc:
+        raise InputError(f"{target}: cannot read it: {exc.strerror or exc}") from None
 
 
 def digest_folder(path: Path, *, workers: int = 2, chunk: int = DEFAULT_CHUNK) -> FileManifest:

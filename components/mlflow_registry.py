@@ -42,11 +42,12 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import time
 import urllib.parse
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,7 +56,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from contracts import errors
 from contracts.model_uri import logged_model_id, parse_model_uri
 from contracts.trust import Gate, TrustPolicy
-from gates.evidence import MlEvidence, PredictionCheck
+from gates.evidence import FileEntry, MlEvidence, PredictionCheck
 from gates.verdict import Subject, Verdict, digest_bytes
 
 if TYPE_CHECKING:
@@ -63,6 +64,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHUNK",
+    "PREDICTION_DEFERRED_TO",
+    "PREDICT_HERE_MAX_BYTES",
+    "RAN_HERE",
     "AliasReport",
     "AliasStatus",
     "AuditReport",
@@ -79,6 +83,13 @@ _T = TypeVar("_T")
 
 CHUNK = 60_000
 """Longest tag value signoff writes; longer envelopes are split."""
+PREDICT_HERE_MAX_BYTES = 2 * 10**9
+"""The largest model the ML step downloads whole to run its example prediction in its own process;
+a larger one (or one whose runtime is not installed there) is predicted on by the staging probe."""
+RAN_HERE = "ml-artifact step"
+"""Where the example prediction ran when the gate's own process loaded the model."""
+PREDICTION_DEFERRED_TO = "sre-readiness"
+"""The step whose staging probe runs a deferred example prediction."""
 LOCK_PREFIX = "signoff-lock."
 TAG = "signoff."
 _TRANSIENT_CODES = frozenset(
@@ -532,12 +543,24 @@ class Registry:
 
     # ----------------------------------------------------------------------------- evidence
 
-    def gather_evidence(self, model_uri: str, workdir: Path) -> tuple[Subject, MlEvidence]:
-        """Download a model version into a fresh folder of ``workdir`` and gather the ML gate's evidence.
+    def gather_evidence(
+        self, model_uri: str, workdir: Path, *, predict_max_bytes: int | None = None
+    ) -> tuple[Subject, MlEvidence]:
+        """Gather the ML gate's evidence about a model version, keeping only its small metadata files.
+
+        Every file of the version is downloaded one at a time to a scratch file, hashed and deleted
+        (peak disk: the largest file), except the metadata kept in a fresh folder of ``workdir``:
+        ``MLmodel``, the stored input example and the requirements files. The example prediction
+        runs here only when this process can load the model (full mlflow, the flavor's loader and
+        every requirement of the model installed) and the model is at most ``predict_max_bytes``;
+        then the whole model is kept in that folder for it. Otherwise the prediction is deferred to
+        the sre-readiness probe of the staging endpoint, and the evidence says why.
 
         Args:
             model_uri: ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``.
-            workdir: A folder; a new subfolder is created in it for the artifacts.
+            workdir: A folder; a new subfolder is created in it for the kept files.
+            predict_max_bytes: The largest model loaded here for the prediction (default
+                :data:`PREDICT_HERE_MAX_BYTES`).
 
         Returns:
             The subject (name, version, digest of the files' manifest) and the evidence.
@@ -547,8 +570,11 @@ class Registry:
             PermanentError: the source or an artifact path would escape the download folder.
             TemporaryError: the server did not answer.
         """
-        from components.digest import digest_folder
+        from components import probe as probing
+        from gates.evidence import FileManifest
+        from gates.ml_artifact import manifest_digest
 
+        limit = PREDICT_HERE_MAX_BYTES if predict_max_bytes is None else predict_max_bytes
         name, version = self.resolve(model_uri)
         mv = self._version(name, version)
         source = str(mv.source or "")
@@ -563,13 +589,58 @@ class Registry:
         )
         check_source(str(download_uri), file_root=file_root)
 
+        repo, listed = self._list(str(download_uri))
         dest = Path(workdir) / f"model-{uuid.uuid4().hex[:12]}"
         dest.mkdir(parents=True)
-        self._download(str(download_uri), dest)
-        _check_tree(dest)
-        manifest = digest_folder(dest)
-        mlmodel = self._read_mlmodel(dest)
-        prediction, has_example = self._predict(dest)
+        scratch = Path(workdir) / f"{dest.name}.scratch"
+        scratch.mkdir()
+        try:
+            hashed: dict[str, tuple[str, int]] = {}
+            for meta_name in ("MLmodel", "requirements.txt"):
+                if meta_name in listed and (listed[meta_name] or 0) <= _KEEP_MAX_BYTES:
+                    hashed[meta_name] = self._fetch(repo, meta_name, dest / meta_name)
+            mlmodel = self._read_mlmodel(dest)
+            listed_bytes = sum(size or 0 for size in listed.values())
+            gap = _runtime_gap(mlmodel, dest)
+            if gap is None and listed_bytes > limit:
+                gap = (
+                    f"the model is {_human(listed_bytes)}, more than the {_human(limit)} the ML step "
+                    "downloads to load a model"
+                )
+            keep = _example_names(mlmodel) | {"MLmodel", *_REQUIREMENT_FILES}
+            for path in sorted(listed):
+                if path in hashed:
+                    continue
+                kept = gap is None or (path in keep and (listed[path] or 0) <= _KEEP_MAX_BYTES)
+                target = dest / path if kept else scratch / uuid.uuid4().hex
+                hashed[path] = self._fetch(repo, path, target)
+                if not kept:
+                    target.unlink()
+            _check_tree(dest)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        entries = [FileEntry(path=p, size=size, sha256=sha) for p, (sha, size) in sorted(hashed.items())]
+        manifest = FileManifest(files=tuple(entries), digest=manifest_digest(entries))
+        has_example = bool(mlmodel.get("saved_input_example_info")) or any(
+            (dest / n).is_file() for n in _EXAMPLE_FILES
+        )
+        example_error: str | None = None
+        rows: int | None = None
+        if has_example:
+            try:
+                rows = probing.example_rows(probing.load_example(dest))
+            except errors.InputError as exc:
+                example_error = str(exc).replace(str(dest), "<model>")
+        if gap is None:
+            prediction, has_example = self._predict(dest)
+            if prediction.ran:
+                example_error = None  # mlflow read it, whatever its format
+        elif not has_example:
+            prediction = PredictionCheck(ran=False, ok=False, error="no input example stored")
+        else:
+            prediction = PredictionCheck(
+                ran=False, ok=False, rows_in=rows, deferred_to=PREDICTION_DEFERRED_TO, deferred_reason=gap
+            )
         metrics = self._metrics(run_id, source)
         subject = Subject(model=name, version=version, digest=manifest.digest)
         evidence = MlEvidence(
@@ -582,9 +653,10 @@ class Registry:
             signature_inputs=_json_text(mlmodel.get("signature", {}).get("inputs")),
             signature_outputs=_json_text(mlmodel.get("signature", {}).get("outputs")),
             has_input_example=has_example,
+            example_error=example_error,
             prediction=prediction,
             metrics=metrics,
-            serialization_formats=_serialization_formats(mlmodel, dest),
+            serialization_formats=_serialization_formats(mlmodel, listed),
             artifact_size=manifest.total_size,
             manifest=manifest,
         )
@@ -606,26 +678,39 @@ class Registry:
             return loc
         return None
 
-    def _download(self, uri: str, dest: Path) -> None:
+    def _list(self, uri: str) -> tuple[Any, dict[str, int | None]]:
+        """The artifact repository of ``uri`` and every file in it: relative path -> listed size."""
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
         repo = get_artifact_repository(uri)
+        found: dict[str, int | None] = {}
 
-        def walk(path: str | None) -> Iterator[Any]:
+        def walk(path: str | None) -> None:
             for info in self._call(f"list artifacts of {uri}", repo.list_artifacts, path):
                 check_artifact_path(str(info.path))
                 if info.is_dir:
-                    yield from walk(info.path)
+                    walk(info.path)
                 else:
-                    yield info
+                    size = getattr(info, "file_size", None)
+                    found[str(info.path)] = int(size) if size is not None else None
 
-        files = list(walk(None))
-        if not files:
+        walk(None)
+        if not found:
             raise errors.InputError(f"{uri}: the model version has no artifacts")
-        for info in files:
-            target = dest / str(info.path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._call(f"download {info.path}", repo._download_file, info.path, str(target))
+        return repo, found
+
+    def _fetch(self, repo: Any, path: str, target: Path) -> tuple[str, int]:
+        """Download one artifact file to ``target`` and hash it: ``(sha256 hex, bytes)``."""
+        from components.digest import hash_file
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self._call(f"download {path}", repo._download_file, path, str(target))
+        if target.is_symlink():
+            raise errors.PermanentError(f"downloaded artifact {path} is a symlink")
+        try:
+            return hash_file(target)
+        except errors.InputError as exc:
+            raise errors.PermanentError(f"downloaded artifact {path}: {exc}") from None
 
     @staticmethod
     def _read_mlmodel(dest: Path) -> dict[str, Any]:
@@ -662,14 +747,18 @@ class Registry:
             out = mlflow.pyfunc.load_model(str(dest)).predict(example)
         except Exception as exc:
             return PredictionCheck(
-                ran=True, ok=False, error=f"{type(exc).__name__}: {exc}"[:2000], rows_in=rows
+                ran=True, ok=False, error=f"{type(exc).__name__}: {exc}"[:2000], rows_in=rows, ran_in=RAN_HERE
             ), True
         shape = getattr(out, "shape", None)
         if shape is None and hasattr(out, "__len__"):
             shape = (len(out),)
         return (
             PredictionCheck(
-                ran=True, ok=True, output_shape=tuple(int(s) for s in shape) if shape else None, rows_in=rows
+                ran=True,
+                ok=True,
+                output_shape=tuple(int(s) for s in shape) if shape else None,
+                rows_in=rows,
+                ran_in=RAN_HERE,
             ),
             True,
         )
@@ -1352,7 +1441,7 @@ _PICKLE_SUFFIXES = {
 }
 
 
-def _serialization_formats(mlmodel: Mapping[str, Any], dest: Path) -> tuple[str, ...]:
+def _serialization_formats(mlmodel: Mapping[str, Any], paths: Iterable[str]) -> tuple[str, ...]:
     """How the model is stored: flavors' ``serialization_format`` and the model files' kinds."""
     found: set[str] = set()
     for conf in (mlmodel.get("flavors") or {}).values():
@@ -1369,10 +1458,84 @@ def _serialization_formats(mlmodel: Mapping[str, Any], dest: Path) -> tuple[str,
                     found.add(_PICKLE_SUFFIXES[suffix])
                 elif suffix == ".skops":
                     found.add("skops")
-    for p in dest.rglob("*"):
-        if p.is_file() and p.suffix.lower() in _PICKLE_SUFFIXES:
-            found.add(_PICKLE_SUFFIXES[p.suffix.lower()])
+    for path in paths:
+        suffix = Path(path).suffix.lower()
+        if suffix in _PICKLE_SUFFIXES:
+            found.add(_PICKLE_SUFFIXES[suffix])
     return tuple(sorted(found))
+
+
+_EXAMPLE_FILES = ("serving_input_example.json", "input_example.json")
+_REQUIREMENT_FILES = ("requirements.txt", "python_env.yaml", "conda.yaml")
+_KEEP_MAX_BYTES = 64 * 2**20
+"""Metadata files larger than this are hashed and deleted like the model's weights."""
+
+
+def _example_names(mlmodel: Mapping[str, Any]) -> set[str]:
+    names = set(_EXAMPLE_FILES)
+    info = mlmodel.get("saved_input_example_info")
+    if isinstance(info, dict) and isinstance(info.get("artifact_path"), str):
+        names.add(str(info["artifact_path"]))
+    return names
+
+
+def _human(n: int) -> str:
+    from contracts._units import format_bytes
+
+    return format_bytes(n)
+
+
+def _requirement_names(path: Path) -> list[str]:
+    """Distribution names of a pip requirements file (options, includes and comments skipped)."""
+    if not path.is_file():
+        return []
+    names = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = line.split("#", 1)[0].strip()
+        m = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", line)
+        if m and not line.startswith("-"):
+            names.append(m[0])
+    return names
+
+
+def _runtime_gap(mlmodel: Mapping[str, Any], folder: Path) -> str | None:
+    """Why this process cannot load the model for its example prediction; None when it can.
+
+    It can when the model has a ``python_function`` flavor, full mlflow's ``mlflow.pyfunc`` imports
+    (it needs numpy and pandas, which mlflow-skinny lacks), the flavor's loader module imports, and
+    every distribution in the model's ``requirements.txt`` is installed (versions not compared)."""
+    import importlib
+    import importlib.metadata
+
+    pyfunc = (mlmodel.get("flavors") or {}).get("python_function")
+    if not isinstance(pyfunc, dict):
+        return "the model has no python_function flavor to load"
+    try:
+        importlib.import_module("mlflow.pyfunc")
+    except Exception as exc:
+        return f"full mlflow is not installed here (mlflow.pyfunc: {type(exc).__name__}: {exc})"
+    loader = pyfunc.get("loader_module")
+    if isinstance(loader, str) and loader:
+        try:
+            importlib.import_module(loader)
+        except Exception as exc:
+            return f"the flavor's loader {loader} cannot be imported here ({type(exc).__name__}: {exc})"
+    missing = []
+    for req in _requirement_names(folder / "requirements.txt"):
+        wanted = {req, "mlflow-skinny"} if req.lower() == "mlflow" else {req}
+        if not any(_installed(n, importlib.metadata) for n in wanted):
+            missing.append(req)
+    if missing:
+        return f"the model's requirements {', '.join(missing)} are not installed here"
+    return None
+
+
+def _installed(name: str, metadata: Any) -> bool:
+    try:
+        metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def resolve_serving_ref(name: str, version: str) -> tuple[str, str]:

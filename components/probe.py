@@ -54,6 +54,7 @@ __all__ = [
     "SloRow",
     "build_request",
     "default_ready_path",
+    "example_rows",
     "load_example",
     "passed",
     "percentile",
@@ -157,6 +158,18 @@ def _rows(example: dict[str, Any] | list[Any]) -> tuple[list[Any], list[str] | N
         "the input example has no rows: expected 'dataframe_split', 'dataframe_records', 'inputs' "
         "or 'instances'"
     )
+
+
+def example_rows(example: dict[str, Any] | list[Any]) -> int:
+    """How many rows an input example holds (what a well-formed prediction on it answers).
+
+    Raises:
+        InputError: the example has no rows, or its columns have different lengths.
+    """
+    rows, _ = _rows(example)
+    if not rows:
+        raise errors.InputError("the input example has no rows")
+    return len(rows)
 
 
 def _records(records: Sequence[dict[str, Any]]) -> tuple[list[Any], list[str] | None]:

@@ -12,7 +12,7 @@ Needs only pydantic, PyYAML and the standard library. Public surface:
 """
 
 from contracts._units import ByteSize, Duration, Percent, format_bytes
-from contracts.cluster import ClusterPolicy, GpuProduct, KServeDeploymentMode, ServingMode
+from contracts.cluster import ClusterPolicy, GpuProduct, GpuRoutes, KServeDeploymentMode, ServingMode
 from contracts.errors import (
     ConflictError,
     DocumentError,
@@ -55,6 +55,7 @@ __all__ = [
     "Duration",
     "Gate",
     "GpuProduct",
+    "GpuRoutes",
     "InputError",
     "KServeDeploymentMode",
     "ModelUri",

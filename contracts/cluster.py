@@ -197,6 +197,47 @@ class MonitoringPolicy(_Frozen):
     (its ``ruleSelector``/``podMonitorSelector`` when ``*SelectorNilUsesHelmValues`` is true)."""
 
 
+_EXTENDED_RESOURCE = (
+    r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?|\*)$"
+)
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class GpuRoutes(_Frozen):
+    """Every way a pod can get a GPU, for the admission policy (``gates.admission`` renders it).
+
+    A pod that uses any of these counts as a GPU workload at the cluster's door, whatever the route:
+    a vendor's extended resource, a DRA device class, a GPU runtime class, or an environment variable
+    that a vendor's container runtime hook reads to expose devices.
+    """
+
+    extended_resources: Annotated[
+        tuple[Annotated[str, Field(pattern=_EXTENDED_RESOURCE)], ...], Field(min_length=1)
+    ] = ("nvidia.com/*", "amd.com/gpu", "gpu.intel.com/*")
+    """Extended resource names of GPU device plugins; ``vendor/*`` means every resource of the vendor
+    (MIG slices, shared GPUs)."""
+    device_classes: tuple[Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")], ...] = (
+        "gpu.nvidia.com",
+        "mig.nvidia.com",
+        "gpu.amd.com",
+        "gpu.intel.com",
+    )
+    """DRA DeviceClass names that hand out GPUs (ResourceClaims and ResourceClaimTemplates naming
+    them are GPU objects; a pod with any resourceClaims counts as GPU whatever the class)."""
+    runtime_classes: tuple[Annotated[str, Field(pattern=DNS1123_LABEL)], ...] = ("nvidia", "nvidia-cdi")
+    """RuntimeClass names whose handler exposes GPUs to every container of the pod."""
+    device_env: tuple[Annotated[str, Field(pattern=_ENV_NAME)], ...] = (
+        "NVIDIA_VISIBLE_DEVICES",
+        "AMD_VISIBLE_DEVICES",
+    )
+    """Environment variables a GPU runtime hook reads to expose devices (where the vendor runtime is
+    the node's default, such a variable alone gives a container GPUs)."""
+    cpu_runtimes: tuple[Annotated[str, Field(pattern=DNS1123_LABEL)], ...] = ()
+    """KServe (Cluster)ServingRuntimes the platform vouches put no GPU into pods. An InferenceService
+    whose predictor model leaves the runtime to KServe, or names one not listed here, counts as GPU:
+    the runtime's containers are merged into its pods."""
+
+
 class ClusterPolicySpec(_Frozen):
     serving: ServingMode = ServingMode.KSERVE
     kserve: KServePolicy = KServePolicy()
@@ -215,6 +256,8 @@ class ClusterPolicySpec(_Frozen):
     """Images must be pinned by ``@sha256:`` digest."""
     priority_classes: PriorityClasses
     model: ModelPolicy = ModelPolicy()
+    gpu_routes: GpuRoutes = GpuRoutes()
+    """Every route to a GPU the admission policy treats as one (vendor resources, DRA, runtimes)."""
     cpu_default: Annotated[float, Field(gt=0)] = 1.0
     """CPU cores per replica when the contract declares none."""
     memory_default: ByteSize = ByteSize.parse("4GiB")

@@ -49,6 +49,16 @@ class PredictionCheck(_Frozen):
     error: str | None = None
     output_shape: tuple[int, ...] | None = None
     rows_in: int | None = None
+    """Rows of the stored input example (counted without loading the model)."""
+    ran_in: str | None = None
+    """Where the prediction ran, e.g. ``"ml-artifact step"`` (the gate's own process loaded the
+    model); none when it did not run here."""
+    deferred_to: str | None = None
+    """When the model's runtime is not where the gate runs: the step that runs the prediction
+    instead (``"sre-readiness"``: its probe sends the stored example to the staging endpoint and
+    signs that the answer has one row per input row)."""
+    deferred_reason: str | None = None
+    """Why the prediction could not run in the gate's process (a missing library, the model's size)."""
 
 
 class MlEvidence(_Frozen):
@@ -67,6 +77,8 @@ class MlEvidence(_Frozen):
     """The MLmodel signature's input schema (JSON text), or none."""
     signature_outputs: str | None = None
     has_input_example: bool = False
+    example_error: str | None = None
+    """Why the stored input example cannot be read (not JSON, no rows); none when it reads."""
     prediction: PredictionCheck
     metrics: dict[str, float] = {}
     """Quality metrics of the version's run or logged model."""
@@ -116,6 +128,14 @@ class ProbeResult(_Frozen):
     """Requests per latency bucket: ``(upper bound in ms, count)``, not cumulative, ascending; the
     last bound is None (above every bound). Failed requests count at the time they failed. Empty
     when no load ran (or a probe from before signoff kept one)."""
+    prediction_checked: bool = False
+    """Whether the probe sent the stored input example once and checked the answer's shape."""
+    prediction_rows_in: int | None = None
+    """Rows of the input example sent."""
+    prediction_rows_out: int | None = None
+    """Rows of the prediction the endpoint answered (none when the answer had no readable rows)."""
+    prediction_error: str | None = None
+    """Why the answer is not a well-formed prediction (HTTP status, body excerpt, shape)."""
 
     @property
     def error_rate(self) -> float:

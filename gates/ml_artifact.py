@@ -11,8 +11,10 @@ Checks (each with the figures it used):
   ``models:/NAME/Stage``).
 * ``model.signature``: the MLmodel has an input signature (an output signature is recommended).
 * ``model.pyfunc``: the ``python_function`` flavor the serving runtimes load is present (warn).
-* ``prediction.example``: predicting on the stored input example ran, worked, and returned one
-  output row per input row.
+* ``prediction.example``: the stored input example reads, and predicting on it returned one output
+  row per input row. It runs where the model's runtime is: in the gate's process when that can load
+  the model, else it is deferred (a warning) to the sre-readiness probe of the staging endpoint,
+  which signs it; ``prediction_ran_in`` says which.
 * ``quality.<metric>``: each quality threshold of the contract holds; a metric the run did not
   log fails.
 * ``size.plausible``: the declared ``model_size`` fits the artifact (see :func:`_size_check`).
@@ -196,48 +198,86 @@ def _source_check(source: str) -> Check:
 
 
 def _prediction_check(evidence: MlEvidence) -> Check:
+    """Did predicting on the stored example work, and where did it run?
+
+    The prediction runs where the model's runtime is. When the gate's process could load the model
+    (full mlflow and the flavor's libraries installed there), it ran there. Otherwise (the step
+    image holds mlflow-skinny: no numpy, no flavor library) it is deferred to the sre-readiness
+    step, whose probe sends this stored example to the staging endpoint and signs that the answer
+    has one row per input row; here that is a warning, provided the example is stored and reads.
+    """
     p = evidence.prediction
+    ran_in = p.ran_in if p.ran else (f"deferred to {p.deferred_to}" if p.deferred_to else None)
     figures: dict[str, float | int | str | bool | None] = {
         "ran": p.ran,
         "ok": p.ok,
         "rows_in": p.rows_in,
         "output_shape": "x".join(str(d) for d in p.output_shape) if p.output_shape is not None else None,
+        "prediction_ran_in": ran_in,
     }
     cid = "prediction.example"
-    if not p.ran:
-        why = "no input example is stored" if not evidence.has_input_example else "the prediction did not run"
+    if not evidence.has_input_example:
         return Check(
             id=cid,
             outcome=Outcome.FAIL,
             figures=figures,
-            message=f"{why}; log the model with an input_example so the gate can predict on it",
+            message="no input example is stored; log the model with an input_example so the gate can "
+            "predict on it",
         )
+    if evidence.example_error:
+        return Check(
+            id=cid,
+            outcome=Outcome.FAIL,
+            figures=figures,
+            message=f"the stored input example cannot be read: {evidence.example_error[:500]}; log the "
+            "model again with an input_example",
+        )
+    if not p.ran and p.deferred_to:
+        rows = f"its {p.rows_in} rows" if p.rows_in is not None else "it"
+        return Check(
+            id=cid,
+            outcome=Outcome.WARN,
+            figures={**figures, "deferred_reason": (p.deferred_reason or "")[:300]},
+            message=f"the example prediction is deferred to {p.deferred_to}: the model cannot be loaded "
+            f"where this gate runs ({p.deferred_reason or 'its runtime is not here'}); the {p.deferred_to} "
+            f"probe sends the stored example to the staging endpoint and requires one output row for "
+            f"each of {rows}",
+        )
+    if not p.ran:
+        return Check(
+            id=cid,
+            outcome=Outcome.FAIL,
+            figures=figures,
+            message=f"the prediction did not run ({(p.error or 'no reason given')[:300]}); log the model "
+            "with an input_example so the gate can predict on it",
+        )
+    where = f" in the {p.ran_in}" if p.ran_in else ""
     if not p.ok:
         return Check(
             id=cid,
             outcome=Outcome.FAIL,
             figures=figures,
-            message=f"predicting on the input example failed: {(p.error or 'unknown error')[:500]}",
+            message=f"predicting on the input example{where} failed: {(p.error or 'unknown error')[:500]}",
         )
     if not p.output_shape or 0 in p.output_shape:
         return Check(
             id=cid,
             outcome=Outcome.FAIL,
             figures=figures,
-            message=f"the prediction returned an empty output (shape {p.output_shape})",
+            message=f"the prediction{where} returned an empty output (shape {p.output_shape})",
         )
     if p.rows_in is not None and p.output_shape[0] != p.rows_in:
         return Check(
             id=cid,
             outcome=Outcome.FAIL,
             figures=figures,
-            message=f"the prediction returned {p.output_shape[0]} rows for {p.rows_in} input rows",
+            message=f"the prediction{where} returned {p.output_shape[0]} rows for {p.rows_in} input rows",
         )
     return Check(
         id=cid,
         outcome=Outcome.PASS,
         figures=figures,
-        message=f"predicting on the input example returned shape {figures['output_shape']}",
+        message=f"predicting on the input example{where} returned shape {figures['output_shape']}",
     )
 
 

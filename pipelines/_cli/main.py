@@ -49,6 +49,9 @@ GROUPS: dict[str, _Group] = {
     "submit": _Group("pipelines._cli.submit", "submit the pipeline to a KFP or Argo server"),
     "run": _Group("pipelines._cli.run", "run the whole pipeline here with KFP's local runner"),
     "export": _Group("pipelines._cli.export", "the contract as OpenSLO documents or a Backstage Component"),
+    "admission": _Group(
+        "pipelines._cli.admission", "the admission policy's GPU routes, rendered from the cluster policy"
+    ),
     "demo": _Group("pipelines._cli.demo", "the whole idea in one command: local MLflow, a model, four gates"),
 }
 

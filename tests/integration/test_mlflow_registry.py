@@ -197,6 +197,24 @@ def test_evidence_from_a_logged_sklearn_model(kit: Kit, tmp_path: Path) -> None:
     again, _ = reg.gather_evidence("models:/it-base/1", tmp_path)
     assert again.digest == subject.digest
     assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2
+    assert ev.prediction.ran_in == "ml-artifact step"
+
+
+def test_a_model_too_big_to_load_here_is_hashed_file_by_file_and_its_prediction_deferred(
+    kit: Kit, tmp_path: Path
+) -> None:
+    reg = kit.registry()
+    subject, ev = reg.gather_evidence("models:/it-base/1", tmp_path, predict_max_bytes=0)
+    assert subject.digest == kit.digest  # the same files, hashed one at a time without keeping them
+    p = ev.prediction
+    assert not p.ran and p.deferred_to == "sre-readiness" and p.rows_in == 3
+    assert "more than the 0 B the ML step downloads" in (p.deferred_reason or "")
+    assert ev.has_input_example and ev.example_error is None
+    (folder,) = [d for d in tmp_path.iterdir() if d.is_dir()]  # the scratch folder is gone
+    kept = {f.name for f in folder.rglob("*") if f.is_file()}
+    weights = {f.path for f in ev.manifest.files} - kept
+    assert "MLmodel" in kept and "input_example.json" in kept and weights  # the weights were not kept
+    assert not any(n.endswith((".pkl", ".skops", ".joblib")) for n in kept)
 
 
 def test_a_missing_version_is_an_input_error_naming_it(kit: Kit, tmp_path: Path) -> None:

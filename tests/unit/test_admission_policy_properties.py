@@ -1,8 +1,9 @@
 """Property test: the policy's CEL agrees with a plain-Python statement of the rules on generated objects.
 
-Hypothesis builds Pods, Deployments and InferenceServices in a production namespace with GPUs in any
-container list and resource section, images pinned or not, each promotion annotation valid, missing,
-empty, blank or malformed, and various requesters. The CEL (run by the ``cel`` engine through the
+Hypothesis builds Pods, Deployments and InferenceServices in a production namespace with GPUs of any
+listed vendor (or a device env variable) in any container list and resource section, images pinned
+or not, each promotion annotation valid, missing, empty, blank (ASCII or Unicode whitespace) or
+malformed, and various requesters. The CEL (run by the ``cel`` engine through the
 harness in test_admission_policy.py) must admit exactly what the rules below admit; in particular it
 never admits an unpromoted GPU object and never denies a promoted one from the deployer.
 """
@@ -35,6 +36,8 @@ VALUES = {
     "valid": lambda key: "sha256:" + HEX if key in DIGEST_KEYS else "recsys-ranker",
     "empty": lambda key: "",
     "blank": lambda key: " \t",
+    "unicode-blank": lambda key: "\u00a0\u3000\u200b\ufeff\u2028",
+    "unicode-letters": lambda key: "sha256:" + HEX if key in DIGEST_KEYS else "mod\u00e8le",
     "upper": lambda key: "sha256:" + HEX.upper(),
     "short": lambda key: "sha256:" + HEX[:63],
 }
@@ -54,8 +57,16 @@ ALLOWED_REQUESTERS = {
 container_st = st.fixed_dictionaries(
     {
         "list": st.sampled_from(["containers", "initContainers"]),
-        "gpu": st.sampled_from(["none", "limits", "requests", "both"]),
-        "resource": st.sampled_from(["nvidia.com/gpu", "nvidia.com/mig-1g.10gb"]),
+        "gpu": st.sampled_from(["none", "limits", "requests", "both", "env"]),
+        "resource": st.sampled_from(
+            [
+                "nvidia.com/gpu",
+                "nvidia.com/mig-1g.10gb",
+                "amd.com/gpu",
+                "gpu.intel.com/i915",
+                "example.com/fpga",
+            ]
+        ),
         "image": st.sampled_from(sorted(IMAGES)),
     }
 )
@@ -69,9 +80,10 @@ def _build(kind: str, containers: list[dict[str, str]], annotations: dict[str, s
         for section in ("limits", "requests"):
             if c["gpu"] in (section, "both"):
                 resources[section][c["resource"]] = 1
-        spec.setdefault(c["list"], []).append(
-            {"name": f"c{i}", "image": IMAGES[c["image"]], "resources": resources}
-        )
+        container: dict[str, Any] = {"name": f"c{i}", "image": IMAGES[c["image"]], "resources": resources}
+        if c["gpu"] == "env":
+            container["env"] = [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]
+        spec.setdefault(c["list"], []).append(container)
     if not spec["containers"]:
         spec["containers"].append({"name": "main", "image": IMAGES["digest"]})
     ann = {k: VALUES[state](k) for k, state in annotations.items() if state != "missing"}
@@ -94,14 +106,32 @@ def _build(kind: str, containers: list[dict[str, str]], annotations: dict[str, s
     }
 
 
+# What counts as a GPU resource and as blank, in Python (the policy's lists come from the cluster
+# policy's gpu_routes: nvidia.com/*, amd.com/gpu, gpu.intel.com/*).
+GPU_PREFIXES = ("nvidia.com/", "gpu.intel.com/")
+GPU_NAMES = ("amd.com/gpu",)
+ZERO_WIDTH = "\u180e\u200b\u200c\u200d\u2060\ufeff"
+
+
+def _is_gpu(c: dict[str, str]) -> bool:
+    if c["gpu"] == "env":
+        return True
+    resource = c["resource"]
+    return c["gpu"] != "none" and (resource in GPU_NAMES or resource.startswith(GPU_PREFIXES))
+
+
+def _blank(value: str) -> bool:
+    return all(ch.isspace() or ch in ZERO_WIDTH for ch in value)
+
+
 def _expected(kind: str, containers: list[dict[str, str]], annotations: dict[str, str], user: str) -> bool:
     """The rules of infra/policies/require-promotion, written out in Python."""
     if any(not re.search(r"@sha256:[0-9a-f]{64}$", IMAGES[c["image"]]) for c in containers):
         return False
-    if all(c["gpu"] == "none" for c in containers):
+    if not any(_is_gpu(c) for c in containers):
         return True
     values = {k: VALUES[s](k) for k, s in annotations.items() if s != "missing"}
-    if any(not values.get(k, "").strip() for k in KEYS):
+    if any(_blank(values.get(k, "")) for k in KEYS):
         return False
     if any(not re.fullmatch(r"sha256:[0-9a-f]{64}", values[k]) for k in DIGEST_KEYS):
         return False

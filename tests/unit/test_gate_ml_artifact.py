@@ -260,3 +260,43 @@ def test_size_refusal_of_a_small_model_reads_in_human_units_and_says_the_fix() -
     too_big = _run(_evidence(manifest=_manifest({"model.bin": 46 * GB})))["size.plausible"]
     assert "artifact is 46 GB, larger than the declared model size 30 GB" in too_big.message
     assert "set resources.model_size to about 46 GB (or more" in too_big.message
+
+
+def test_a_prediction_that_ran_here_says_where() -> None:
+    p = PredictionCheck(ran=True, ok=True, output_shape=(5,), rows_in=5, ran_in="ml-artifact step")
+    c = _run(_evidence(prediction=p))["prediction.example"]
+    assert c.outcome is Outcome.PASS and c.figures["prediction_ran_in"] == "ml-artifact step"
+    assert "in the ml-artifact step" in c.message
+
+
+def test_a_prediction_deferred_to_the_staging_probe_warns_and_names_where_and_why() -> None:
+    # The step image holds mlflow-skinny: the model cannot load there, the staging endpoint can.
+    p = PredictionCheck(
+        ran=False,
+        ok=False,
+        rows_in=5,
+        deferred_to="sre-readiness",
+        deferred_reason="full mlflow is not installed",
+    )
+    ev = _evidence(prediction=p)
+    v = ml_artifact.evaluate(contract(), ev, policy(), _subject(ev), NOW)
+    c = {ch.id: ch for ch in v.checks}["prediction.example"]
+    assert v.passed and c.outcome is Outcome.WARN
+    assert c.figures["prediction_ran_in"] == "deferred to sre-readiness"
+    assert c.figures["deferred_reason"] == "full mlflow is not installed"
+    assert "deferred to sre-readiness" in c.message and "each of its 5 rows" in c.message
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({"has_input_example": False}, "no input example is stored"),
+        ({"example_error": "input_example.json: not a readable JSON input example"}, "cannot be read"),
+    ],
+)
+def test_a_deferred_prediction_still_needs_a_readable_stored_example(
+    over: dict[str, Any], message: str
+) -> None:
+    p = PredictionCheck(ran=False, ok=False, deferred_to="sre-readiness", deferred_reason="no numpy")
+    c = _run(_evidence(prediction=p, **over))["prediction.example"]
+    assert c.outcome is Outcome.FAIL and message in c.message

@@ -31,16 +31,19 @@ _CRD_KINDS = {
     ("serving.kserve.io/v1alpha1", "ClusterStorageContainer"): "KServe's CRD, in test_infra_serving.py",
 }
 
-needs_kubectl = pytest.mark.skipif(
-    shutil.which("kubectl") is None, reason="kubectl (with kustomize) is not installed"
-)
+
+def _kubectl() -> str:
+    """The kubectl built by tools/cluster/build (tests/cluster_tools.py); never one on PATH."""
+    if str(ROOT / "tests") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tests"))
+    return str(importlib.import_module("cluster_tools").tool("kubectl"))
 
 
 @functools.cache
 def render(entry_point: Path) -> list[dict[str, Any]]:
     """The objects ``kubectl kustomize`` renders for one entry point."""
     out = subprocess.run(
-        ["kubectl", "kustomize", str(entry_point)], capture_output=True, text=True, timeout=120, check=False
+        [_kubectl(), "kustomize", str(entry_point)], capture_output=True, text=True, timeout=120, check=False
     )
     assert out.returncode == 0, f"kubectl kustomize {entry_point} failed:\n{out.stderr}"
     return [d for d in yaml.safe_load_all(out.stdout) if d]
@@ -58,7 +61,6 @@ def test_entry_points_found() -> None:
     assert {"base", "overlays/staging", "overlays/production", "policies/require-promotion"} <= names
 
 
-@needs_kubectl
 @pytest.mark.parametrize("entry_point", ENTRY_POINTS, ids=IDS)
 @pytest.mark.parametrize("k8s_version", ["1.30", "latest"])
 def test_renders_and_validates(entry_point: Path, k8s_version: str) -> None:
@@ -76,7 +78,6 @@ def test_renders_and_validates(entry_point: Path, k8s_version: str) -> None:
     assert not errors, "\n".join(errors)
 
 
-@needs_kubectl
 @pytest.mark.parametrize("entry_point", ENTRY_POINTS, ids=IDS)
 def test_unknown_kinds_are_listed(entry_point: Path) -> None:
     """A kind without a kubernetes-validate schema must be named in _CRD_KINDS, not skipped quietly."""
@@ -89,7 +90,6 @@ def test_unknown_kinds_are_listed(entry_point: Path) -> None:
             assert (obj["apiVersion"], obj["kind"]) in _CRD_KINDS, f"{obj['apiVersion']} {obj['kind']}"
 
 
-@needs_kubectl
 def test_a_misspelled_field_is_caught(tmp_path: Path) -> None:
     """The validation is strict: an overlay patch with a typo (``replica``) fails the test."""
     shutil.copytree(INFRA / "base" / "mlflow", tmp_path / "mlflow")  # kustomize refuses absolute paths
@@ -115,7 +115,6 @@ def test_a_misspelled_field_is_caught(tmp_path: Path) -> None:
     assert any("replica" in e for e in errors), errors
 
 
-@needs_kubectl
 @pytest.mark.parametrize("overlay", ["staging", "production"])
 def test_overlays_are_thin(overlay: Path) -> None:
     """An overlay changes values, not the layout: same objects as the base plus the Argo template."""
@@ -130,7 +129,6 @@ def test_overlays_are_thin(overlay: Path) -> None:
     assert rendered == base | argo_in_ns
 
 
-@needs_kubectl
 def test_production_overlay_values() -> None:
     """Production: the cluster policy's GPU quotas, two MLflow replicas, MLflow pinned by digest."""
     objects = render(INFRA / "overlays" / "production")

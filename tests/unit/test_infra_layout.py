@@ -1,18 +1,18 @@
 """What the rendered production cluster layout promises: least-privilege RBAC, default-deny networks,
 restricted pods, and agreement with the platform's cluster policy.
 
-Works on ``kubectl kustomize infra/overlays/production`` (skipped without kubectl).
+Works on ``kubectl kustomize infra/overlays/production``, with the kubectl tools/cluster/build built.
 """
 
 from __future__ import annotations
 
 import functools
-import shutil
+import importlib
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,15 +38,18 @@ SERVING = {
 }
 WRITE = {"create", "update", "patch", "delete", "deletecollection"}
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("kubectl") is None, reason="kubectl (with kustomize) is not installed"
-)
+
+def _kubectl() -> str:
+    """The kubectl built by tools/cluster/build (tests/cluster_tools.py); never one on PATH."""
+    if str(ROOT / "tests") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tests"))
+    return str(importlib.import_module("cluster_tools").tool("kubectl"))
 
 
 @functools.cache
 def _objects(overlay: str = "production") -> tuple[dict[str, Any], ...]:
     out = subprocess.run(
-        ["kubectl", "kustomize", str(INFRA / "overlays" / overlay)],
+        [_kubectl(), "kustomize", str(INFRA / "overlays" / overlay)],
         capture_output=True,
         text=True,
         timeout=120,
