@@ -3,8 +3,8 @@
 The commands: ``signoff --help``, ``signoff contract check FILE``, ``signoff render`` (manifests of
 an example contract into a temporary folder) and ``signoff verify`` (one ML-artifact verdict signed
 with the test key of its team). Speed is a feature: the CLI must not import kfp, mlflow, hera or
-kubernetes for any of them. Goal: each <= 100 ms wall. Each command runs N times in fresh processes, interleaved, and the median is
-reported with its ratio to a bare interpreter start.
+kubernetes for any of them. Goal: each <= 100 ms wall. Each command runs N times in fresh processes,
+interleaved, and the median is reported with its ratio to a bare interpreter start.
 """
 
 from __future__ import annotations
