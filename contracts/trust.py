@@ -33,7 +33,7 @@ REQUIRED_GATES: tuple[Gate, ...] = (Gate.ML_ARTIFACT, Gate.PLATFORM, Gate.SRE_RE
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class TrustedKey(_Frozen):

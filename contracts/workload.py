@@ -37,7 +37,7 @@ _HANDLE = r"^[^\s<>](?:[^\r\n\t<>]*[^\s<>])?$"
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True, allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, allow_inf_nan=False)
 
 
 class Role(enum.StrEnum):

@@ -15,7 +15,7 @@ from gates.verdict import DIGEST
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class FileEntry(_Frozen):

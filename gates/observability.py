@@ -100,7 +100,7 @@ _LABEL = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class BurnWindow(_Frozen):

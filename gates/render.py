@@ -128,7 +128,7 @@ _MONITORING_NAMESPACE = "monitoring"
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class ModelRef(_Frozen):
