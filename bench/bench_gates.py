@@ -92,7 +92,8 @@ def _one(c: WorkloadContract, raw: dict, policy: ClusterPolicy) -> list[dict[str
     am = observability.alertmanager_config(c)
     probe = ProbeResult(url="http://staging", protocol="mlflow", cold_start_s=10, target_rate=10,
                         achieved_rate=10, duration_s=10, requests=100, errors=0, p50_ms=5, p95_ms=8,
-                        p99_ms=9, max_ms=10)  # fmt: skip
+                        p99_ms=9, max_ms=10, prediction_checked=True, prediction_rows_in=1,
+                        prediction_rows_out=1)  # fmt: skip
     o = c.spec.owners
     keys = {t: Ed25519PrivateKey.generate() for t in (o.ml.team, o.platform.team, o.sre.team)}
     trust = _trust(c, keys)

@@ -58,6 +58,7 @@ __all__ = [
     "load_example",
     "passed",
     "percentile",
+    "prediction_rows",
     "probe",
     "report_markdown",
     "request_timeout",
@@ -799,6 +800,7 @@ def probe(
             else f"{ready_path} did not answer 2xx within {deadline:g}s",
         )  # fmt: skip
     timeout_s = request_timeout(contract)
+    checked = check_prediction(_join(url, path), body, protocol, example, timeout_s)
     _warm_up(_join(url, path), json.dumps(body).encode(), timeout_s)
     fig = run_load(_join(url, path), body, rate=rate, duration_s=duration_s, timeout_s=timeout_s)
     return ProbeResult(
@@ -820,11 +822,90 @@ def probe(
         error_kinds=fig.error_kinds,
         first_error=fig.first_error,
         send_lag_p99_ms=fig.send_lag_p99_ms,
+        prediction_checked=True,
+        prediction_rows_in=checked[0],
+        prediction_rows_out=checked[1],
+        prediction_error=checked[2],
         latency_histogram=latency_histogram(
             fig.latencies_ms,
             [d.milliseconds for d in (slos.p99_latency, slos.p50_latency) if d is not None],
         ),
     )
+
+
+def prediction_rows(protocol: Protocol, answer: Any) -> int:
+    """Rows of a prediction as each protocol answers it.
+
+    * ``mlflow`` / ``kserve-v1``: ``{"predictions": [...]}`` (a list of rows, or columns of equal
+      length ``{"predictions": {"col": [...]}}``); a bare list (older MLflow) too.
+    * ``kserve-v2``: ``{"outputs": [{"shape": [rows, ...], ...}]}``: every output's first dimension.
+
+    Raises:
+        ValueError: not such an answer (the message says what was found).
+    """
+    if protocol == "kserve-v2":
+        outputs = answer.get("outputs") if isinstance(answer, dict) else None
+        if not isinstance(outputs, list) or not outputs:
+            raise ValueError("the answer has no 'outputs' tensors")
+        firsts = set()
+        for out in outputs:
+            shape = out.get("shape") if isinstance(out, dict) else None
+            if not isinstance(shape, list) or not shape or not isinstance(shape[0], int):
+                raise ValueError(f"output {out.get('name') if isinstance(out, dict) else out!r} has no shape")
+            firsts.add(shape[0])
+        if len(firsts) != 1:
+            raise ValueError(f"the outputs disagree on their rows: {sorted(firsts)}")
+        return firsts.pop()
+    preds = answer.get("predictions") if isinstance(answer, dict) else answer
+    if isinstance(preds, list):
+        return len(preds)
+    if isinstance(preds, dict) and preds:
+        lengths = {len(v) if isinstance(v, list) else 1 for v in preds.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"the prediction's columns have different lengths: {sorted(lengths)}")
+        return lengths.pop()
+    keys = ", ".join(sorted(answer)) if isinstance(answer, dict) else type(answer).__name__
+    raise ValueError(f"the answer holds no 'predictions' (found: {keys or 'an empty object'})")
+
+
+def check_prediction(
+    url: str, body: dict[str, Any], protocol: Protocol, example: dict[str, Any] | list[Any], timeout_s: float
+) -> tuple[int | None, int | None, str | None]:
+    """Send the stored example once and check the answer is a prediction with one row per input row.
+
+    Returns:
+        ``(rows in, rows out, error)``; ``error`` is None when the answer is well formed and its rows
+        match (the readiness gate signs this as ``probe.prediction``).
+    """
+    try:
+        rows_in: int | None = example_rows(example)
+    except errors.InputError:
+        rows_in = None
+    target = _Target.parse(url)
+    conn = target.connect(timeout_s)
+    try:
+        conn.request(
+            "POST",
+            _request_path(url),
+            body=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        response = conn.getresponse()
+        status, raw = response.status, response.read()
+    except (OSError, http.client.HTTPException) as exc:
+        return rows_in, None, f"sending the example failed: {type(exc).__name__}: {exc}"
+    finally:
+        conn.close()
+    excerpt = raw[:_BODY_EXCERPT].decode("utf-8", errors="replace")
+    if not 200 <= status < 300:
+        return rows_in, None, f"HTTP {status} to the stored example: {excerpt}"
+    try:
+        rows_out = prediction_rows(protocol, json.loads(raw))
+    except ValueError as exc:
+        return rows_in, None, f"not a well-formed {protocol} prediction ({exc}): {excerpt}"
+    if rows_in is None or rows_out != rows_in:
+        return rows_in, rows_out, f"{rows_out} prediction rows for {rows_in} input rows"
+    return rows_in, rows_out, None
 
 
 def _warm_up(url: str, payload: bytes, timeout_s: float, count: int = 3) -> None:

@@ -24,7 +24,9 @@ Checks (ids as they appear in the verdict):
 * ``alerts.runbooks``: every paging alert links a runbook (``runbook_url``);
 * ``rollback.target``: a previous production version to roll back to; an explicit first release
   warns instead of failing;
-* ``probe.*``: the live probe's figures against the SLOs: ``probe.ready``, ``probe.cold-start``,
+* ``probe.*``: the live probe's figures against the SLOs: ``probe.ready``, ``probe.prediction`` (the
+  staging endpoint answered the stored input example with one prediction row per input row: where
+  the ML gate's deferred example prediction runs; figure ``prediction_ran_in``), ``probe.cold-start``,
   ``probe.p99-latency`` (its figure ``latency_histogram_ms`` keeps the probe's latency histogram,
   :func:`gates.evidence.histogram_text`, so the signed verdict carries it), ``probe.p50-latency``
   (when the contract has one), ``probe.error-rate``
@@ -480,6 +482,42 @@ def _rollback_check(rollback_target: str | None, first_release: bool) -> Check:
     )  # fmt: skip
 
 
+def _prediction_check(probe: ProbeResult) -> Check:
+    """``probe.prediction``: the staging endpoint answered the stored input example with a
+    well-formed prediction of one row per input row. The ML gate defers its example prediction here
+    when its step cannot load the model (the step image holds no model runtime)."""
+    where = f"staging endpoint {probe.url}"
+    figs: dict[str, Figure] = {
+        "prediction_ran_in": where,
+        "rows_in": probe.prediction_rows_in,
+        "rows_out": probe.prediction_rows_out,
+    }
+    if not probe.ready:
+        return _check(
+            "probe.prediction", Outcome.FAIL, "no prediction checked: the endpoint never became ready", **figs
+        )
+    if not probe.prediction_checked:
+        return _check(
+            "probe.prediction", Outcome.FAIL,
+            "the probe did not send the stored input example to check the prediction; probe again "
+            "with this signoff (signoff probe)",
+            **figs,
+        )  # fmt: skip
+    if probe.prediction_error:
+        return _check(
+            "probe.prediction", Outcome.FAIL,
+            f"the {where} did not answer the stored example with a well-formed prediction: "
+            f"{probe.prediction_error[:400]}",
+            **figs,
+        )  # fmt: skip
+    return _check(
+        "probe.prediction", Outcome.PASS,
+        f"the {where} answered the stored example's {probe.prediction_rows_in} rows with "
+        f"{probe.prediction_rows_out} prediction rows",
+        **figs,
+    )  # fmt: skip
+
+
 def _probe_result_checks(contract: WorkloadContract, probe: ProbeResult | None) -> list[Check]:
     slos = contract.spec.slos
     if probe is None:
@@ -501,6 +539,7 @@ def _probe_result_checks(contract: WorkloadContract, probe: ProbeResult | None) 
             ready=probe.ready,
         )
     )  # fmt: skip
+    out.append(_prediction_check(probe))
     if probe.cold_start_s is None:
         why = (
             "the endpoint was already running" if probe.ready

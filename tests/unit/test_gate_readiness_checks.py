@@ -29,6 +29,7 @@ GOOD_PROBE = ProbeResult(
     url="http://127.0.0.1:8080", protocol="kserve-v2", cold_start_s=41.0, cold_start_deadline_s=90.0,
     target_rate=200.0, achieved_rate=198.5, duration_s=30.0, requests=5955, errors=1,
     p50_ms=11.0, p95_ms=35.0, p99_ms=62.0, max_ms=90.0,
+    prediction_checked=True, prediction_rows_in=5, prediction_rows_out=5,
 )  # fmt: skip
 
 
@@ -395,3 +396,25 @@ def test_latency_slo_must_be_a_bucket_of_the_servers_histogram(
     assert check.outcome is outcome and says in check.message, check.message
     if outcome is Outcome.FAIL:
         assert "the latency alerts would never fire" in check.message
+
+
+@pytest.mark.parametrize(
+    ("over", "outcome", "message"),
+    [
+        ({}, Outcome.PASS, "answered the stored example's 5 rows with 5 prediction rows"),
+        ({"prediction_rows_out": 4, "prediction_error": "4 prediction rows for 5 input rows"}, Outcome.FAIL,
+         "4 prediction rows for 5 input rows"),
+        ({"prediction_checked": False, "prediction_rows_in": None, "prediction_rows_out": None}, Outcome.FAIL,
+         "did not send the stored input example"),
+        ({"ready": False}, Outcome.FAIL, "never became ready"),
+    ],
+)  # fmt: skip
+def test_the_probe_signs_that_the_staging_endpoint_predicts_on_the_stored_example(
+    contract: WorkloadContract, policy: ClusterPolicy, over: dict[str, Any], outcome: Outcome, message: str
+) -> None:
+    # Where the ML gate's deferred example prediction runs: the signed check says where it ran.
+    c_, p_ = contract, policy
+    probe = GOOD_PROBE.model_copy(update=over)
+    c = _check(_evaluate(c_, _manifests(c_, p_, ServingMode.KSERVE), probe=probe), "probe.prediction")
+    assert c.outcome is outcome and message in c.message
+    assert c.figures["prediction_ran_in"] == "staging endpoint http://127.0.0.1:8080"

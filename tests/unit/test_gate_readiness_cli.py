@@ -21,6 +21,7 @@ PROBE = {
     "url": "http://127.0.0.1:8080", "protocol": "mlflow", "cold_start_s": 20.0, "target_rate": 200.0,
     "achieved_rate": 199.0, "duration_s": 30.0, "requests": 5970, "errors": 0,
     "p50_ms": 9.0, "p95_ms": 30.0, "p99_ms": 55.0, "max_ms": 70.0,
+    "prediction_checked": True, "prediction_rows_in": 3, "prediction_rows_out": 3,
 }  # fmt: skip
 
 
