@@ -254,6 +254,60 @@ def test_drift_and_gpu_oom_alerts(promtool: str, tmp_path: Path, ranker: Workloa
             # Framebuffer 62% used: quiet; 98.8% used: fires.
             [("3m", "SignoffGpuOom", []), ("10m", "SignoffGpuOom", [oom])],
         ),
+        # dcgm-exporter scraped as its Helm chart and the GPU Operator do (honorLabels: false): the
+        # target's namespace/pod are the exporter's own, the GPU pod's are exported_namespace/pod.
+        _case(
+            [
+                ksm("kube_pod_labels", "1x20", namespace=NS, pod="ours-1", label_signoff_dev_workload=ours),
+                ksm(
+                    "kube_pod_labels", "1x20", namespace=NS, pod="other-1", label_signoff_dev_workload="other"
+                ),
+                *(
+                    ksm(
+                        metric,
+                        values,
+                        namespace="gpu-operator",
+                        pod="nvidia-dcgm-exporter-7xk2p",
+                        exported_namespace=NS,
+                        exported_pod=gpu_pod,
+                        exported_container="kserve-container",
+                        gpu=gpu,
+                    )
+                    for gpu_pod, gpu, used, free in [
+                        ("ours-1", "0", "50000x5 80000x15", "31000x5 1000x15"),
+                        # another workload's full GPU must not page this workload's owner
+                        ("other-1", "1", "80000x20", "1000x20"),
+                    ]
+                    for metric, values in [("DCGM_FI_DEV_FB_USED", used), ("DCGM_FI_DEV_FB_FREE", free)]
+                ),
+            ],
+            [("3m", "SignoffGpuOom", []), ("10m", "SignoffGpuOom", [oom])],
+        ),
+        # The exporter in the workload's own namespace, default scrape: still read from exported_*.
+        _case(
+            [
+                ksm("kube_pod_labels", "1x20", namespace=NS, pod="ours-1", label_signoff_dev_workload=ours),
+                ksm(
+                    "DCGM_FI_DEV_FB_USED",
+                    "80000x20",
+                    namespace=NS,
+                    pod="dcgm-1",
+                    exported_namespace=NS,
+                    exported_pod="ours-1",
+                    gpu="0",
+                ),
+                ksm(
+                    "DCGM_FI_DEV_FB_FREE",
+                    "1000x20",
+                    namespace=NS,
+                    pod="dcgm-1",
+                    exported_namespace=NS,
+                    exported_pod="ours-1",
+                    gpu="0",
+                ),
+            ],
+            [("10m", "SignoffGpuOom", [oom])],
+        ),
     ]
     assert "SUCCESS" in _run_rule_tests(promtool, tmp_path, rules, cases)
 
