@@ -15,7 +15,9 @@ Passes only when, for every required gate (``ml-artifact``, ``platform``, ``sre-
   signer cannot mint a verdict that outlives the contract's limit; one that does is refused, not
   trimmed),
 
-and the three handoff verdicts are signed by three distinct teams with three distinct keys.
+and the three handoff verdicts are signed by three distinct teams with three distinct keys, and
+the stored input example was predicted on: in the ML step, or, when the ML gate deferred it (the step
+image cannot load the model), by the SRE probe at the staging endpoint (``prediction.covered``).
 Any envelope that does not verify fails the gate too: nothing unverifiable is waved through.
 Every reason is listed as a failing check, not just the first.
 """
@@ -118,6 +120,49 @@ def problems(signed: SignedVerdict, contract: WorkloadContract, subject: Subject
         )
     out += validity_problems(v, timedelta(seconds=contract.spec.promotion.verdict_ttl.seconds), now)
     return out
+
+
+def _check(verdict: Verdict, cid: str) -> Check | None:
+    return next((c for c in verdict.checks if c.id == cid), None)
+
+
+def _prediction_covered(ml: Verdict, sre: Verdict) -> Check:
+    """``prediction.covered``: the stored example was predicted on somewhere, and passed.
+
+    The ML gate predicts where the model's runtime is installed; in the step image it is not, and the
+    ML verdict defers the prediction (``prediction.example`` warns, ``prediction_ran_in`` says to
+    whom). Then the SRE verdict must carry a passing ``probe.prediction``: the staging endpoint
+    answered that example. A deferral nobody honoured is a refusal, not a pass by default.
+    """
+    cid = "prediction.covered"
+    example = _check(ml, "prediction.example")
+    ran_in = str((example.figures or {}).get("prediction_ran_in") or "") if example is not None else ""
+    if example is not None and example.outcome is Outcome.PASS:
+        return Check(
+            id=cid,
+            outcome=Outcome.PASS,
+            message=f"the stored example was predicted on in the {ran_in or 'ml-artifact step'}",
+            figures={"ran_in": ran_in or "ml-artifact step"},
+        )
+    probe = _check(sre, "probe.prediction")
+    if probe is not None and probe.outcome is Outcome.PASS:
+        where = str((probe.figures or {}).get("prediction_ran_in") or "the staging endpoint")
+        return Check(
+            id=cid,
+            outcome=Outcome.PASS,
+            message=f"the ML gate deferred the example prediction ({ran_in or 'not run'}); the SRE "
+            f"verdict's probe.prediction passed at {where}",
+            figures={"ran_in": where},
+        )
+    said = "has no probe.prediction check" if probe is None else f"probe.prediction is {probe.outcome.value}"
+    return Check(
+        id=cid,
+        outcome=Outcome.FAIL,
+        message=f"nobody predicted on the stored example: the ML verdict's prediction.example is "
+        f"{example.outcome.value if example is not None else 'missing'} ({ran_in or 'not run'}) and the "
+        f"SRE verdict {said}; run the sre-readiness step against a staging endpoint serving this version",
+        figures={"ran_in": ran_in or None},
+    )
 
 
 def evaluate(
@@ -234,6 +279,10 @@ def evaluate(
                 figures={"teams": len(teams), "keys": len(keys)},
             )
         )
+
+    ml, sre = chosen.get(Gate.ML_ARTIFACT), chosen.get(Gate.SRE_READINESS)
+    if ml is not None and sre is not None:
+        checks.append(_prediction_covered(ml.verdict, sre.verdict))
 
     ttl = timedelta(seconds=contract.spec.promotion.verdict_ttl.seconds)
     if chosen and len(chosen) == len(required):

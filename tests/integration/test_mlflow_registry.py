@@ -86,10 +86,13 @@ class Kit:
     ) -> bytes:
         team = team or TEAM_OF[gate]
         check = Check(id="it.check", outcome=Outcome.PASS if passed else Outcome.FAIL, message="checked")
+        checks = [check]
+        if gate is Gate.ML_ARTIFACT:  # the example prediction ran in the ML step
+            checks.append(Check(id="prediction.example", outcome=Outcome.PASS, message="predicted"))
         verdict = Verdict.decide(
             gate=gate,
             team=team,
-            checks=[check],
+            checks=checks,
             subject=Subject(model=name, version=version, digest=self.digest),
             contract_digest=self.contract.digest(),
             now=now or datetime.now(UTC),

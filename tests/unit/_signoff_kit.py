@@ -85,7 +85,11 @@ def verdict(
     contract_digest: str | None = None,
     now: datetime = NOW,
     ttl: timedelta = timedelta(days=7),
+    prediction: str = "ran",
 ) -> Verdict:
+    """A verdict of ``gate``; ``prediction`` is where the ML gate's example prediction ran: ``ran``
+    (in the ML step), ``deferred`` (to the SRE probe, which then signs ``probe.prediction``) or
+    ``none`` (neither verdict mentions it)."""
     checks = [
         Check(id="a.first", outcome=Outcome.PASS, message="fine", figures={"value": 1.5}),
         Check(
@@ -95,6 +99,25 @@ def verdict(
             figures={"p99_ms": 42 if passed else 120, "limit_ms": 80},
         ),
     ]
+    if gate is Gate.ML_ARTIFACT and prediction != "none":
+        ran = prediction == "ran"
+        checks.append(
+            Check(
+                id="prediction.example",
+                outcome=Outcome.PASS if ran else Outcome.WARN,
+                message="predicted" if ran else "deferred to sre-readiness",
+                figures={"prediction_ran_in": "ml-artifact step" if ran else "deferred to sre-readiness"},
+            )
+        )
+    if gate is Gate.SRE_READINESS and prediction == "deferred":
+        checks.append(
+            Check(
+                id="probe.prediction",
+                outcome=Outcome.PASS,
+                message="3 rows in, 3 out",
+                figures={"prediction_ran_in": "http://recsys.ml-staging.svc.cluster.local"},
+            )
+        )
     return Verdict.decide(
         gate=gate,
         team=team or TEAM_OF[gate],

@@ -183,3 +183,31 @@ def test_only_the_ml_team_approves() -> None:
 
     with pytest.raises(InputError, match=r"only the contract's ML team \(ranking-squad\) approves"):
         approval.make_approval(contract(), subject(), SRE, NOW, "")
+
+
+def _with_prediction(ml: str, sre: str) -> list[bytes]:
+    return [
+        envelope(Gate.ML_ARTIFACT, prediction=ml),
+        envelope(Gate.PLATFORM),
+        envelope(Gate.SRE_READINESS, prediction=sre),
+    ]
+
+
+def test_a_deferred_prediction_needs_the_sre_probes_signed_prediction() -> None:
+    at = NOW + timedelta(hours=1)
+    # Deferred by the ML gate and answered by the staging endpoint: promotes, and says where it ran.
+    v = promotion.evaluate(contract(), subject(), _with_prediction("deferred", "deferred"), trust(), at)
+    assert v.passed, _failing(v)
+    covered = next(c for c in v.checks if c.id == "prediction.covered")
+    assert "probe.prediction passed at http://recsys.ml-staging.svc.cluster.local" in covered.message
+    # Deferred, but the SRE verdict never predicted (an older SRE step, or one that skipped it): refused.
+    v = promotion.evaluate(contract(), subject(), _with_prediction("deferred", "ran"), trust(), at)
+    assert not v.passed
+    assert _failing(v) == {
+        "prediction.covered": "nobody predicted on the stored example: the ML verdict's prediction.example "
+        "is warn (deferred to sre-readiness) and the SRE verdict has no probe.prediction check; run the "
+        "sre-readiness step against a staging endpoint serving this version"
+    }
+    # An ML verdict that never mentions the prediction is not a pass by default either.
+    v = promotion.evaluate(contract(), subject(), _with_prediction("none", "ran"), trust(), at)
+    assert "prediction.covered" in _failing(v)

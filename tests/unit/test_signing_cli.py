@@ -61,10 +61,13 @@ def _sign_all(
         check = Check(
             id="x.check", outcome=Outcome.PASS if ok else Outcome.FAIL, message="p99 40ms", figures={"ms": 40}
         )
+        checks = [check]
+        if gate is Gate.ML_ARTIFACT:  # the example prediction ran in the ML step
+            checks.append(Check(id="prediction.example", outcome=Outcome.PASS, message="predicted"))
         v = Verdict.decide(
             gate=gate,
             team=team,
-            checks=[check],
+            checks=checks,
             subject=subject,
             contract_digest=contract.digest(),
             now=now,
