@@ -22,31 +22,56 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import _admission
 import _serving
 import pytest
+import yaml
 from _controlplane import GPU_NODE, ClusterError, ControlPlane
+from _infra import ROOT
 
 pytestmark = pytest.mark.cluster
 
 PROD = "ml-prod"
-WORKLOAD = "recsys-ranker"
+CONTRACT = "recsys-ranker"
+WORKLOAD = "recsys-ranker-v2"  # the contract's metadata.name
 USER = "alice@example.com"
+
+
+def _prod_quota(cluster: ControlPlane, overlay: str) -> None:
+    """Apply ml-prod's GPU ResourceQuota as ``infra/overlays/<overlay>`` renders it."""
+    rendered = yaml.safe_load_all(
+        cluster.kubectl("kustomize", str(ROOT / "infra" / "overlays" / overlay)).stdout
+    )
+    (quota,) = [
+        o for o in rendered
+        if o and o["kind"] == "ResourceQuota" and o["metadata"].get("namespace") == PROD
+    ]  # fmt: skip
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=json.dumps(quota))
 
 
 @pytest.fixture(scope="module")
 def promoted_in_prod(
     cluster: ControlPlane, infra_applied: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, Any]:
-    """recsys-ranker's promoted production manifests, applied server-side as the deployer."""
+) -> Iterator[dict[str, Any]]:
+    """recsys-ranker's promoted production manifests, applied server-side as the deployer.
+
+    infra_applied applies both overlays to this one cluster, the staging one last, so ml-prod has
+    the staging cluster's GPU quota (4); 3 replicas of 2 H100 need 6. For this module ml-prod gets
+    the production cluster's quota (infra/overlays/production: 64), and the staging one back after.
+    """
     assert infra_applied["base"] == "", infra_applied["base"]
-    manifests = _serving.manifests(WORKLOAD)
+    _prod_quota(cluster, "production")
+    manifests = _serving.manifests(CONTRACT)
     path = _serving.write(tmp_path_factory.mktemp("chain") / "deployable-manifests.yaml", manifests)
     cluster.kubectl("apply", "--server-side", "-f", str(path), as_user=_serving.DEPLOYER)
-    return next(o for o in manifests.objects if o["kind"] == "Deployment")
+    try:
+        yield next(o for o in manifests.objects if o["kind"] == "Deployment")
+    finally:
+        _prod_quota(cluster, "staging")
 
 
 def test_promoted_gpu_deployment_by_the_deployer_runs_on_the_gpu_node(
@@ -81,7 +106,8 @@ def test_promoted_gpu_deployment_by_the_deployer_runs_on_the_gpu_node(
         assert gpus == "2", name
         assert pod["metadata"]["ownerReferences"][0]["name"] == sets[0]["metadata"]["name"]
     # who created the pods: the ReplicaSet controller's own service account (the policy trusts it)
-    managers = {m["manager"] for p in pods for m in p["metadata"]["managedFields"]}
+    shown = _serving.get(cluster, "pods", "-l", selector, "--show-managed-fields", namespace=PROD)["items"]
+    managers = {m["manager"] for p in shown for m in p["metadata"]["managedFields"]}
     assert "kube-controller-manager" in managers, managers
 
 
@@ -121,11 +147,16 @@ def test_the_same_deployment_sent_by_a_person_is_refused_by_the_policy(
     ) in done.stderr, done.stderr
     gone = cluster.kubectl("get", "deployment", f"{WORKLOAD}-by-hand", "-n", PROD, check=False)
     assert gone.returncode != 0 and "NotFound" in gone.stderr
-    # and she may not change the deployer's Deployment either (scaling changes the spec)
-    scaled = cluster.kubectl(
-        "scale", "deployment", WORKLOAD, "-n", PROD, "--replicas=1", as_user=USER, check=False
-    )
-    assert scaled.returncode != 0 and "may create or change production GPU workloads" in scaled.stderr
+    # nor change what the deployer's Deployment runs (another image, pinned by digest)
+    other = "registry.example.com/ml/mlserver@sha256:" + "c" * 64
+    changed = cluster.kubectl(
+        "set", "image", f"deployment/{WORKLOAD}", f"kserve-container={other}", "-n", PROD,
+        as_user=USER, check=False,
+    )  # fmt: skip
+    assert changed.returncode != 0, changed.stdout
+    assert f"this request came from '{USER}'" in changed.stderr, changed.stderr
+    stored = _serving.get(cluster, "deployment", WORKLOAD, namespace=PROD)
+    assert stored["spec"]["template"]["spec"]["containers"][0]["image"] == _serving.IMAGE
 
 
 def _cpu_deployment(namespace: str, name: str) -> dict[str, Any]:
@@ -148,7 +179,18 @@ def test_limitrange_gpu_defaults_cannot_turn_a_cpu_deployment_into_running_gpu_p
     cluster: ControlPlane, policies: list[dict[str, object]]
 ) -> None:
     ns, name = "limits-prod", "cpu-looking"
-    _admission.ensure_namespace(cluster, ns, {"signoff.dev/environment": "production"})
+    namespace = {"apiVersion": "v1", "kind": "Namespace",
+                 "metadata": {"name": ns, "labels": {"signoff.dev/environment": "production"}}}  # fmt: skip
+    cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(namespace))
+    # the policy's binding selects the namespace by label: wait until the server judges it so
+    probe = _admission.gpu_deployment(ns, "probe")
+    probe["spec"]["template"]["spec"]["containers"][0]["image"] = _serving.IMAGE
+
+    def judged() -> bool:
+        status, body = cluster.request("POST", f"/apis/apps/v1/namespaces/{ns}/deployments?dryRun=All", probe)
+        return status == 403 and "signoff-require-promotion" in str(body.get("message"))
+
+    cluster.wait_for(f"the policy to judge namespace {ns}", judged, deadline_s=30)
     limit_range = {
         "apiVersion": "v1",
         "kind": "LimitRange",

@@ -116,7 +116,8 @@ def test_signoff_deploy_applies_promoted_manifests_to_production_and_waits_until
     assert "url       http://fraud-scorer.ml-prod.svc.cluster.local\n" in out
     # what the server stored: every object server-side applied by the field manager "signoff"
     for obj in manifests.objects:
-        stored = _serving.get(cluster, obj["kind"].lower(), obj["metadata"]["name"], namespace=PROD)
+        stored = _serving.get(cluster, obj["kind"].lower(), obj["metadata"]["name"], "--show-managed-fields",
+                              namespace=PROD)  # fmt: skip
         managers = {(m["manager"], m["operation"]) for m in stored["metadata"]["managedFields"]}
         assert ("signoff", "Apply") in managers, (obj["kind"], managers)
     pods = _serving.pods_of(cluster, PROD, "signoff.dev/workload=fraud-scorer")
