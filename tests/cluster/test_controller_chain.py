@@ -38,7 +38,7 @@ pytestmark = pytest.mark.cluster
 PROD = "ml-prod"
 CONTRACT = "recsys-ranker"
 WORKLOAD = "recsys-ranker-v2"  # the contract's metadata.name
-USER = "alice@example.com"
+USER = "pat@example.com"  # not test_rbac's ordinary user: its tables must not see this binding
 
 
 def _prod_quota(cluster: ControlPlane, overlay: str) -> None:
@@ -70,7 +70,9 @@ def promoted_in_prod(
     cluster.kubectl("apply", "--server-side", "-f", str(path), as_user=_serving.DEPLOYER)
     try:
         yield next(o for o in manifests.objects if o["kind"] == "Deployment")
-    finally:
+    finally:  # leave ml-prod as infra/ made it for the other modules (RBAC tables, golden dry runs)
+        cluster.kubectl("delete", "-f", str(path), "--ignore-not-found", "--wait=false")
+        cluster.kubectl("delete", "rolebinding", "pat-edit", "-n", PROD, "--ignore-not-found")
         _prod_quota(cluster, "staging")
 
 
@@ -115,7 +117,7 @@ def _edit_rights(cluster: ControlPlane, namespace: str, user: str) -> None:
     binding = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "RoleBinding",
-        "metadata": {"name": "alice-edit", "namespace": namespace},
+        "metadata": {"name": "pat-edit", "namespace": namespace},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
         "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user}],
     }

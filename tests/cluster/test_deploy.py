@@ -106,24 +106,27 @@ def test_signoff_deploy_applies_promoted_manifests_to_production_and_waits_until
 ) -> None:
     manifests = _serving.manifests("fraud-scorer")
     path = _serving.write(tmp_path / "deployable-manifests.yaml", manifests)
-    rc = _deploy(str(path), "-n", PROD, "--kubeconfig", str(deployer), "--wait", "--deadline", "120s",
-                 "--poll", "0.5")  # fmt: skip
-    out, err = capsys.readouterr()
-    assert rc == 0, f"{out}\n{err}\n{_serving.diagnostics(cluster, PROD)}"
-    for obj in manifests.objects:
-        assert f"applied {obj['kind']}/{obj['metadata']['name']} in {PROD}\n" in out
-    assert "ready     Deployment/fraud-scorer after" in out
-    assert "url       http://fraud-scorer.ml-prod.svc.cluster.local\n" in out
-    # what the server stored: every object server-side applied by the field manager "signoff"
-    for obj in manifests.objects:
-        stored = _serving.get(cluster, obj["kind"].lower(), obj["metadata"]["name"], "--show-managed-fields",
-                              namespace=PROD)  # fmt: skip
-        managers = {(m["manager"], m["operation"]) for m in stored["metadata"]["managedFields"]}
-        assert ("signoff", "Apply") in managers, (obj["kind"], managers)
-    pods = _serving.pods_of(cluster, PROD, "signoff.dev/workload=fraud-scorer")
-    assert len(pods) == 2 and all(p["status"]["phase"] == "Running" for p in pods)
-    # applying the same manifests again changes nothing and is not a conflict
-    assert kube.apply(manifests, namespace=PROD, client=kube.load_client(str(deployer)))
+    try:
+        rc = _deploy(str(path), "-n", PROD, "--kubeconfig", str(deployer), "--wait", "--deadline", "120s",
+                     "--poll", "0.5")  # fmt: skip
+        out, err = capsys.readouterr()
+        assert rc == 0, f"{out}\n{err}\n{_serving.diagnostics(cluster, PROD)}"
+        for obj in manifests.objects:
+            assert f"applied {obj['kind']}/{obj['metadata']['name']} in {PROD}\n" in out
+        assert "ready     Deployment/fraud-scorer after" in out
+        assert "url       http://fraud-scorer.ml-prod.svc.cluster.local\n" in out
+        # what the server stored: every object server-side applied by the field manager "signoff"
+        for obj in manifests.objects:
+            kind, name = obj["kind"].lower(), obj["metadata"]["name"]
+            stored = _serving.get(cluster, kind, name, "--show-managed-fields", namespace=PROD)
+            managers = {(m["manager"], m["operation"]) for m in stored["metadata"]["managedFields"]}
+            assert ("signoff", "Apply") in managers, (obj["kind"], managers)
+        pods = _serving.pods_of(cluster, PROD, "signoff.dev/workload=fraud-scorer")
+        assert len(pods) == 2 and all(p["status"]["phase"] == "Running" for p in pods)
+        # applying the same manifests again changes nothing and is not a conflict
+        assert kube.apply(manifests, namespace=PROD, client=kube.load_client(str(deployer)))
+    finally:  # leave ml-prod as infra/ made it (the golden manifests' dry runs use these names)
+        cluster.kubectl("delete", "-f", str(path), "--ignore-not-found", "--wait=false")
 
 
 def _status_writer(cluster: ControlPlane, namespace: str, name: str, url: str) -> threading.Thread:
