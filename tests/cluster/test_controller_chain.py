@@ -184,15 +184,7 @@ def test_limitrange_gpu_defaults_cannot_turn_a_cpu_deployment_into_running_gpu_p
     namespace = {"apiVersion": "v1", "kind": "Namespace",
                  "metadata": {"name": ns, "labels": {"signoff.dev/environment": "production"}}}  # fmt: skip
     cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(namespace))
-    # the policy's binding selects the namespace by label: wait until the server judges it so
-    probe = _admission.gpu_deployment(ns, "probe")
-    probe["spec"]["template"]["spec"]["containers"][0]["image"] = _serving.IMAGE
-
-    def judged() -> bool:
-        status, body = cluster.request("POST", f"/apis/apps/v1/namespaces/{ns}/deployments?dryRun=All", probe)
-        return status == 403 and "signoff-require-promotion" in str(body.get("message"))
-
-    cluster.wait_for(f"the policy to judge namespace {ns}", judged, deadline_s=30)
+    _admission.wait_judged(cluster, ns, namespace["metadata"]["labels"])
     limit_range = {
         "apiVersion": "v1",
         "kind": "LimitRange",
