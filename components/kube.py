@@ -46,14 +46,18 @@ exactly ``get, create, update, patch`` on these kinds, and nothing else):
 
 Errors (the tree in :mod:`contracts.errors`): 401/403 -> ``PermanentError`` naming the identity in
 use (the service account, read from its token, or the kubeconfig user) and the missing
-verb/resource/namespace; 404 -> ``InputError``; 400/422 -> ``InputError`` with the server's reason;
-409 -> ``ConflictError``; 5xx, 429 and connection failures -> ``TemporaryError`` (exit 3, which the
-KFP/Argo retry policies retry).
+verb/resource/namespace, or, when the 403 is an admission policy's refusal, the policy's message;
+404 -> ``InputError`` (a missing namespace is named as such); 400/422 -> ``InputError`` with the
+server's reason; 409 -> ``ConflictError``; 5xx, 429 and connection failures -> ``TemporaryError``
+(exit 3, which the KFP/Argo retry policies retry).
 
-No Kubernetes API server can run where this project is built, so the tests drive these functions
-against a loopback HTTP stand-in that checks the requests as the API server would receive them
-(``tests/integration/test_kube_api.py``). On a real cluster, ``signoff deploy --dry-run`` is the safe first
-try: the server validates and admits (or refuses) every object without persisting anything.
+Tests: ``tests/cluster/test_deploy.py`` and ``tests/cluster/test_sre_staging.py`` run these
+functions against a real kube-apiserver with kube-controller-manager, kube-scheduler and kwok on
+loopback (the Go build in ``tools/cluster``), as the deployer's and the SRE step's service accounts
+with tokens the server issued. ``tests/integration/test_kube_api.py`` keeps a loopback stand-in
+only for the faults a real server cannot be made to produce on demand: an answer that stalls, a
+closed port, a 500. On a real cluster, ``signoff deploy --dry-run`` is the safe first try: the
+server validates and admits (or refuses) every object without persisting anything.
 """
 
 from __future__ import annotations
@@ -260,11 +264,21 @@ def _api_error(
             f"the API server at {client.host} did not accept the credentials of {client.identity} "
             f"(401 Unauthorized{said}); the token or certificate is expired or wrong"
         )
+    if status == 403 and "ValidatingAdmissionPolicy" in said:
+        return PermanentError(
+            f"the cluster's admission policy refused {kind}/{name} in {namespace!r} (403 Forbidden{said}); "
+            "RBAC allowed the request, the object itself is not admitted (infra/policies)"
+        )
     if status == 403:
         return PermanentError(
             f"{client.identity} may not {verb!r} {resource} in namespace {namespace!r} "
             f"(403 Forbidden{said}); grant verb {verb!r} on {resource} in {namespace!r} to it "
             "(infra/base/rbac.yaml, Role signoff-deployer)"
+        )
+    if status == 404 and f'namespaces "{namespace}" not found' in said:
+        return InputError(
+            f"namespace {namespace!r} does not exist (404{said}); create it first (infra/base "
+            "creates ml-staging and ml-prod) or pass the namespace the manifests were rendered for"
         )
     if status == 404:
         return InputError(

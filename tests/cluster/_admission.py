@@ -10,7 +10,8 @@ A case (format: infra/policies/require-promotion/cases/README.md) becomes real r
    applies yet (bindings select namespaces by label); owner references are left out (the garbage
    collector would delete an object whose owner does not exist) and an old object with a
    ``deletionTimestamp`` is created with its finalizers and then deleted, so it is being deleted;
-3. the namespace then gets the case's labels (adding ``signoff.dev/environment`` is allowed);
+3. the namespace then gets the case's labels (adding ``signoff.dev/environment`` is allowed), and
+   for a production namespace the test waits until the binding selects it (:func:`wait_judged`);
 4. the object is sent as the case's user (``Impersonate-User`` / ``Impersonate-Group``) with
    ``dryRun=All``: POST for CREATE, PUT (carrying the stored resourceVersion) for UPDATE, on the
    subresource where the case names one.
@@ -120,6 +121,25 @@ def label_namespace(cluster: ControlPlane, name: str, labels: dict[str, str]) ->
     )
     if status != 200:
         raise ClusterError(f"labelling namespace {name} failed ({status}): {body.get('message')}")
+
+
+def wait_judged(cluster: ControlPlane, namespace: str, labels: dict[str, str]) -> None:
+    """After labelling a namespace production, wait until the require-promotion binding selects it.
+
+    The API server matches a binding's namespaceSelector against its namespace informer, which sees
+    a label change a moment after the PATCH returns: a request sent at once can slip through
+    unjudged (seen under load: a deny case admitted with 201). A dry-run unpromoted GPU Deployment
+    in the namespace is refused by the policy once the binding applies."""
+    if labels.get("signoff.dev/environment") != "production":
+        return
+    path = f"/apis/apps/v1/namespaces/{namespace}/deployments?dryRun=All"
+    probe = gpu_deployment(namespace, "judged-probe")
+
+    def judged() -> bool:
+        status, body = cluster.request("POST", path, probe)
+        return status == 403 and "signoff-require-promotion" in str(body.get("message"))
+
+    cluster.wait_for(f"the require-promotion binding to select namespace {namespace}", judged, deadline_s=30)
 
 
 def gpu_deployment(namespace: str, name: str) -> dict[str, Any]:
@@ -323,6 +343,7 @@ def send_case(cluster: ControlPlane, index: int, path: Path) -> Answer:
 
     if request["operation"] == "CREATE":
         label_namespace(cluster, name, labels)
+        wait_judged(cluster, name, labels)
         return _send(cluster, "POST", api_path(obj, name) + "?dryRun=All", obj, user)
 
     assert old is not None, f"{path}: an UPDATE case needs oldObject"
@@ -334,6 +355,7 @@ def send_case(cluster: ControlPlane, index: int, path: Path) -> Answer:
     if deleting:
         cluster.request("DELETE", api_path(old, name, obj_name))
     label_namespace(cluster, name, labels)
+    wait_judged(cluster, name, labels)
     target = api_path(old, name, obj_name) + (f"/{subresource}" if subresource else "")
     # The update is the case's change (oldObject -> object) applied to what the server stored, which it
     # defaulted and mutated (e.g. a pod's service-account token volume). A controller may update the

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from _render_kit import policy
 
@@ -25,18 +23,20 @@ from gates.render import ModelRef
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
+from cluster_tools import tool  # noqa: E402
 from crd_schema import validate_core_object, validate_crd_object  # noqa: E402
 
 CSC_CRD = ROOT / "tests" / "fixtures" / "crds" / "kserve-v0.20.0-clusterstoragecontainers.crd.yaml"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("kubectl") is None, reason="kubectl (with kustomize) is not installed"
-)
-
 
 def _render(entry: str) -> list[dict[str, Any]]:
+    """``kubectl kustomize`` with the kubectl tools/cluster/build built (never one on PATH; a missing
+    build fails the test with the command that makes it)."""
     out = subprocess.run(
-        ["kubectl", "kustomize", str(ROOT / "infra" / entry)], capture_output=True, text=True, timeout=120
+        [tool("kubectl"), "kustomize", str(ROOT / "infra" / entry)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     return [d for d in yaml.safe_load_all(out.stdout) if d]

@@ -1,7 +1,8 @@
 """Credentials of the cluster path and ``signoff deploy``'s input checks (no API server needed).
 
-The requests themselves are tested against a loopback stand-in for the API server in
-``tests/integration/test_kube_api.py``.
+The requests themselves are tested against a real API server in ``tests/cluster/test_deploy.py``;
+``tests/integration/test_kube_api.py`` fakes only the faults a real server cannot be made to
+produce on demand (a stalled answer, a 500) and tries a closed port.
 """
 
 from __future__ import annotations
