@@ -38,6 +38,7 @@ __all__ = [
     "build_workflow",
     "build_workflow_template",
     "submit_line",
+    "submitted_workflow",
     "to_yaml",
 ]
 
@@ -162,6 +163,27 @@ def build_workflow(image: str) -> Any:
     from hera.workflows import Workflow
 
     return _build(Workflow, image, generate_name=f"{TEMPLATE_NAME}-")
+
+
+def submitted_workflow(params: dict[str, str]) -> dict[str, Any]:
+    """The Workflow ``signoff submit --engine argo --host ...`` creates: the WorkflowTemplate by
+    reference, with the given parameter values (empty ones left out, so the template's defaults apply).
+
+    Args:
+        params: parameter name -> value.
+
+    Returns:
+        The Workflow as a plain document (``generateName``, ``workflowTemplateRef``, ``arguments``).
+    """
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": f"{TEMPLATE_NAME}-"},
+        "spec": {
+            "workflowTemplateRef": {"name": TEMPLATE_NAME},
+            "arguments": {"parameters": [{"name": k, "value": v} for k, v in params.items() if v]},
+        },
+    }
 
 
 def to_yaml(workflow: Any) -> str:
