@@ -370,5 +370,5 @@ def test_argo_parameters_reach_the_steps_as_argv_never_through_a_shell_or_script
         for arg in t["container"]["args"]:
             if "{{" in arg:
                 assert re.fullmatch(
-                    r"\{\{(inputs\.parameters\.[a-z-]+|workflow\.(status|failures))\}\}", arg
+                    r"\{\{(inputs\.parameters\.[a-z-]+|workflow\.(status|failures|parameters\.[a-z-]+))\}\}", arg
                 ), f"{name}: {arg!r} must be a whole argv item"
