@@ -3,14 +3,14 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test setup system-deps serving-peers cluster-tools check lint types layers pytest bench schema goldens
+.PHONY: demo test setup system-deps serving-peers cluster-tools engine-tools argo-tools check lint types layers pytest bench schema goldens
 
 ## demo: set up and run the main job on the embedded default (local MLflow, local KFP run)
 demo: setup
 	$(BIN)/signoff demo
 
 ## test: set up and run every check (lint, types, import layers, unit, integration and cluster tests)
-test: setup system-deps serving-peers cluster-tools check
+test: setup system-deps serving-peers cluster-tools engine-tools check
 
 ## serving-peers: MLServer (KServe's MLflow runtime), from PyPI into its own venv in the tools cache,
 ## so the tests probe and scrape the real server the rendered InferenceService runs
@@ -53,6 +53,16 @@ cluster-tools:
 
 # the cluster tests (and the kustomize tests) use the binaries built above, never a kubectl on PATH
 export SIGNOFF_CLUSTER_BIN := $(shell tools/cluster/build --print-bin 2>/dev/null)
+
+## engine-tools: build the engines the cluster tests run for real, one Go module each (their Kubernetes
+## libraries conflict with the control plane's): tools/argo (Argo Workflows' workflow-controller and
+## argo-lint, the validator of `argo lint --offline`); minutes the first time, then a no-op
+engine-tools: argo-tools
+argo-tools:
+	tools/argo/build >/dev/null
+
+# the engine tests use the binaries built above
+export SIGNOFF_ARGO_BIN := $(shell tools/argo/build --print-bin 2>/dev/null)
 
 check: lint types layers pytest
 

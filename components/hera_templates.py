@@ -164,19 +164,22 @@ def _step(name: str, image: str) -> Any:
 
 
 def _summary(image: str) -> Any:
-    from hera.workflows import Container, Parameter
+    from hera.workflows import Container
 
     params = ("model-name", "model-version", "trust-policy", "mlflow-tracking-uri")
     args = ["--status", "{{workflow.status}}", "--failures", "{{workflow.failures}}"]
     for p in params:
-        args += [f"--{p}", f"{{{{inputs.parameters.{p}}}}}"]
+        args += [f"--{p}", f"{{{{workflow.parameters.{p}}}}}"]
     return Container(
         name="run-summary",
         image=image,
         command=["python", "-m", "components.steps", "run-summary"],
         args=[*args, "--out-dir", OUT_DIR],
-        # onExit handlers are called without arguments: inputs default to the workflow parameters.
-        inputs=[Parameter(name=p, value=f"{{{{workflow.parameters.{p}}}}}") for p in params],
+        # No inputs: Argo calls the onExit handler with the workflow's own arguments, so inputs named
+        # like workflow parameters take those values, and where a parameter has none (a template
+        # with required parameters, as the Argo Server validates it) it refuses the template
+        # ("templates.run-summary inputs.parameters.model-name was not supplied"). The handler
+        # reads the workflow parameters directly instead.
         service_account_name=SERVICE_ACCOUNTS["run-summary"],
         retry_strategy=_retry(),
         security_context=_security(),

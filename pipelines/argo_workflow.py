@@ -17,6 +17,12 @@ gate refuses a model with no production version to roll back to),
 ``deploy`` (``false`` by default; ``true`` adds the deploy task), ``production-namespace``
 (``ml-prod``) and ``deploy-deadline`` (``10m``).
 
+Artifacts: each gate passes its signed results to the next as an output artifact, which Argo stores
+in an artifact repository. Without one, the controller still creates the pods and every step then
+fails saving its outputs ("You need to configure artifact storage"), so the template names the
+repository explicitly: :data:`ARTIFACT_REPOSITORY` (the ConfigMap ``infra/argo`` ships, key
+``default``). A namespace without it fails the Workflow at its start, by name.
+
 Deploy: with ``deploy=true``, a ``deploy`` task after ``promotion.Succeeded`` runs ``signoff deploy``
 of the promotion step's ``deployable-manifests.yaml`` (what platform signed, stamped with the
 promotion record's digest) into ``production-namespace`` with ``--production --wait``, as the
@@ -32,16 +38,21 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "ARTIFACT_REPOSITORY",
     "DEPLOY_WHEN",
     "PARAMETERS",
     "TEMPLATE_NAME",
     "build_workflow",
     "build_workflow_template",
     "submit_line",
+    "submitted_workflow",
     "to_yaml",
 ]
 
 TEMPLATE_NAME = "signoff-gated-promotion"
+ARTIFACT_REPOSITORY = ("signoff-artifact-repositories", "default")
+"""The artifact repository the template names: ConfigMap (in the Workflow's namespace, else the
+controller's) and key; ``infra/argo/artifact-repositories.yaml`` ships it."""
 PARAMETERS: tuple[tuple[str, str | None, str], ...] = (
     ("model-name", None, "MLflow registered model name"),
     ("model-version", None, "MLflow model version number"),
@@ -75,7 +86,7 @@ comparison of the value as a string: nothing in it is evaluated)."""
 
 def _build(cls: Any, image: str, **meta: Any) -> Any:
     from hera.workflows import DAG, Parameter, Task
-    from hera.workflows.models import Arguments, PodSecurityContext
+    from hera.workflows.models import Arguments, ArtifactRepositoryRef, PodSecurityContext
     from hera.workflows.models import Parameter as ParameterModel
 
     from components import hera_templates
@@ -89,6 +100,9 @@ def _build(cls: Any, image: str, **meta: Any) -> Any:
         on_exit="run-summary",
         arguments=params,
         security_context=PodSecurityContext(run_as_non_root=True, run_as_user=10001, fs_group=10001),
+        artifact_repository_ref=ArtifactRepositoryRef(
+            config_map=ARTIFACT_REPOSITORY[0], key=ARTIFACT_REPOSITORY[1]
+        ),
         **meta,
     ) as w:
         # Templates are added to the workflow as they are built (Hera's context); the summary is
@@ -162,6 +176,27 @@ def build_workflow(image: str) -> Any:
     from hera.workflows import Workflow
 
     return _build(Workflow, image, generate_name=f"{TEMPLATE_NAME}-")
+
+
+def submitted_workflow(params: dict[str, str]) -> dict[str, Any]:
+    """The Workflow ``signoff submit --engine argo --host ...`` creates: the WorkflowTemplate by
+    reference, with the given parameter values (empty ones left out, so the template's defaults apply).
+
+    Args:
+        params: parameter name -> value.
+
+    Returns:
+        The Workflow as a plain document (``generateName``, ``workflowTemplateRef``, ``arguments``).
+    """
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": f"{TEMPLATE_NAME}-"},
+        "spec": {
+            "workflowTemplateRef": {"name": TEMPLATE_NAME},
+            "arguments": {"parameters": [{"name": k, "value": v} for k, v in params.items() if v]},
+        },
+    }
 
 
 def to_yaml(workflow: Any) -> str:

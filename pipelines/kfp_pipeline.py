@@ -36,10 +36,16 @@ KEY_MOUNT = "/var/run/signoff/keys"
 SRE_POD_LABEL = ("signoff.dev/step", "sre")
 """The SRE task's pod label: ``infra/base/network-policies.yaml`` lets only pods with it reach the
 staging serving pods (the live probe). No other task carries it."""
+MIN_BACKEND = (2, 14)
+"""The oldest KFP backend that runs the compiled pipeline: its exit handler (the run summary) takes a
+``dsl.PipelineTaskFinalStatus`` input, which the backend's Argo compiler supports from 2.14.0 on
+(kubeflow/pipelines#11953; older ones fail with "task final status not supported yet").
+``signoff submit --engine kfp`` refuses an older backend."""
 
 __all__ = [
     "DEFAULT_STEP_IMAGE",
     "KEY_SECRETS",
+    "MIN_BACKEND",
     "PIPELINE_NAME",
     "PLACEHOLDER_DIGEST",
     "SRE_POD_LABEL",

@@ -13,7 +13,9 @@ The documents travel as parameter values holding their YAML text, so no shared v
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -103,7 +105,11 @@ def _kfp(ns: argparse.Namespace, params: dict[str, str]) -> int:
     with tempfile.TemporaryDirectory(prefix="signoff-submit-") as tmp:
         package = str(Path(tmp) / "gated-promotion.kfp.yaml")
         kfp_pipeline.compile_pipeline(ns.step_image or kfp_pipeline.DEFAULT_STEP_IMAGE, package)
-        client = kfp.Client(host=ns.host, namespace=ns.namespace or "kubeflow")
+        try:
+            client = kfp.Client(host=ns.host, namespace=ns.namespace or "kubeflow")
+        except Exception as exc:  # connection refused, auth, a non-KFP answer
+            raise errors.TemporaryError(f"KFP at {ns.host} did not answer: {exc}") from None
+        _check_backend(client, ns.host)
         try:
             result = client.create_run_from_pipeline_package(
                 package,
@@ -118,6 +124,40 @@ def _kfp(ns: argparse.Namespace, params: dict[str, str]) -> int:
     return 0
 
 
+_VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+.][0-9A-Za-z.-]*)?")
+
+
+def backend_version(tag: str) -> tuple[int, int] | None:
+    """``(major, minor)`` of the KFP backend's ``tag_name`` (``2.14.0``, ``v2.15.1-rc.0``), or None
+    when it is no release version (``unknown``: a build without ``TAG_NAME``)."""
+    match = _VERSION.fullmatch(tag.strip())
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _check_backend(client: object, host: str) -> None:
+    """Refuse a KFP backend older than :data:`kfp_pipeline.MIN_BACKEND`. The version is the
+    ``tag_name`` of the API server's ``/apis/v2beta1/healthz`` answer, read through the client's own
+    healthz API (its auth and TLS settings); the generated response model drops that field, so the
+    raw body is read."""
+    from pipelines import kfp_pipeline
+
+    want = ".".join(map(str, kfp_pipeline.MIN_BACKEND))
+    try:
+        raw = client._healthz_api.healthz_service_get_healthz(_preload_content=False)  # type: ignore[attr-defined]
+        tag = str(json.loads(raw.data).get("tag_name", ""))
+    except Exception as exc:  # HTTP errors, a body that is no JSON object
+        raise errors.TemporaryError(
+            f"KFP at {host}: could not read the backend version from /apis/v2beta1/healthz: {exc}"
+        ) from None
+    version = backend_version(tag)
+    if version is None or version < kfp_pipeline.MIN_BACKEND:
+        raise errors.PermanentError(
+            f"KFP at {host} is backend version {tag or '(none)'}: the gated-promotion pipeline needs "
+            f"KFP backend {want} or newer (its exit handler takes a PipelineTaskFinalStatus, which "
+            f"older backends refuse). Upgrade Kubeflow Pipelines, or run the pipeline with --engine argo."
+        )
+
+
 def _argo(ns: argparse.Namespace, params: dict[str, str]) -> int:
     from pipelines import argo_workflow
 
@@ -128,23 +168,9 @@ def _argo(ns: argparse.Namespace, params: dict[str, str]) -> int:
         print(argo_workflow.submit_line(inline, files=docs, namespace=ns.namespace))
         return 0
     from hera.workflows import WorkflowsService
-    from hera.workflows.models import (
-        Arguments,
-        ObjectMeta,
-        Parameter,
-        Workflow,
-        WorkflowCreateRequest,
-        WorkflowSpec,
-        WorkflowTemplateRef,
-    )
+    from hera.workflows.models import Workflow, WorkflowCreateRequest
 
-    workflow = Workflow(
-        metadata=ObjectMeta(generate_name=f"{argo_workflow.TEMPLATE_NAME}-"),
-        spec=WorkflowSpec(
-            workflow_template_ref=WorkflowTemplateRef(name=argo_workflow.TEMPLATE_NAME),
-            arguments=Arguments(parameters=[Parameter(name=k, value=v) for k, v in params.items() if v]),
-        ),
-    )
+    workflow = Workflow.model_validate(argo_workflow.submitted_workflow(params))
     service = WorkflowsService(host=ns.host, token=ns.token, namespace=ns.namespace or "argo")
     try:
         created = service.create_workflow(

@@ -369,6 +369,5 @@ def test_argo_parameters_reach_the_steps_as_argv_never_through_a_shell_or_script
         ), name
         for arg in t["container"]["args"]:
             if "{{" in arg:
-                assert re.fullmatch(
-                    r"\{\{(inputs\.parameters\.[a-z-]+|workflow\.(status|failures))\}\}", arg
-                ), f"{name}: {arg!r} must be a whole argv item"
+                whole = r"\{\{((inputs|workflow)\.parameters\.[a-z-]+|workflow\.(status|failures))\}\}"
+                assert re.fullmatch(whole, arg), f"{name}: {arg!r} must be a whole argv item"
