@@ -61,6 +61,7 @@ from contracts.model_uri import MODEL_NAME, VERSION
 from contracts.workload import WorkloadContract, canonical_json
 
 __all__ = [
+    "ANNOTATION_BUNDLE",
     "ANNOTATION_DEPLOYMENT_MODE",
     "ANNOTATION_DIGEST",
     "ANNOTATION_MODEL",
@@ -89,6 +90,8 @@ ANNOTATION_MODEL = "signoff.dev/model"
 ANNOTATION_VERSION = "signoff.dev/model-version"
 ANNOTATION_DIGEST = "signoff.dev/model-digest"
 ANNOTATION_PROMOTION = "signoff.dev/promotion-record"
+ANNOTATION_BUNDLE = "signoff.dev/promotion-bundle"
+"""The signed promotion and what it rests on, for the admission webhook (``gates.admission_review``)."""
 LABEL_WORKLOAD = "signoff.dev/workload"
 ANNOTATION_DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
 KNATIVE_PROGRESS_DEADLINE = "serving.knative.dev/progress-deadline"
@@ -692,34 +695,36 @@ def containers(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def with_promotion(manifests: Manifests, record_digest: str) -> Manifests:
+def with_promotion(manifests: Manifests, record_digest: str, bundle: str | None = None) -> Manifests:
     """The manifests with the promotion-record annotation on every serving object and its pods.
 
     Args:
         manifests: rendered manifests.
         record_digest: ``sha256:...`` digest of the signed promotion record.
+        bundle: the :data:`ANNOTATION_BUNDLE` value (``gates.admission_review.encode_bundle``): set
+            beside the record's digest, in the same places, when given.
 
     Returns:
         New manifests (the input is not changed).
     """
     if not _DIGEST.fullmatch(record_digest):
         raise InputError(f"record_digest: {record_digest!r} is not 'sha256:' and 64 lower-case hex digits")
+    stamp = {ANNOTATION_PROMOTION: record_digest, **({ANNOTATION_BUNDLE: bundle} if bundle else {})}
     objects = [copy.deepcopy(o) for o in manifests.objects]
     for obj in objects:
         kind = obj.get("kind")
         if kind == "InferenceService":
-            obj["metadata"].setdefault("annotations", {})[ANNOTATION_PROMOTION] = record_digest
-            obj["spec"]["predictor"].setdefault("annotations", {})[ANNOTATION_PROMOTION] = record_digest
+            obj["metadata"].setdefault("annotations", {}).update(stamp)
+            obj["spec"]["predictor"].setdefault("annotations", {}).update(stamp)
         elif kind == "Deployment":
-            obj["metadata"].setdefault("annotations", {})[ANNOTATION_PROMOTION] = record_digest
-            obj["spec"]["template"]["metadata"].setdefault("annotations", {})[ANNOTATION_PROMOTION] = (
-                record_digest
-            )
+            obj["metadata"].setdefault("annotations", {}).update(stamp)
+            obj["spec"]["template"]["metadata"].setdefault("annotations", {}).update(stamp)
     return Manifests(objects=tuple(objects))
 
 
 def without_promotion(manifests: Manifests) -> Manifests:
-    """The manifests with every promotion-record annotation removed (the inverse of :func:`with_promotion`).
+    """The manifests with every promotion annotation (record digest, bundle) removed (the inverse of
+    :func:`with_promotion`).
 
     The platform gate signs the manifests before promotion; the promotion step then adds the record's
     digest. Removing it again gives back exactly what the platform verdict signed.
@@ -735,4 +740,5 @@ def without_promotion(manifests: Manifests) -> Manifests:
             annotations = place.get("annotations")
             if isinstance(annotations, dict):
                 annotations.pop(ANNOTATION_PROMOTION, None)
+                annotations.pop(ANNOTATION_BUNDLE, None)
     return Manifests(objects=tuple(objects))

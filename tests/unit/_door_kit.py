@@ -1,0 +1,177 @@
+"""Builders for the admission-webhook tests: a real promotion (real keys, real rendered manifests,
+real envelopes), the objects the deploy step would apply, AdmissionReview bodies, and a loopback
+TLS certificate authority. Nothing here is a fake; keys and certificates are made per session.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import _signoff_kit as kit
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from contracts.cluster import ClusterPolicy, ServingMode
+from contracts.trust import Gate, TrustPolicy
+from gates import admission_review, promotion, render, signing
+from gates.verdict import digest_bytes
+
+NOW = kit.NOW + timedelta(hours=1)
+"""When the door is asked (an hour after the verdicts were signed)."""
+IMAGE = "registry.example.com/ml/serving-runtime@sha256:" + "2" * 64
+
+
+def trust() -> TrustPolicy:
+    """The three owner teams; ML may also sign promotions (as in the example trust policy)."""
+    return kit.trust(
+        {
+            kit.ML: ((Gate.ML_ARTIFACT, Gate.APPROVAL, Gate.PROMOTION), [kit.key(kit.ML)]),
+            kit.PLATFORM: ((Gate.PLATFORM,), [kit.key(kit.PLATFORM)]),
+            kit.SRE: ((Gate.SRE_READINESS,), [kit.key(kit.SRE)]),
+        }
+    )
+
+
+def policy(namespace: str = "ml-prod") -> ClusterPolicy:
+    """The example cluster policy, its production namespace renamed when asked."""
+    data = kit.policy().model_dump(mode="json")
+    data["spec"]["namespaces"]["production"]["name"] = namespace
+    return ClusterPolicy.model_validate(data)
+
+
+@dataclass(frozen=True)
+class Promoted:
+    """One promotion, as the promotion step leaves it."""
+
+    manifests: render.Manifests
+    """What platform signed."""
+    deployable: render.Manifests
+    """What the deploy step applies: the manifests with the record digest and the bundle."""
+    promotion: bytes
+    envelopes: tuple[bytes, ...]
+    bundle: str
+
+    def obj(self, kind: str) -> dict[str, Any]:
+        """A deep copy of the deployable object of this kind."""
+        return copy.deepcopy(next(o for o in self.deployable.objects if o["kind"] == kind))
+
+
+def promote(
+    mode: ServingMode = ServingMode.DEPLOYMENT,
+    *,
+    namespace: str = "ml-prod",
+    now: dt.datetime = kit.NOW,
+    ttl: timedelta = timedelta(days=7),
+    manifests: render.Manifests | None = None,
+) -> Promoted:
+    """Render, sign the three handoffs (platform's over the manifests), promote, bundle, stamp."""
+    c = kit.contract()
+    model = render.ModelRef(
+        name="recsys-ranker", version="7", digest=kit.DIGEST, storage_uri="s3://models/recsys-ranker/7"
+    )
+    rendered = render.render(c, policy(namespace), model, IMAGE, mode=mode)
+    signed_manifests = manifests or rendered
+
+    def env(gate: Gate) -> bytes:
+        v = kit.verdict(gate, now=now, ttl=ttl)
+        if gate is Gate.PLATFORM:
+            v = v.model_copy(update={"artifacts": {"manifests": signed_manifests.digest()}})
+        return signing.sign_verdict(v, kit.key(v.team))
+
+    envelopes = tuple(env(g) for g in (Gate.ML_ARTIFACT, Gate.PLATFORM, Gate.SRE_READINESS))
+    record = promotion.evaluate(c, kit.subject(), list(envelopes), trust(), now + timedelta(minutes=5))
+    assert record.passed, [x.message for x in record.failures]
+    penv = signing.sign_verdict(record, kit.key(kit.ML))
+    bundle = admission_review.encode_bundle(c, rendered, penv, envelopes)
+    deployable = render.with_promotion(rendered, digest_bytes(penv), bundle)
+    return Promoted(rendered, deployable, penv, envelopes, bundle)
+
+
+def request(
+    obj: dict[str, Any],
+    *,
+    user: str = admission_review.DEPLOYER,
+    operation: str = "CREATE",
+    old: dict[str, Any] | None = None,
+    uid: str = "00000000-0000-4000-8000-000000000001",
+) -> dict[str, Any]:
+    """An AdmissionRequest as the API server sends it (the fields the judgement reads, and more)."""
+    meta = obj.get("metadata", {})
+    group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
+    return {
+        "uid": uid,
+        "kind": {"group": group, "version": version, "kind": obj.get("kind")},
+        "resource": {"group": group, "version": version, "resource": str(obj.get("kind", "")).lower() + "s"},
+        "namespace": meta.get("namespace"),
+        "name": meta.get("name"),
+        "operation": operation,
+        "userInfo": {"username": user, "groups": ["system:authenticated"]},
+        "object": obj,
+        "oldObject": old,
+        "dryRun": False,
+    }
+
+
+def review_body(req: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req}
+
+
+# ------------------------------------------------------------------------------------------------- TLS
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def tls_files(folder: Path, hosts: tuple[str, ...] = ("127.0.0.1",)) -> tuple[Path, Path, Path]:
+    """A fresh CA and a serving certificate for ``hosts`` (IPs or DNS names): (ca.pem, tls.crt, tls.key)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    start = dt.datetime.now(dt.UTC) - timedelta(minutes=5)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name("signoff-webhook-test-ca"))
+        .issuer_name(_name("signoff-webhook-test-ca"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    sans: list[x509.GeneralName] = []
+    for h in hosts:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(h)))
+        except ValueError:
+            sans.append(x509.DNSName(h))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(hosts[0]))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_file, cert_file, key_file = folder / "ca.pem", folder / "tls.crt", folder / "tls.key"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return ca_file, cert_file, key_file
