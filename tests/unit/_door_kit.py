@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import http.client
 import ipaddress
+import json
+import re
+import signal
+import ssl
+import subprocess
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from contracts.cluster import ClusterPolicy, ServingMode
+from contracts.loader import dump_yaml
 from contracts.trust import Gate, TrustPolicy
 from gates import admission_review, promotion, render, signing
 from gates.verdict import digest_bytes
@@ -87,7 +95,7 @@ def promote(
         return signing.sign_verdict(v, kit.key(v.team))
 
     envelopes = tuple(env(g) for g in (Gate.ML_ARTIFACT, Gate.PLATFORM, Gate.SRE_READINESS))
-    record = promotion.evaluate(c, kit.subject(), list(envelopes), trust(), now + timedelta(minutes=5))
+    record = promotion.evaluate(c, kit.subject(), list(envelopes), trust(), now)
     assert record.passed, [x.message for x in record.failures]
     penv = signing.sign_verdict(record, kit.key(kit.ML))
     bundle = admission_review.encode_bundle(c, rendered, penv, envelopes)
@@ -175,3 +183,76 @@ def tls_files(folder: Path, hosts: tuple[str, ...] = ("127.0.0.1",)) -> tuple[Pa
         )
     )
     return ca_file, cert_file, key_file
+
+
+# ---------------------------------------------------------------------------------------- the server
+
+
+@dataclass
+class Webhook:
+    """A running ``signoff admission serve`` process on a free loopback port."""
+
+    proc: subprocess.Popen[str]
+    url: str
+    ca_file: Path
+    log: Path
+
+    def stop(self) -> int:
+        """SIGTERM, then the exit code (the process is killed if it does not stop in 10 s)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        return self.proc.returncode
+
+    def log_lines(self) -> list[str]:
+        return self.log.read_text(encoding="utf-8").splitlines()
+
+
+def start_webhook(signoff_exe: str, folder: Path, namespace: str = "ml-prod") -> Webhook:
+    """Write the trust and cluster policies and a loopback certificate into ``folder``; start the webhook."""
+    folder.mkdir(parents=True, exist_ok=True)
+    trust_file, policy_file = folder / "trust-policy.yaml", folder / "cluster-policy.yaml"
+    trust_file.write_text(dump_yaml(trust()), encoding="utf-8")
+    policy_file.write_text(dump_yaml(policy(namespace)), encoding="utf-8")
+    ca_file, cert_file, key_file = tls_files(folder / "tls")
+    log = folder / "webhook.log"
+    cmd = [
+        signoff_exe, "admission", "serve", "--trust-policy", str(trust_file), "--cluster-policy",
+        str(policy_file), "--cert", str(cert_file), "--key", str(key_file), "--host", "127.0.0.1",
+        "--port", "0",
+    ]  # fmt: skip
+    with log.open("w", encoding="utf-8") as sink:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=sink, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        text = log.read_text(encoding="utf-8")
+        found = re.search(r"listening on (https://\S+)", text)
+        if found:
+            return Webhook(proc, found.group(1), ca_file, log)
+        if proc.poll() is not None:
+            raise RuntimeError(f"signoff admission serve exited {proc.returncode}: {text}")
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"signoff admission serve did not say where it listens in 30 s: {log.read_text()}")
+
+
+def post(webhook: Webhook, body: bytes | dict[str, Any], path: str = "/validate") -> tuple[int, Any]:
+    """POST to the webhook over TLS, trusting only its CA; (status, JSON or text)."""
+    host, port = webhook.url.removeprefix("https://").split("/", 1)[0].rsplit(":", 1)
+    ctx = ssl.create_default_context(cafile=str(webhook.ca_file))
+    conn = http.client.HTTPSConnection(host, int(port), context=ctx, timeout=10)
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    try:
+        conn.request("POST", path, body=data, headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        raw = resp.read()
+    finally:
+        conn.close()
+    try:
+        return resp.status, json.loads(raw)
+    except ValueError:
+        return resp.status, raw.decode()
