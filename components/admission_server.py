@@ -22,6 +22,7 @@ JSON line (``uid``, ``kind``, ``namespace``, ``name``, ``user``, ``allowed``, ``
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import ssl
@@ -48,12 +49,12 @@ CERT_RECHECK_S = 10.0
 
 def handle_review(
     body: bytes, trust: TrustPolicy, routes: GpuRoutes, now: datetime
-) -> tuple[int, dict[str, Any], admission_review.Decision | None]:
-    """Answer one POSTed body: ``(HTTP status, JSON body, decision or None when malformed)``."""
+) -> tuple[int, dict[str, Any], admission_review.Decision | None, dict[str, Any]]:
+    """Answer one POSTed body: ``(HTTP status, JSON body, decision or None when malformed, request)``."""
     try:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        return 400, {"error": f"the body is not JSON: {exc}"}, None
+        return 400, {"error": f"the body is not JSON: {exc}"}, None, {}
     if (
         not isinstance(doc, dict)
         or doc.get("apiVersion") != "admission.k8s.io/v1"
@@ -65,14 +66,16 @@ def handle_review(
             400,
             {"error": "the body is not an admission.k8s.io/v1 AdmissionReview with a request and uid"},
             None,
+            {},
         )
     request = doc["request"]
     decision = admission_review.review(request, trust, routes, now)
-    return 200, admission_review.response(request, decision), decision
+    return 200, admission_review.response(request, decision), decision, request
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # answers leave at once, not after the client's delayed ACK
     server: WebhookServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -83,8 +86,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json" if isinstance(doc, dict) else "text/plain")
         self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        buffered: list[bytes] = self._headers_buffer  # type: ignore[has-type]
+        head = b"".join([*buffered, b"\r\n"])  # end_headers() without its flush: one write below
+        self._headers_buffer = []  # type: ignore[var-annotated]
+        self.wfile.write(head + data)
 
     def do_GET(self) -> None:
         if self.path in ("/healthz", "/readyz"):
@@ -106,12 +111,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(413, {"error": f"body of {length} bytes; at most {MAX_BODY} are read"})
             return
         body = self.rfile.read(length)
-        status, doc, decision = handle_review(
-            body, self.server.trust, self.server.routes, self.server.clock()
-        )
+        server = self.server
+        status, doc, decision, request = handle_review(body, server.trust, server.routes, server.clock())
         self._send(status, doc)
         if decision is not None and (decision.judged or not decision.allowed):
-            self.server.log(json.loads(body).get("request", {}), decision)
+            server.log(request, decision)
 
 
 class WebhookServer(ThreadingHTTPServer):
@@ -140,6 +144,10 @@ class WebhookServer(ThreadingHTTPServer):
         self._log_stream = log_stream if log_stream is not None else sys.stderr
         self.context = self._context()
         super().__init__(address, _Handler)
+        # Long-lived objects (policies, imported modules) leave the collector's generations, so a
+        # full collection does not walk them in the middle of a review.
+        gc.collect()
+        gc.freeze()
 
     def _mtimes(self) -> tuple[int, int]:
         return os.stat(self._cert).st_mtime_ns, os.stat(self._key).st_mtime_ns
