@@ -134,7 +134,7 @@ def test_promoted_manifests_apply_as_the_deployer_and_their_pods_follow(
     cluster.wait_for("the Deployment's pods", lambda: len(pods()) >= 1, deadline_s=90)
     pod = pods()[0]
     assert pod["metadata"]["annotations"][render.ANNOTATION_BUNDLE] == promoted.bundle
-    logged = [json.loads(line) for line in webhook.log_lines() if line.startswith("{")]
+    logged = webhook.entries(until=lambda e: e["kind"] == "Pod")
     judged = {(e["kind"], e["allowed"]) for e in logged}
     assert ("Deployment", True) in judged and ("ReplicaSet", True) in judged and ("Pod", True) in judged
     assert any(e["kind"] == "Deployment" and e["user"] == DEPLOYER for e in logged)
@@ -215,8 +215,7 @@ def test_cpu_workloads_without_a_claim_never_reach_the_webhook(
     }
     ok, err = _apply(cluster, [cpu], USER, dry_run=True)
     assert ok, err
-    logged = [json.loads(line) for line in webhook.log_lines() if line.startswith("{")]
-    assert not [e for e in logged if e["name"] == "plain-web"]
+    assert not [e for e in webhook.entries() if e["name"] == "plain-web"]
 
 
 def test_deleting_the_promoted_deployment_is_not_wedged(

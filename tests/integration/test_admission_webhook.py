@@ -51,7 +51,7 @@ def test_promoted_deployment_is_allowed(webhook: door.Webhook, promoted: door.Pr
         "kind": "AdmissionReview",
         "response": {"uid": "8f5c1d2e-0000-4000-8000-00000000aaaa", "allowed": True},
     }
-    logged = [json.loads(line) for line in webhook.log_lines() if line.startswith("{")]
+    logged = webhook.entries(until=lambda e: e["uid"] == req["uid"])
     assert any(e["uid"] == req["uid"] and e["allowed"] for e in logged)
 
 

@@ -211,6 +211,16 @@ class Webhook:
     def log_lines(self) -> list[str]:
         return self.log.read_text(encoding="utf-8").splitlines()
 
+    def entries(self, until: Any = None, timeout_s: float = 10.0) -> list[dict[str, Any]]:
+        """The decisions logged so far (JSON lines); with ``until``, wait (up to ``timeout_s``) for
+        one entry it accepts: the server logs after it has answered."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            found = [json.loads(line) for line in self.log_lines() if line.startswith("{")]
+            if until is None or any(until(e) for e in found) or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+
 
 def start_webhook(signoff_exe: str, folder: Path, namespace: str = "ml-prod") -> Webhook:
     """Write the trust and cluster policies and a loopback certificate into ``folder``; start the webhook."""
