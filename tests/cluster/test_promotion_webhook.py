@@ -173,26 +173,32 @@ def test_another_models_digest_is_refused(
     assert f"annotation signoff.dev/model-digest is '{other}'" in err
 
 
-def test_a_user_is_refused_even_with_a_promotion(
-    cluster: ControlPlane, webhook: door.Webhook, promoted: door.Promoted
-) -> None:
-    ok, err = _apply(cluster, [_deployment(promoted)], USER, dry_run=True)
-    assert not ok
-    assert "only system:serviceaccount:signoff-system:signoff-deployer may create or change" in err
-
-
-def test_a_bare_pod_with_a_copied_bundle_is_refused(
-    cluster: ControlPlane, webhook: door.Webhook, promoted: door.Promoted
-) -> None:
-    tpl = copy.deepcopy(_deployment(promoted)["spec"]["template"])
-    pod = {
+def _copied_pod(p: door.Promoted) -> dict[str, Any]:
+    """A bare Pod from the promoted Deployment's template: its bundle and annotations copied."""
+    tpl = copy.deepcopy(_deployment(p)["spec"]["template"])
+    return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {**tpl["metadata"], "name": "copied", "namespace": NAMESPACE},
         "spec": tpl["spec"],
     }
-    ok, err = _apply(cluster, [pod], DEPLOYER, dry_run=True)
+
+
+def test_a_user_is_refused_even_with_a_copied_promotion(
+    cluster: ControlPlane, webhook: door.Webhook, promoted: door.Promoted
+) -> None:
+    ok, err = _apply(cluster, [_copied_pod(promoted)], USER, dry_run=True)
+    assert not ok
+    assert "ValidatingAdmissionPolicy" in err
+    assert "only system:serviceaccount:signoff-system:signoff-deployer may create or change" in err
+
+
+def test_a_bare_pod_with_a_copied_bundle_is_refused_from_the_deployer(
+    cluster: ControlPlane, webhook: door.Webhook, promoted: door.Promoted
+) -> None:
+    ok, err = _apply(cluster, [_copied_pod(promoted)], DEPLOYER, dry_run=True)
     assert not ok and WEBHOOK in err
+    assert "ValidatingAdmissionPolicy" not in err  # the CEL policy admits the deployer's Pod
     assert "it is not one of the manifests platform signed" in err
 
 
