@@ -24,6 +24,14 @@ What is rendered (namespace from ``policy.spec.namespaces.<environment>``):
   account); KServe's credential injection does not happen here;
 * always a ``PodDisruptionBudget`` and a ``NetworkPolicy``.
 
+Model digest at start (Deployment mode, when the policy sets ``spec.step_image``): a second init
+container, ``verify-model``, runs ``signoff verify-model /mnt/models --digest <signed digest>`` from
+the step image after the storage initializer, on the same volume mounted read-only; the pod does
+not start unless the downloaded files are the signed model's. Not rendered into an
+InferenceService: KServe's pod webhook *appends* its storage initializer after the predictor's
+init containers (``pkg/webhook/admission/pod/storage_initializer_injector.go``,
+``CommonStorageInitialization``), so an init container there would run before the download.
+
 MLServer listens on 8080 (``http``; health ``/v2/health/ready`` and ``/v2/health/live``; probes
 name the port by number, as Knative requires) and serves Prometheus metrics on 8082 (``metrics``).
 
@@ -75,6 +83,7 @@ __all__ = [
     "PROTOCOL",
     "STORAGE_INITIALIZER",
     "STORAGE_SCHEMES",
+    "VERIFY_MODEL",
     "Manifests",
     "ModelRef",
     "containers",
@@ -97,6 +106,8 @@ ANNOTATION_DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
 KNATIVE_PROGRESS_DEADLINE = "serving.knative.dev/progress-deadline"
 CONTAINER_NAME = "kserve-container"
 STORAGE_INITIALIZER = "storage-initializer"
+VERIFY_MODEL = "verify-model"
+"""The init container that refuses to start a pod whose model files are not the signed ones."""
 MODEL_FORMAT = "mlflow"
 PROTOCOL = "v2"
 MLFLOW_RUNTIME_CLASS = "mlserver_mlflow.MLflowRuntime"
@@ -380,6 +391,30 @@ def _deployment_containers(
     return init, server
 
 
+def _verify_container(policy: ClusterPolicy, model: ModelRef) -> dict[str, Any] | None:
+    """The ``verify-model`` init container (after the storage initializer), or none without a step image.
+
+    ``signoff verify-model /mnt/models --digest <signed digest>`` from the policy's step image
+    recomputes the folder's digest with the ML gate's code and fails the pod unless it is the signed
+    subject's. It mounts the model volume read-only and needs no network and no credentials.
+    """
+    image = policy.spec.step_image
+    if image is None:
+        return None
+    _image(image)
+    return {
+        "name": VERIFY_MODEL,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["signoff"],
+        "args": ["verify-model", MODEL_DIR, "--digest", model.digest],
+        "resources": {"requests": {"cpu": "2", "memory": "256Mi"}, "limits": {"cpu": "2", "memory": "256Mi"}},
+        "securityContext": _restricted(),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [{"name": "model", "mountPath": MODEL_DIR, "readOnly": True}],
+    }
+
+
 def _pod_fields(
     contract: WorkloadContract, policy: ClusterPolicy, product: GpuProduct | None, workload: str
 ) -> dict[str, Any]:
@@ -544,6 +579,7 @@ def render(
         )
     else:
         init, server = _deployment_containers(contract, policy, model, image, product)
+        verify = _verify_container(policy, model)
         selector = _selector(workload)
         objects += [
             {
@@ -562,7 +598,7 @@ def render(
                         "metadata": {"labels": dict(labels), "annotations": dict(annotations)},
                         "spec": {
                             **pod,
-                            "initContainers": [init],
+                            "initContainers": [init, *([verify] if verify else [])],
                             "containers": [server],
                             "volumes": [tmp_volume, {"name": "model", "emptyDir": {}}],
                         },
