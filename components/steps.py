@@ -765,10 +765,28 @@ def promotion_step(
         if manifests is not None:
             # The manifests to apply carry the promotion record's digest: the admission policy in
             # infra/ admits production GPU workloads only with it.
-            deployable = render.with_promotion(manifests, digest_bytes(envelope))
+            deployable = render.with_promotion(
+                manifests,
+                digest_bytes(envelope),
+                _door_bundle(contract, manifests, envelope, verdict, chosen),
+            )
             out.mkdir(parents=True, exist_ok=True)
             (out / "deployable-manifests.yaml").write_text(deployable.to_yaml(), encoding="utf-8")
     return _finish(_write_outputs(out, verdict, envelope, extra=extra))
+
+
+def _door_bundle(
+    contract: WorkloadContract,
+    manifests: Any,
+    envelope: bytes,
+    verdict: Verdict,
+    chosen: Mapping[Gate, bytes],
+) -> str:
+    """The admission webhook's bundle: the promotion and exactly the envelopes it accepted."""
+    from gates import admission_review
+
+    accepted = [e for e in chosen.values() if digest_bytes(e) in set(verdict.artifacts.values())]
+    return admission_review.encode_bundle(contract, manifests, envelope, accepted)
 
 
 def rollback_check_step(

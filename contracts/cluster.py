@@ -242,6 +242,10 @@ class ClusterPolicySpec(_Frozen):
     serving: ServingMode = ServingMode.KSERVE
     kserve: KServePolicy = KServePolicy()
     """KServe's deployment mode, serving runtime, storage initializer and Knative features."""
+    step_image: Annotated[str | None, Field(pattern=_DIGEST_IMAGE)] = None
+    """The signoff step image (``infra/docker/Dockerfile``), pinned by digest. When set, a plain
+    Deployment's pods run ``signoff verify-model`` from it as an init container after the storage
+    initializer: the pod does not start unless the downloaded files digest to the signed model."""
     gpus: tuple[GpuProduct, ...]
     """GPU products the cluster offers; a contract's product must be one of them."""
     memory_headroom: Percent = Percent.parse("10%")

@@ -345,7 +345,8 @@ def _image_checks(
             )
         )
     # The serving container runs the image checked; init containers only images the policy names
-    # (KServe's storage initializer, which a plain Deployment runs itself).
+    # (KServe's storage initializer, which a plain Deployment runs itself, and the step image's
+    # verify-model).
     serving = sorted(
         {
             c.get("image", "")
@@ -354,7 +355,7 @@ def _image_checks(
             if cw.startswith("containers[")
         }
     )
-    known = {policy.spec.kserve.storage_initializer_image} - {None}
+    known = {policy.spec.kserve.storage_initializer_image, policy.spec.step_image} - {None}
     other = sorted(
         {f"{cw} {c.get('image', '')}" for _w, _m, spec in pods for cw, c in _containers(spec)
          if not cw.startswith("containers[") and c.get("image", "") not in known}

@@ -24,6 +24,14 @@ What is rendered (namespace from ``policy.spec.namespaces.<environment>``):
   account); KServe's credential injection does not happen here;
 * always a ``PodDisruptionBudget`` and a ``NetworkPolicy``.
 
+Model digest at start (Deployment mode, when the policy sets ``spec.step_image``): a second init
+container, ``verify-model``, runs ``signoff verify-model /mnt/models --digest <signed digest>`` from
+the step image after the storage initializer, on the same volume mounted read-only; the pod does
+not start unless the downloaded files are the signed model's. Not rendered into an
+InferenceService: KServe's pod webhook *appends* its storage initializer after the predictor's
+init containers (``pkg/webhook/admission/pod/storage_initializer_injector.go``,
+``CommonStorageInitialization``), so an init container there would run before the download.
+
 MLServer listens on 8080 (``http``; health ``/v2/health/ready`` and ``/v2/health/live``; probes
 name the port by number, as Knative requires) and serves Prometheus metrics on 8082 (``metrics``).
 
@@ -61,6 +69,7 @@ from contracts.model_uri import MODEL_NAME, VERSION
 from contracts.workload import WorkloadContract, canonical_json
 
 __all__ = [
+    "ANNOTATION_BUNDLE",
     "ANNOTATION_DEPLOYMENT_MODE",
     "ANNOTATION_DIGEST",
     "ANNOTATION_MODEL",
@@ -74,6 +83,7 @@ __all__ = [
     "PROTOCOL",
     "STORAGE_INITIALIZER",
     "STORAGE_SCHEMES",
+    "VERIFY_MODEL",
     "Manifests",
     "ModelRef",
     "containers",
@@ -89,11 +99,15 @@ ANNOTATION_MODEL = "signoff.dev/model"
 ANNOTATION_VERSION = "signoff.dev/model-version"
 ANNOTATION_DIGEST = "signoff.dev/model-digest"
 ANNOTATION_PROMOTION = "signoff.dev/promotion-record"
+ANNOTATION_BUNDLE = "signoff.dev/promotion-bundle"
+"""The signed promotion and what it rests on, for the admission webhook (``gates.admission_review``)."""
 LABEL_WORKLOAD = "signoff.dev/workload"
 ANNOTATION_DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
 KNATIVE_PROGRESS_DEADLINE = "serving.knative.dev/progress-deadline"
 CONTAINER_NAME = "kserve-container"
 STORAGE_INITIALIZER = "storage-initializer"
+VERIFY_MODEL = "verify-model"
+"""The init container that refuses to start a pod whose model files are not the signed ones."""
 MODEL_FORMAT = "mlflow"
 PROTOCOL = "v2"
 MLFLOW_RUNTIME_CLASS = "mlserver_mlflow.MLflowRuntime"
@@ -377,6 +391,30 @@ def _deployment_containers(
     return init, server
 
 
+def _verify_container(policy: ClusterPolicy, model: ModelRef) -> dict[str, Any] | None:
+    """The ``verify-model`` init container (after the storage initializer), or none without a step image.
+
+    ``signoff verify-model /mnt/models --digest <signed digest>`` from the policy's step image
+    recomputes the folder's digest with the ML gate's code and fails the pod unless it is the signed
+    subject's. It mounts the model volume read-only and needs no network and no credentials.
+    """
+    image = policy.spec.step_image
+    if image is None:
+        return None
+    _image(image)
+    return {
+        "name": VERIFY_MODEL,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["signoff"],
+        "args": ["verify-model", MODEL_DIR, "--digest", model.digest],
+        "resources": {"requests": {"cpu": "2", "memory": "256Mi"}, "limits": {"cpu": "2", "memory": "256Mi"}},
+        "securityContext": _restricted(),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [{"name": "model", "mountPath": MODEL_DIR, "readOnly": True}],
+    }
+
+
 def _pod_fields(
     contract: WorkloadContract, policy: ClusterPolicy, product: GpuProduct | None, workload: str
 ) -> dict[str, Any]:
@@ -541,6 +579,7 @@ def render(
         )
     else:
         init, server = _deployment_containers(contract, policy, model, image, product)
+        verify = _verify_container(policy, model)
         selector = _selector(workload)
         objects += [
             {
@@ -559,7 +598,7 @@ def render(
                         "metadata": {"labels": dict(labels), "annotations": dict(annotations)},
                         "spec": {
                             **pod,
-                            "initContainers": [init],
+                            "initContainers": [init, *([verify] if verify else [])],
                             "containers": [server],
                             "volumes": [tmp_volume, {"name": "model", "emptyDir": {}}],
                         },
@@ -692,34 +731,36 @@ def containers(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def with_promotion(manifests: Manifests, record_digest: str) -> Manifests:
+def with_promotion(manifests: Manifests, record_digest: str, bundle: str | None = None) -> Manifests:
     """The manifests with the promotion-record annotation on every serving object and its pods.
 
     Args:
         manifests: rendered manifests.
         record_digest: ``sha256:...`` digest of the signed promotion record.
+        bundle: the :data:`ANNOTATION_BUNDLE` value (``gates.admission_review.encode_bundle``): set
+            beside the record's digest, in the same places, when given.
 
     Returns:
         New manifests (the input is not changed).
     """
     if not _DIGEST.fullmatch(record_digest):
         raise InputError(f"record_digest: {record_digest!r} is not 'sha256:' and 64 lower-case hex digits")
+    stamp = {ANNOTATION_PROMOTION: record_digest, **({ANNOTATION_BUNDLE: bundle} if bundle else {})}
     objects = [copy.deepcopy(o) for o in manifests.objects]
     for obj in objects:
         kind = obj.get("kind")
         if kind == "InferenceService":
-            obj["metadata"].setdefault("annotations", {})[ANNOTATION_PROMOTION] = record_digest
-            obj["spec"]["predictor"].setdefault("annotations", {})[ANNOTATION_PROMOTION] = record_digest
+            obj["metadata"].setdefault("annotations", {}).update(stamp)
+            obj["spec"]["predictor"].setdefault("annotations", {}).update(stamp)
         elif kind == "Deployment":
-            obj["metadata"].setdefault("annotations", {})[ANNOTATION_PROMOTION] = record_digest
-            obj["spec"]["template"]["metadata"].setdefault("annotations", {})[ANNOTATION_PROMOTION] = (
-                record_digest
-            )
+            obj["metadata"].setdefault("annotations", {}).update(stamp)
+            obj["spec"]["template"]["metadata"].setdefault("annotations", {}).update(stamp)
     return Manifests(objects=tuple(objects))
 
 
 def without_promotion(manifests: Manifests) -> Manifests:
-    """The manifests with every promotion-record annotation removed (the inverse of :func:`with_promotion`).
+    """The manifests with every promotion annotation (record digest, bundle) removed (the inverse of
+    :func:`with_promotion`).
 
     The platform gate signs the manifests before promotion; the promotion step then adds the record's
     digest. Removing it again gives back exactly what the platform verdict signed.
@@ -735,4 +776,5 @@ def without_promotion(manifests: Manifests) -> Manifests:
             annotations = place.get("annotations")
             if isinstance(annotations, dict):
                 annotations.pop(ANNOTATION_PROMOTION, None)
+                annotations.pop(ANNOTATION_BUNDLE, None)
     return Manifests(objects=tuple(objects))

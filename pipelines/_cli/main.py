@@ -40,6 +40,9 @@ GROUPS: dict[str, _Group] = {
     "probe": _Group("pipelines._cli.probe", "measure a staging endpoint against the contract's SLOs"),
     "approve": _Group("pipelines._cli.approve", "sign the ML team's manual promotion approval"),
     "verify": _Group("pipelines._cli.verify", "verify signed verdicts: who signed what, does it hold"),
+    "verify-model": _Group(
+        "pipelines._cli.verify_model", "refuse to serve a model folder whose digest is not the signed one"
+    ),
     "promote": _Group("pipelines._cli.registry", "move the production alias once every verdict verifies"),
     "rollback": _Group("pipelines._cli.registry", "move the production alias back, with a signed record"),
     "audit": _Group("pipelines._cli.registry", "show each alias, its promotion record and the history"),

@@ -368,8 +368,8 @@ def test_plain_deployment_downloads_with_kserves_storage_initializer_and_serves_
     c = contract("recsys-ranker")
     (dep,) = render(c, policy(), model_for(c), IMAGE, mode=ServingMode.DEPLOYMENT).by_kind("Deployment")
     pod = dep["spec"]["template"]["spec"]
-    (init,) = pod["initContainers"]
-    assert init["name"] == "storage-initializer"
+    init, verify = pod["initContainers"]  # the download, then the digest check (test_verify_model.py)
+    assert init["name"] == "storage-initializer" and verify["name"] == "verify-model"
     assert init["image"] == policy().spec.kserve.storage_initializer_image
     assert init["args"] == ["s3://models/recsys-ranker/7/artifacts", "/mnt/models"]
     (server,) = pod["containers"]
