@@ -212,7 +212,8 @@ def rollback_decisions(contract: WorkloadContract, payload: Any) -> list[AlertDe
     for alert in payload["alerts"]:
         if not isinstance(alert, dict):
             raise ValueError("not an Alertmanager notification: an alert is not an object")
-        labels = alert.get("labels") or {}
+        labels = alert.get("labels")
+        labels = {} if labels is None else labels
         if not isinstance(labels, dict):
             raise ValueError("not an Alertmanager notification: an alert's labels are not an object")
         name, signal = str(labels.get("alertname", "")), str(labels.get("signal", ""))

@@ -32,8 +32,11 @@ sys.exit(rc)
         ["--help"],
         ["contract", "--help"],
         ["contract", "check", str(EXAMPLE), str(EXAMPLE.with_suffix(".md"))],
+        ["listen", "--help"],
+        ["listen", "mlflow", "--help"],
+        ["listen", "alertmanager", "--help"],
     ],
-    ids=["help", "contract-help", "contract-check"],
+    ids=["help", "contract-help", "contract-check", "listen-help", "listen-mlflow-help", "listen-am-help"],
 )
 def test_no_heavy_module_in_sys_modules(argv: list[str]) -> None:
     proc = subprocess.run(
