@@ -115,6 +115,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="refuse deliveries whose timestamp is further than this from now (default 5m)",
     )
+    ml.add_argument(
+        "--argo-token-file",
+        type=Path,
+        metavar="FILE",
+        help="read the Argo Server bearer token from FILE at each submission (a projected, rotating "
+        "service-account token); instead of --token",
+    )
     from pipelines._cli import submit
 
     submit.configure(ml)
@@ -335,8 +342,11 @@ def run_mlflow(ns: argparse.Namespace) -> int:
                 return 200, {"ignored": request}
             out = io.StringIO()
             try:
+                run_ns = _with_model(ns, request.model_uri)
+                if ns.argo_token_file:
+                    run_ns.token = _read_secret(ns.argo_token_file, "--argo-token-file")
                 with redirect_stdout(out):
-                    code = submit.run(_with_model(ns, request.model_uri))
+                    code = submit.run(run_ns)
             except errors.TemporaryError as exc:
                 seen.pop(delivery, None)  # MLflow re-sends on 5xx: let that one through
                 _log.error("submitting %s failed, retrying may help: %s", request.model_uri, exc)
