@@ -166,6 +166,12 @@ class RollbackListener:
                     "roll back between; a human decides",
                 )
             target = back
+            if self.serving is not None and self.registry.promoted_manifests(name, target) is None:
+                return record(
+                    "refused",
+                    f"{name} version {target} has no promoted manifests kept with it: serving could not "
+                    "follow the alias, so nothing was moved; a human decides",
+                )
             digest = self.registry.version_digest(name, target)
             if digest is None:
                 return record("refused", f"{name} version {target} has no ML-artifact verdict")

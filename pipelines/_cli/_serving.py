@@ -33,6 +33,16 @@ def add_options(parser: argparse.ArgumentParser, *, rollback: bool) -> None:
         parser.add_argument("--poll", type=float, default=2.0, help=argparse.SUPPRESS)
 
 
+def precheck(ns: argparse.Namespace, registry: Registry, name: str, version: str) -> None:
+    """Before the alias moves: with ``--namespace``, the target must have promoted manifests kept."""
+    if ns.namespace and registry.promoted_manifests(name, version) is None:
+        raise errors.InputError(
+            f"--namespace: {name} version {version} has no promoted manifests kept with it (the promotion "
+            "step, or `signoff deploy --model`, keeps them), so serving cannot follow; nothing was changed. "
+            "Roll back the alias alone (without --namespace) and deploy that version's manifests yourself"
+        )
+
+
 def move(ns: argparse.Namespace, registry: Registry, name: str, version: str) -> int:
     """After the alias moved: move serving (when ``--namespace``); the exit code."""
     if not ns.namespace:

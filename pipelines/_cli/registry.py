@@ -259,6 +259,9 @@ def run_rollback(ns: argparse.Namespace) -> int:
         raise InputError(
             f"{name} version {target} has no ML-artifact verdict: it was never promoted by signoff"
         )
+    from pipelines._cli import _serving
+
+    _serving.precheck(ns, registry, name, str(target))
     now = datetime.now(UTC)
     check = Check(
         id="rollback.decided",
@@ -298,8 +301,6 @@ def run_rollback(ns: argparse.Namespace) -> int:
     print(
         f"ROLLED BACK: {name} production {result.from_version} -> {result.to_version} by {team}: {ns.reason}"
     )
-    from pipelines._cli import _serving
-
     return _serving.move(ns, registry, name, result.to_version)
 
 

@@ -392,3 +392,72 @@ def test_out_of_order_resolved_before_firing_does_nothing_and_bad_token_is_401(s
     status, doc = _post(url, {"not": "alertmanager"})
     assert status == 400 and "alerts" in doc["error"]
     assert stack.registry.aliases(MODEL) == before
+
+
+def test_an_interrupted_rollback_episode_is_resumed_not_repeated(stack: Stack) -> None:
+    """The listener died after moving the alias (episode left ``rolling-back``): the next
+    notification of that episode completes it without a second rollback."""
+    from components.listen import RollbackListener
+
+    v1, v2 = stack.versions
+    assert stack.registry.aliases(MODEL)["production"] == v1  # after the first test's rollback
+    alert = {
+        "status": "firing",
+        "startsAt": "2026-12-03T05:00:00Z",
+        "fingerprint": "77aa",
+        "labels": {
+            "alertname": "SignoffAccuracyDrift",
+            "signal": "accuracy_drift",
+            "workload": stack.contract.name,
+        },
+    }
+    from gates import listen
+
+    episode = listen.episode_key(alert)
+    stack.registry.record_alert_episode(MODEL, episode, {"state": "rolling-back", "from": v2, "to": v1})
+    listener = RollbackListener(
+        [stack.contract], stack.trust, keys.load_private_key(stack.key_files[ML]), stack.registry, None
+    )
+    [outcome] = listener.handle({"alerts": [alert]})
+    assert outcome.action == "rolled-back" and (outcome.figures["from"], outcome.figures["to"]) == (v2, v1)
+    assert (stack.registry.alert_episode(MODEL, episode) or {})["state"] == "rolled-back"
+    assert len([h for h in stack.registry.audit(MODEL).history if h.kind == "rollback"]) == 1
+
+
+def test_rollback_with_namespace_refuses_before_anything_when_serving_cannot_follow(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipelines._cli.main import main as signoff
+
+    v1, v2 = stack.versions
+    before = (stack.registry.aliases(MODEL), [h.id for h in stack.registry.audit(MODEL).history])
+    rc = signoff(
+        [
+            "rollback",
+            MODEL,
+            "--to",
+            v2,
+            "--reason",
+            "quality",
+            "--problem",
+            "quality",
+            "--contract",
+            str(stack.contract_file),
+            "--trust",
+            str(stack.trust_file),
+            "--key",
+            str(stack.key_files[ML]),
+            "--tracking-uri",
+            stack.mlflow_url,
+            "--namespace",
+            "ml-prod",
+            "--kubeconfig",
+            str(stack.root / "none"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert (
+        rc == 2 and f"version {v2} has no promoted manifests kept with it" in err and "Traceback" not in err
+    )
+    assert (stack.registry.aliases(MODEL), [h.id for h in stack.registry.audit(MODEL).history]) == before
+    assert stack.registry.aliases(MODEL)["production"] == v1
