@@ -217,7 +217,9 @@ def test_manual_rollback_reapplies_the_previous_versions_manifests_and_waits_unt
     )
     out = capsys.readouterr().out
     assert rc == 0, out
-    print(f"figure: manual rollback, alias and serving moved and ready in {time.monotonic() - started:.1f}s")
+    with capsys.disabled():
+        took = time.monotonic() - started
+        print(f"figure: manual rollback, alias and serving moved and ready in {took:.1f}s")
     assert f"ready     Deployment/{w.contract.name} serves version {v1}" in out
     assert w.registry.aliases(w.model)["production"] == v1
     obj = kube.get_serving("Deployment", w.contract.name, NS, client=w.client)
