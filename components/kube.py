@@ -99,6 +99,7 @@ __all__ = [
     "KubeClient",
     "apply",
     "get_serving",
+    "is_ready",
     "load_client",
     "pods_cold_start",
     "serving_problems",
@@ -479,6 +480,11 @@ def _is_ready(kind: str, obj: dict[str, Any]) -> bool:
         and int(status.get("updatedReplicas") or 0) >= want
         and int(status.get("readyReplicas") or 0) >= want
     )
+
+
+def is_ready(obj: dict[str, Any]) -> bool:
+    """Whether a serving object, as one ``GET`` returned it, is ready (what :func:`wait_ready` waits for)."""
+    return _is_ready(str(obj.get("kind")), obj)
 
 
 def wait_ready(

@@ -1367,6 +1367,46 @@ class Registry:
                 )
         return AuditReport(name, tuple(reports), tuple(history), verified=trust is not None)
 
+    # ----------------------------------------------------------------------------- serving, alerts
+    # (kept with the registry so that every replica of a listener, and `signoff audit`, read the same)
+
+    def store_manifests(self, name: str, version: str, text: str) -> str:
+        """Keep the deployable manifests of a promoted version (what a rollback re-applies).
+
+        Returns:
+            Their ``sha256:`` digest (tag ``signoff.manifests.digest``).
+        """
+        data = text.encode("utf-8")
+        self._put(name, str(version), f"{TAG}manifests", data)
+        return digest_bytes(data)
+
+    def promoted_manifests(self, name: str, version: str) -> str | None:
+        """The deployable manifests kept with the version at promotion, or None."""
+        raw = self._get(self._tags(name, str(version)), f"{TAG}manifests")
+        if raw is None:
+            return None
+        return raw.decode("utf-8")
+
+    def record_serving(self, name: str, record: Mapping[str, Any]) -> None:
+        """Remember what serving was last moved to (tag ``signoff.serving`` of the registered model)."""
+        self._set_model_tag(name, f"{TAG}serving", json.dumps(dict(record), sort_keys=True))
+
+    def serving_record(self, name: str) -> dict[str, Any] | None:
+        """What :meth:`record_serving` last kept, or None."""
+        raw = dict(self._model(name).tags or {}).get(f"{TAG}serving")
+        return json.loads(raw) if raw else None
+
+    def alert_episode(self, name: str, episode: str) -> dict[str, Any] | None:
+        """What a listener recorded for one alert episode (``gates.listen.episode_key``), or None."""
+        raw = dict(self._model(name).tags or {}).get(f"{TAG}alert.{episode}")
+        return json.loads(raw) if raw else None
+
+    def record_alert_episode(self, name: str, episode: str, record: Mapping[str, Any]) -> None:
+        """Record how a listener handled one alert episode (tag ``signoff.alert.<episode>``)."""
+        if not re.fullmatch(r"[0-9a-f]{8,64}", episode):
+            raise errors.InputError(f"alert episode {episode!r} is not a hex key")
+        self._set_model_tag(name, f"{TAG}alert.{episode}", json.dumps(dict(record), sort_keys=True))
+
     def _record_valid(
         self,
         name: str,

@@ -772,6 +772,8 @@ def promotion_step(
             )
             out.mkdir(parents=True, exist_ok=True)
             (out / "deployable-manifests.yaml").write_text(deployable.to_yaml(), encoding="utf-8")
+            # kept with the version too: a later rollback to it re-applies exactly these
+            registry.store_manifests(model_name, model_version, deployable.to_yaml())
     return _finish(_write_outputs(out, verdict, envelope, extra=extra))
 
 

@@ -3,7 +3,7 @@
 ::
 
     signoff deploy MANIFESTS.yaml --namespace NS [--kubeconfig F --context C --dry-run
-                   --wait --deadline 10m --production]
+                   --wait --deadline 10m --production --model models:/NAME/VERSION]
 
 What the ``signoff-deployer`` service account runs in the cluster after promotion (it alone may
 write serving objects in production; ``infra/base/rbac.yaml``). Reads a multi-document YAML of
@@ -59,6 +59,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="how long --wait waits: 90s, 10m (default)",
     )
     parser.add_argument("--poll", type=float, default=2.0, metavar="SECONDS", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--model",
+        metavar="models:/NAME/VERSION",
+        help="the promoted version these manifests serve: once ready, keep them with it in MLflow (what "
+        "`signoff rollback --namespace` re-applies) and record serving",
+    )
+    parser.add_argument(
+        "--tracking-uri", metavar="URI", help="MLflow for --model; default: $MLFLOW_TRACKING_URI"
+    )
     parser.set_defaults(func=run)
 
 
@@ -108,6 +117,14 @@ def run(ns: argparse.Namespace) -> int:
     if ns.poll <= 0:
         raise errors.InputError("--poll: must be a positive number of seconds")
     objects = _read(ns.manifests)
+    if ns.model:
+        from contracts.model_uri import parse_model_uri
+
+        parse_model_uri(ns.model)  # before anything is applied
+        if not ns.wait or ns.dry_run:
+            raise errors.InputError(
+                "--model: keeps the manifests of a deployment that became ready: add --wait"
+            )
     serving = [o for o in objects if o.get("kind") in ("InferenceService", "Deployment")]
     if ns.wait and not serving:
         raise errors.InputError(
@@ -141,4 +158,37 @@ def run(ns: argparse.Namespace) -> int:
         return 1
     print(f"ready     {kind}/{name} after {seconds:.1f}s")
     print(f"url       {kube.staging_url(kind, name, ns.namespace, client=client)}")
+    if ns.model:
+        _keep(ns, objects, kind, name, seconds)
     return 0
+
+
+def _keep(
+    ns: argparse.Namespace, objects: list[dict[str, Any]], kind: str, name: str, seconds: float
+) -> None:
+    """Keep the applied manifests with the promoted version and record what serves."""
+    import yaml
+
+    from components.mlflow_registry import Registry
+    from contracts.model_uri import parse_model_uri
+    from gates.render import ANNOTATION_PROMOTION
+
+    ref = parse_model_uri(ns.model)
+    model, version = ref.name, str(ref.version)
+    target = next(o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name)
+    registry = Registry(ns.tracking_uri)
+    registry.store_manifests(model, str(version), yaml.safe_dump_all(objects, sort_keys=False))
+    registry.record_serving(
+        model,
+        {
+            "version": str(version),
+            "namespace": ns.namespace,
+            "kind": kind,
+            "name": name,
+            "promotion_record": (target["metadata"].get("annotations") or {}).get(ANNOTATION_PROMOTION),
+            "why": "deploy",
+            "state": "ready",
+            "ready_after_s": round(seconds, 3),
+        },
+    )
+    print(f"kept      the manifests with {model} version {version} (a rollback to it re-applies them)")

@@ -47,6 +47,9 @@ GROUPS: dict[str, _Group] = {
     "rollback": _Group("pipelines._cli.registry", "move the production alias back, with a signed record"),
     "audit": _Group("pipelines._cli.registry", "show each alias, its promotion record and the history"),
     "report": _Group("pipelines._cli.report", "one self-contained HTML page: gates, signers, probe, history"),
+    "listen": _Group(
+        "pipelines._cli.listen", "webhook receivers: MLflow (submit the pipeline), Alertmanager (rollback)"
+    ),
     "deploy": _Group("pipelines._cli.deploy", "apply promoted manifests to a cluster and wait until ready"),
     "compile": _Group("pipelines._cli.compile", "compile the gated-promotion pipeline for KFP or Argo"),
     "submit": _Group("pipelines._cli.submit", "submit the pipeline to a KFP or Argo server"),

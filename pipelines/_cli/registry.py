@@ -221,6 +221,9 @@ def configure_rollback(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--production-alias", default="production", metavar="ALIAS")
     parser.add_argument("--rollback-alias", default="previous", metavar="ALIAS")
     _tracking(parser)
+    from pipelines._cli import _serving
+
+    _serving.add_options(parser, rollback=True)
     parser.set_defaults(func=run_rollback)
 
 
@@ -256,6 +259,9 @@ def run_rollback(ns: argparse.Namespace) -> int:
         raise InputError(
             f"{name} version {target} has no ML-artifact verdict: it was never promoted by signoff"
         )
+    from pipelines._cli import _serving
+
+    _serving.precheck(ns, registry, name, str(target))
     now = datetime.now(UTC)
     check = Check(
         id="rollback.decided",
@@ -295,7 +301,7 @@ def run_rollback(ns: argparse.Namespace) -> int:
     print(
         f"ROLLED BACK: {name} production {result.from_version} -> {result.to_version} by {team}: {ns.reason}"
     )
-    return 0
+    return _serving.move(ns, registry, name, result.to_version)
 
 
 # --------------------------------------------------------------------------------------------- audit
@@ -306,16 +312,29 @@ def configure_audit(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="registered model name")
     parser.add_argument("--trust", type=Path, metavar="FILE", help="verify every stored envelope against it")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--production-alias", default="production", metavar="ALIAS")
     _tracking(parser)
+    from pipelines._cli import _serving
+
+    _serving.add_options(parser, rollback=False)
     parser.set_defaults(func=run_audit)
 
 
 def run_audit(ns: argparse.Namespace) -> int:
     """Print the audit; exit 0 when every alias is backed by a valid signoff record, 1 otherwise."""
+    from pipelines._cli import _serving
+
     trust = _trust(ns.trust) if ns.trust else None
-    report = _registry(ns).audit(ns.model, trust)
+    registry = _registry(ns)
+    report = registry.audit(ns.model, trust)
+    serving = _serving.state(ns, registry, ns.model, ns.production_alias)
     if ns.json:
-        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+        doc = report.to_json()
+        if serving is not None:
+            doc["serving"] = serving.to_json()
+        print(json.dumps(doc, indent=2, sort_keys=True))
     else:
         print(report.to_text())
-    return 0 if report.ok else 1
+        if serving is not None:
+            print(serving.to_text())
+    return 0 if report.ok and (serving is None or serving.matches) else 1

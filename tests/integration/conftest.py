@@ -70,6 +70,11 @@ class MlflowServer:
         # A Fernet key (32 url-safe base64 bytes), fixed so a restart reads the same store; tests only.
         test_key = base64.urlsafe_b64encode(b"signoff-tests-only-not-secret-32").decode()
         env.setdefault("MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY", test_key)
+        # Webhooks to the listener under test on loopback: MLflow allows only https to public
+        # addresses by default, and caches the webhook list for 60 s.
+        env.setdefault("MLFLOW_WEBHOOK_ALLOWED_SCHEMES", "http,https")
+        env.setdefault("MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS", "true")
+        env.setdefault("MLFLOW_WEBHOOK_CACHE_TTL", "1")
         env.pop("MLFLOW_TRACKING_URI", None)
         # No job runner: it starts a dozen huey worker processes the registry tests never use.
         env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"

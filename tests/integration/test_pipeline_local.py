@@ -157,6 +157,9 @@ def test_passing_path_promotes_with_every_owner_signature(
     deployable = (result.run_dir / "promotion" / "deployable_manifests").read_text(encoding="utf-8")
     envelope_digest = digest_bytes(result.gates[3].envelope_path.read_bytes())
     assert f"signoff.dev/promotion-record: {envelope_digest}" in deployable
+    # kept with the version too: what a rollback to it re-applies
+    kept = mlflow_registry.Registry(mlflow_server.url).promoted_manifests(model, version)
+    assert kept == deployable
     assert not (result.run_dir / "deploy").exists(), "a local run never deploys"
     # The local server's log is kept in the run's folder, as the SRE task's server_log artifact.
     served = (result.run_dir / "sre-readiness" / "server_log" / "mlflow-models-serve.log").read_text("utf-8")

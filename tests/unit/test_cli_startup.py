@@ -33,8 +33,19 @@ sys.exit(rc)
         ["contract", "--help"],
         ["contract", "check", str(EXAMPLE), str(EXAMPLE.with_suffix(".md"))],
         ["drift", str(EXAMPLE), "--namespace", "ml-prod", "--model-version", "1", "--accuracy-drift", "0.01"],
+        ["listen", "--help"],
+        ["listen", "mlflow", "--help"],
+        ["listen", "alertmanager", "--help"],
     ],
-    ids=["help", "contract-help", "contract-check", "drift"],
+    ids=[
+        "help",
+        "contract-help",
+        "contract-check",
+        "drift",
+        "listen-help",
+        "listen-mlflow-help",
+        "listen-am-help",
+    ],
 )
 def test_no_heavy_module_in_sys_modules(argv: list[str]) -> None:
     proc = subprocess.run(
