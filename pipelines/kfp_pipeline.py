@@ -23,26 +23,14 @@ the recommended way to deploy. Local runs (``kfp.local``) never deploy.
 
 from typing import Any
 
-PIPELINE_NAME = "signoff-gated-promotion"
-PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
-"""A placeholder, not a real image digest: no step image is published from here."""
-DEFAULT_STEP_IMAGE = f"ghcr.io/signoff-dev/signoff-step@{PLACEHOLDER_DIGEST}"
-"""The step image compiled in by default (``infra/docker/Dockerfile``), pinned by digest. The digest
-is the all-zero PLACEHOLDER (nothing can pull it): build and push the Dockerfile, then compile with
-``signoff compile --image REGISTRY/signoff-step@sha256:<the pushed digest>``."""
-KEY_SECRETS = {"ml": "signoff-key-ml", "platform": "signoff-key-platform", "sre": "signoff-key-sre"}
-"""Owner role -> the Secret holding that owner's private key (``key.pem``)."""
-KEY_MOUNT = "/var/run/signoff/keys"
-SRE_POD_LABEL = ("signoff.dev/step", "sre")
-"""The SRE task's pod label: ``infra/base/network-policies.yaml`` lets only pods with it reach the
-staging serving pods (the live probe). No other task carries it."""
+from components.steps import spec
+from pipelines.images import DEFAULT_STEP_IMAGE, PLACEHOLDER_DIGEST, placeholder_note
 
+PIPELINE_NAME = "signoff-gated-promotion"
 __all__ = [
     "DEFAULT_STEP_IMAGE",
-    "KEY_SECRETS",
     "PIPELINE_NAME",
     "PLACEHOLDER_DIGEST",
-    "SRE_POD_LABEL",
     "build_pipeline",
     "compile_pipeline",
     "placeholder_note",
@@ -63,11 +51,25 @@ def build_pipeline(image: str = DEFAULT_STEP_IMAGE) -> Any:
     from components import kfp_components
 
     c = kfp_components.make_components(image)
+    tasks: dict[str, Any] = {}
 
-    def gate(task: Any, role: str, display: str) -> Any:
+    def add(step: spec.StepSpec, given: dict[str, Any]) -> Any:
+        """One task of ``step``, wired as the spec says: parameters, upstream outputs, key, labels."""
+        component = getattr(c, step.name.replace("-", "_"))
+        arguments = {p.replace("-", "_"): given[p.replace("-", "_")] for p in step.params}
+        arguments |= {i.name: tasks[i.step].outputs[i.output] for i in step.inputs}
+        task = component(**arguments)
         task.set_caching_options(False)
-        task.set_display_name(display)
-        kubernetes.use_secret_as_volume(task, secret_name=KEY_SECRETS[role], mount_path=f"{KEY_MOUNT}/{role}")
+        task.set_display_name(step.display)
+        if step.owner is not None:
+            kubernetes.use_secret_as_volume(
+                task,
+                secret_name=spec.key_secret(step.owner),
+                mount_path=spec.key_mount(step.owner),
+            )
+        for key, value in step.labels.items():
+            kubernetes.add_pod_label(task, key, value)
+        tasks[step.name] = task
         return task
 
     @dsl.pipeline(
@@ -94,89 +96,15 @@ def build_pipeline(image: str = DEFAULT_STEP_IMAGE) -> Any:
         production_namespace: str = "ml-prod",
         deploy_deadline: str = "10m",
     ) -> None:
-        summary = c.run_summary(
-            model_name=model_name,
-            model_version=model_version,
-            trust_policy=trust_policy,
-            mlflow_tracking_uri=mlflow_tracking_uri,
-        )
-        summary.set_caching_options(False)
-        summary.set_display_name("run summary")
+        # The signature is what KFP types (tests/unit/test_step_spec.py checks it against the spec).
+        given = dict(locals())
+        summary = add(spec.step("run-summary"), given)
         with dsl.ExitHandler(summary, name="gates"):
-            ml = gate(
-                c.ml_artifact(
-                    model_name=model_name,
-                    model_version=model_version,
-                    contract=contract,
-                    cluster_policy=cluster_policy,
-                    mlflow_tracking_uri=mlflow_tracking_uri,
-                    artifact_store=artifact_store,
-                ),
-                "ml",
-                "ML: model artifact",
-            )
-            pf = gate(
-                c.platform(
-                    contract=contract,
-                    cluster_policy=cluster_policy,
-                    trust_policy=trust_policy,
-                    image=image,
-                    mlflow_tracking_uri=mlflow_tracking_uri,
-                    ml_envelope=ml.outputs["envelope"],
-                    model_ref=ml.outputs["model_ref"],
-                ),
-                "platform",
-                "Platform: serving template",
-            )
-            sre = gate(
-                c.sre_readiness(
-                    contract=contract,
-                    cluster_policy=cluster_policy,
-                    trust_policy=trust_policy,
-                    image=image,
-                    staging_url=staging_url,
-                    probe_seconds=probe_seconds,
-                    first_release=first_release,
-                    mlflow_tracking_uri=mlflow_tracking_uri,
-                    platform_envelope=pf.outputs["envelope"],
-                    model_ref=ml.outputs["model_ref"],
-                ),
-                "sre",
-                "SRE: production readiness",
-            )
-            kubernetes.add_pod_label(sre, *SRE_POD_LABEL)
-            promote = gate(
-                c.promotion(
-                    model_name=model_name,
-                    model_version=model_version,
-                    contract=contract,
-                    trust_policy=trust_policy,
-                    mlflow_tracking_uri=mlflow_tracking_uri,
-                    ml_envelope=ml.outputs["envelope"],
-                    platform_envelope=pf.outputs["envelope"],
-                    sre_envelope=sre.outputs["envelope"],
-                    manifests=pf.outputs["manifests"],
-                ),
-                "ml",
-                "ML: promotion",
-            )
-            rollback = c.rollback_check(
-                model_name=model_name,
-                model_version=model_version,
-                contract=contract,
-                mlflow_tracking_uri=mlflow_tracking_uri,
-                promotion_envelope=promote.outputs["envelope"],
-            )
-            rollback.set_caching_options(False)
-            rollback.set_display_name("rollback check")
+            for step in spec.STEPS:
+                if step.name not in ("run-summary", "deploy"):
+                    add(step, given)
             with dsl.If(deploy == True, name="deploy"):  # noqa: E712 (a KFP condition, not a Python test)
-                rollout = c.deploy(
-                    deployable_manifests=promote.outputs["deployable_manifests"],
-                    namespace=production_namespace,
-                    deadline=deploy_deadline,
-                )
-                rollout.set_caching_options(False)
-                rollout.set_display_name("Deployer: production rollout")
+                add(spec.step("deploy"), given)
 
     return gated_promotion
 
@@ -196,12 +124,3 @@ def compile_pipeline(image: str, path: str) -> None:
     if PLACEHOLDER_DIGEST in image:
         target = Path(path)
         target.write_text(placeholder_note(image) + target.read_text(encoding="utf-8"), encoding="utf-8")
-
-
-def placeholder_note(image: str) -> str:
-    """The comment heading a compiled file whose step image has the PLACEHOLDER digest."""
-    return (
-        f"# PLACEHOLDER step image digest: {image} names no published image.\n"
-        "# Build infra/docker/Dockerfile, push it, and recompile with\n"
-        "#   signoff compile --engine kfp|argo --image REGISTRY/signoff-step@sha256:<pushed digest>\n"
-    )

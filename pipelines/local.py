@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from components import procenv
+from components.steps import spec
 from contracts import errors, model_uri
 from contracts.trust import Gate, TrustPolicy
 from contracts.workload import WorkloadContract
@@ -56,11 +57,8 @@ proxies its artifacts (``mlflow-artifacts:/...``), which no serving pod can fetc
 read the same store from object storage or a volume. Locally nothing applies the manifests."""
 LOCAL_STEP_IMAGE = "python:3.11-slim"
 """Base image name compiled into the local run's components (the subprocess runner ignores it)."""
-GATE_TASKS: tuple[tuple[Gate, str], ...] = (
-    (Gate.ML_ARTIFACT, "ml-artifact"),
-    (Gate.PLATFORM, "platform"),
-    (Gate.SRE_READINESS, "sre-readiness"),
-    (Gate.PROMOTION, "promotion"),
+GATE_TASKS: tuple[tuple[Gate, str], ...] = tuple(
+    (s.gate, s.name) for s in spec.gate_steps() if s.gate is not None
 )
 """Each gate and the KFP task that decides it, in pipeline order."""
 

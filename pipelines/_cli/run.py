@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+from components.steps import spec
 from contracts import errors
 
 
@@ -31,7 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="folder with ml.pem, platform.pem, sre.pem (default $SIGNOFF_KEYS_DIR)",
     )  # fmt: skip
     parser.add_argument(
-        "--staging-url", default="local", metavar="URL|local",
+        "--staging-url", default=spec.param("staging-url").default, metavar="URL|local",
         help="endpoint the SRE step probes; 'local' serves the version here (default)",
     )  # fmt: skip
     parser.add_argument(
@@ -45,7 +46,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="MLflow's artifact store as a cluster reads it, for the rendered storage URI (default pvc://mlflow-artifacts)",
     )  # fmt: skip
     parser.add_argument(
-        "--probe-seconds", type=float, default=10.0, help="how long SRE loads the endpoint (10)"
+        "--probe-seconds",
+        type=float,
+        default=spec.param("probe-seconds").default,
+        help="how long SRE loads the endpoint (10)",
     )
     parser.add_argument(
         "--first-release", action="store_true",

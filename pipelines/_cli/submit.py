@@ -17,6 +17,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from components.steps import spec
 from contracts import errors
 
 
@@ -35,7 +36,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--artifact-store", default="", metavar="URI", help="MLflow's artifact store as the cluster reads it"
     )
-    parser.add_argument("--probe-seconds", type=float, default=10.0, help="how long SRE loads the endpoint")
+    parser.add_argument(
+        "--probe-seconds",
+        type=float,
+        default=spec.param("probe-seconds").default,
+        help="how long SRE loads the endpoint",
+    )
     parser.add_argument(
         "--first-release", action="store_true",
         help="declare that the model has no earlier production version (else SRE needs a rollback target)",
@@ -79,18 +85,14 @@ def _params(ns: argparse.Namespace) -> dict[str, str]:
         "image": ns.image,
         "staging-url": ns.staging_url,
         "artifact-store": ns.artifact_store,
-        "probe-seconds": str(ns.probe_seconds),
-        "first-release": "true" if ns.first_release else "false",
+        "probe-seconds": spec.param("probe-seconds").text(ns.probe_seconds),
+        "first-release": spec.param("first-release").text(ns.first_release),
     }
 
 
 def _kfp_value(name: str, value: str) -> str | float | bool:
     """A parameter as the KFP pipeline types it (Argo takes every parameter as a string)."""
-    if name == "probe-seconds":
-        return float(value)
-    if name == "first-release":
-        return value == "true"
-    return value
+    return spec.param(name).typed(value)
 
 
 def _kfp(ns: argparse.Namespace, params: dict[str, str]) -> int:

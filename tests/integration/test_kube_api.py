@@ -583,13 +583,13 @@ def test_sre_step_cluster_target_waits_for_ready_then_probes_its_url(
     api: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``kserve://ml-staging/NAME``: the SRE step polls until Ready and probes the status URL."""
-    from components import steps
+    from components.steps import sre_readiness
 
     monkeypatch.setenv("KUBECONFIG", str(_kubeconfig(tmp_path, api.url)))
     url = "https://recsys-ranker-v2.ml-staging.example.com"
     api.script("GET", ISVC, (200, _isvc("False")), (200, _isvc("True", url=url)))
     target = f"kserve://ml-staging/{NAME}"
-    with steps._endpoint(target, "models:/recsys-ranker/7", "http://unused", deadline_s=30) as (
+    with sre_readiness._endpoint(target, "models:/recsys-ranker/7", "http://unused", deadline_s=30) as (
         got,
         launched_at,
         alive,
@@ -604,12 +604,14 @@ def test_sre_step_cluster_target_waits_for_ready_then_probes_its_url(
 def test_sre_step_cluster_target_never_ready_yields_no_url_at_the_deadline(
     api: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from components import steps
+    from components.steps import sre_readiness
 
     monkeypatch.setenv("KUBECONFIG", str(_kubeconfig(tmp_path, api.url)))
     api.script("GET", ISVC, (200, _isvc("False")))
     started = time.monotonic()
-    with steps._endpoint(f"kserve://ml-staging/{NAME}", "models:/m/1", "http://unused", deadline_s=2) as (
+    with sre_readiness._endpoint(
+        f"kserve://ml-staging/{NAME}", "models:/m/1", "http://unused", deadline_s=2
+    ) as (
         got,
         _,
         _,
@@ -631,6 +633,6 @@ def test_sre_step_cluster_target_never_ready_yields_no_url_at_the_deadline(
     ],
 )
 def test_cluster_target_spelling(value: str, expected: tuple[str, str, str] | None) -> None:
-    from components import steps
+    from components.steps import sre_readiness
 
-    assert steps.cluster_target(value) == expected
+    assert sre_readiness.cluster_target(value) == expected
