@@ -822,6 +822,17 @@ class Registry:
                 out[gate] = env
         return out
 
+    def download_uri(self, name: str, version: str) -> str:
+        """Where MLflow says the version's files are (``mlflow-artifacts:/...``, ``s3://...``)."""
+        return str(
+            self._call(
+                f"download location of model {name!r} version {version}",
+                self.client.get_model_version_download_uri,
+                name,
+                str(version),
+            )
+        )
+
     def aliases(self, name: str) -> dict[str, str]:
         """The registered model's aliases: alias -> version."""
         return self._aliases(name)

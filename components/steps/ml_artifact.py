@@ -36,7 +36,7 @@ def _storage_uri(registry: Any, name: str, version: str, artifact_store: str) ->
     """
     from urllib.parse import urlparse
 
-    location = str(registry.client.get_model_version_download_uri(name, version))
+    location = registry.download_uri(name, version)  # through the retry wrapper: an outage exits 3
     parsed = urlparse(location)
     if artifact_store and parsed.scheme == "mlflow-artifacts":  # mlflow-artifacts:/PATH or ://host:port/PATH
         return f"{artifact_store.rstrip('/')}/{parsed.path.lstrip('/')}"

@@ -143,16 +143,12 @@ def test_step_process_without_an_mlflow_uri_says_how_to_give_one(tmp_path: Path)
 
 
 def test_storage_uri_maps_mlflow_proxied_artifacts_onto_the_store_the_cluster_reads() -> None:
-    class _Client:
+    class _Registry:  # only the download location matters here; the real registry is integration-tested
         def __init__(self, location: str) -> None:
             self.location = location
 
-        def get_model_version_download_uri(self, name: str, version: str) -> str:
+        def download_uri(self, name: str, version: str) -> str:
             return self.location
-
-    class _Registry:  # only the download location matters here; the real registry is integration-tested
-        def __init__(self, location: str) -> None:
-            self.client = _Client(location)
 
     proxied = _Registry("mlflow-artifacts:/1/models/m-123/artifacts")
     assert (
@@ -166,6 +162,21 @@ def test_storage_uri_maps_mlflow_proxied_artifacts_onto_the_store_the_cluster_re
         _common._model_ref(
             {"name": "m", "version": "1", "storage_uri": "mlflow-artifacts:/1/x", "digest": SUBJECT.digest}
         )
+
+
+def test_storage_uri_goes_through_the_retry_wrapper_so_an_mlflow_outage_is_retryable() -> None:
+    import socket
+
+    from components.mlflow_registry import Registry
+
+    with socket.socket() as s:  # a port nothing listens on: MLflow is down (a real refusal)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    registry = Registry(f"http://127.0.0.1:{port}", attempts=2, backoff_s=0.01)
+    with pytest.raises(errors.TemporaryError, match="download location") as info:
+        ml_artifact._storage_uri(registry, "m", "1", "s3://mlflow")
+    assert info.value.exit_code == 3  # the code the Argo retry strategy retries, not 1 ("refused")
+    assert registry.calls == 2
 
 
 def test_kfp_emit_copies_outputs_of_a_refused_gate_and_explains_a_failed_step(tmp_path: Path) -> None:
