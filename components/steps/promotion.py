@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +21,40 @@ from components.steps._common import (
     _write_outputs,
 )
 from contracts import errors
-from contracts.trust import Gate
-from gates.verdict import digest_bytes
+from contracts.trust import Gate, TrustPolicy
+from contracts.workload import WorkloadContract
+from gates.verdict import Verdict, digest_bytes
 
 if TYPE_CHECKING:
     pass
+
+
+def resumable(
+    registry: Any, name: str, version: str, contract: WorkloadContract, trust: TrustPolicy, now: datetime
+) -> tuple[bytes, Verdict] | None:
+    """The envelope and verdict of an interrupted promotion of this version, if it still verifies and
+    holds (within the contract's ``verdict_ttl`` and clock skew: a refused verdict is never resumed).
+
+    ``signoff promote`` and the pipeline's promotion step both resume through this.
+    """
+    from gates import promotion, signing
+
+    env = registry.pending_promotion(name, version)
+    if env is None:
+        return None
+    try:
+        v = signing.verify_envelope(env, trust).verdict
+    except errors.VerificationError:
+        return None
+    ttl = timedelta(seconds=contract.spec.promotion.verdict_ttl.seconds)
+    if (
+        v.passed
+        and v.subject.model == name
+        and v.subject.version == version
+        and not promotion.validity_problems(v, ttl, now)
+    ):
+        return env, v
+    return None
 
 
 def promotion_step(
@@ -80,8 +109,12 @@ def promotion_step(
                 ]
             )
     moment = _now(now)
-    verdict = promotion.evaluate(contract, subject, list(chosen.values()), trust, moment)
-    envelope = _sign(verdict, contract, Path(key_file))
+    pending = resumable(registry, model_name, str(model_version), contract, trust, moment)
+    if pending is not None:  # an interrupted promotion of this version: finish it, do not re-decide
+        envelope, verdict = pending
+    else:
+        verdict = promotion.evaluate(contract, subject, list(chosen.values()), trust, moment)
+        envelope = _sign(verdict, contract, Path(key_file))
     extra: dict[str, Any] = {"promoted": False}
     if verdict.passed:
         record = registry.promote(model_name, model_version, promotion_envelope=envelope, record=verdict)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from components.steps import promotion as steps_promotion
 from contracts.errors import InputError, VerificationError
 
 if TYPE_CHECKING:
@@ -108,31 +109,6 @@ def configure_promote(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run_promote)
 
 
-def _resumable(
-    registry: Registry, name: str, version: str, contract: WorkloadContract, trust: TrustPolicy, now: datetime
-) -> bytes | None:
-    """The envelope of an interrupted promotion of this version, if it still verifies and holds
-    (within the contract's ``verdict_ttl`` and clock skew: a refused verdict is never resumed)."""
-    from gates import promotion, signing
-
-    env = registry.pending_promotion(name, version)
-    if env is None:
-        return None
-    try:
-        v = signing.verify_envelope(env, trust).verdict
-    except VerificationError:
-        return None
-    ttl = timedelta(seconds=contract.spec.promotion.verdict_ttl.seconds)
-    if (
-        v.passed
-        and v.subject.model == name
-        and v.subject.version == version
-        and not promotion.validity_problems(v, ttl, now)
-    ):
-        return env
-    return None
-
-
 def run_promote(ns: argparse.Namespace) -> int:
     """Run the promotion gate; promote when it passes (exit 0), refuse untouched when not (exit 1)."""
     from contracts.trust import Gate
@@ -142,8 +118,9 @@ def run_promote(ns: argparse.Namespace) -> int:
     registry = _registry(ns)
     name, version = registry.resolve(ns.model)
     now = datetime.now(UTC)
-    envelope = _resumable(registry, name, version, contract, trust, now)
-    if envelope is not None:
+    pending = steps_promotion.resumable(registry, name, version, contract, trust, now)
+    if pending is not None:
+        envelope, record = pending
         print(f"resuming the interrupted promotion of {name} version {version}")
     else:
         if ns.envelope or ns.verdicts:
@@ -179,14 +156,14 @@ def run_promote(ns: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        envelope = _sign(verdict, ns.key)
+        envelope, record = _sign(verdict, ns.key), verdict  # the verdict just signed: not re-verified
     if ns.out:
         ns.out.write_bytes(envelope)
     result = registry.promote(
         name,
         version,
         promotion_envelope=envelope,
-        record=signing.verify_envelope(envelope, trust).verdict,
+        record=record,
         production_alias=ns.production_alias,
         rollback_alias=ns.rollback_alias,
         also_stage=ns.also_stage,
