@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from contracts import errors
 from contracts.model_uri import logged_model_id, parse_model_uri
 from contracts.trust import Gate, TrustPolicy
+from gates import rollback as rollback_rule
 from gates.evidence import FileEntry, MlEvidence, PredictionCheck
 from gates.verdict import Subject, Verdict, digest_bytes
 
@@ -1243,20 +1244,10 @@ class Registry:
         again (a human decides the next step).
         """
         if contract is not None and drift is not None:
-            from contracts.workload import Signal
-
-            spec = contract.spec
-            if not any(a.signal is Signal.ACCURACY_DRIFT for a in spec.rollback.automated):
+            decision = rollback_rule.decide(contract, drift)  # the rule lives in gates, once
+            if not decision.fire:
                 return None
-            limits = [
-                getattr(a.threshold, "fraction", None)
-                for a in spec.alerts
-                if a.signal is Signal.ACCURACY_DRIFT
-            ]
-            limit = next((x for x in limits if x is not None), None)
-            if limit is None or drift <= limit:
-                return None
-            reason = reason or f"accuracy drift {drift:.4f} above the contract's alert threshold {limit:.4f}"
+            reason = reason or decision.reason
         if not reason:
             raise errors.InputError("an automated rollback needs a reason (or a contract and a drift figure)")
         model = self._model(name)

@@ -12,6 +12,7 @@ from components.steps._common import (
     _registry,
 )
 from components.steps.spec import REPORT
+from gates import rollback as rollback_rule
 
 if TYPE_CHECKING:
     pass
@@ -35,40 +36,27 @@ def rollback_check_step(
         ``{"target": version or None, "armed": bool, "rolled_back": bool, "reason": str}``
         (also written to ``rollback.json`` and ``report.md``).
     """
-    from contracts.workload import Signal
-
     out = Path(out_dir)
     contract = _contract(contract_yaml)
     registry = _registry(tracking_uri)
     target = registry.previous_production_version(model_name)
-    automated = any(a.signal is Signal.ACCURACY_DRIFT for a in contract.spec.rollback.automated)
-    threshold = next(
-        (
-            a.threshold
-            for a in contract.spec.alerts
-            if a.signal is Signal.ACCURACY_DRIFT and a.threshold is not None
-        ),
-        None,
-    )
-    limit = getattr(threshold, "fraction", None)
+    decision = rollback_rule.decide(contract, observed_drift)
     rolled_back = False
     if target is None:
         reason = f"first release of {model_name}: no earlier production version to roll back to"
-    elif not automated:
+    elif not decision.automated:
         reason = f"no automated rollback in the contract; version {target} is the manual rollback target"
-    elif observed_drift is None or limit is None or observed_drift <= limit:
-        reason = f"armed: accuracy drift above {limit} moves production back to version {target}"
+    elif not decision.fire:
+        reason = f"armed: accuracy drift above {decision.limit} moves production back to version {target}"
     else:
-        registry.auto_rollback(model_name, reason=f"accuracy drift {observed_drift:.4f} above {limit}")
+        registry.auto_rollback(model_name, reason=decision.reason)
         rolled_back = True
-        reason = (
-            f"accuracy drift {observed_drift:.4f} above {limit}: production moved back to version {target}"
-        )
+        reason = f"{decision.reason}: production moved back to version {target}"
     outcome = {
         "model": model_name,
         "version": str(model_version),
         "target": target,
-        "armed": automated and target is not None,
+        "armed": decision.automated and target is not None,
         "rolled_back": rolled_back,
         "reason": reason,
     }

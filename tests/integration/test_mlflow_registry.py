@@ -707,3 +707,26 @@ def test_a_promotion_interrupted_in_the_command_is_resumed_by_the_pipeline_step(
     tags = kit.client.get_model_version(name, v2).tags
     records = [json.loads(t) for k, t in tags.items() if k.startswith("signoff.promotion.")]
     assert [r["state"] for r in records] == ["complete"]
+
+
+def test_the_pipelines_rollback_check_fires_the_same_rule_as_the_registry(kit: Kit, tmp_path: Path) -> None:
+    from components import steps
+
+    reg = kit.registry()
+    name = "it-auto-step"
+    v1, v2 = kit.new_version(name), kit.new_version(name)
+    kit.gated_promote(reg, name, v1)
+    kit.gated_promote(reg, name, v2)
+    check = {
+        "contract_yaml": Path(CONTRACT_FILE).read_text(encoding="utf-8"),
+        "model_name": name,
+        "model_version": v2,
+        "tracking_uri": kit.server.url,
+    }
+    armed = steps.rollback_check_step(**check, out_dir=tmp_path / "a", observed_drift=0.02)  # below 3%
+    assert (armed["armed"], armed["rolled_back"], armed["target"]) == (True, False, v1)
+    assert reg.aliases(name)["production"] == v2
+    fired = steps.rollback_check_step(**check, out_dir=tmp_path / "b", observed_drift=0.05)
+    assert fired["rolled_back"] is True and "0.0500 above" in fired["reason"]
+    assert reg.aliases(name) == {"production": v1}
+    assert reg.audit(name, kit.trust).history[-1].by == "signoff (automated)"
