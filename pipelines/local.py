@@ -31,7 +31,8 @@ from typing import Any
 
 from components import procenv
 from components.steps import spec
-from contracts import errors, model_uri
+from contracts import errors
+from contracts import model_uri as model_uri_parser
 from contracts.trust import Gate, TrustPolicy
 from contracts.workload import WorkloadContract
 
@@ -42,7 +43,6 @@ __all__ = [
     "GateOutcome",
     "LocalRunResult",
     "contract_text",
-    "parse_model_uri",
     "run_local",
 ]
 
@@ -116,12 +116,6 @@ class LocalRunResult:
         rows += [(g.gate.value, g.team or "", g.status, g.checks) for g in self.gates]
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
-
-
-def parse_model_uri(uri: str) -> tuple[str, str]:
-    """``models:/NAME/VERSION`` -> ``(name, version)``; an alias or ``latest`` is refused."""
-    ref = model_uri.parse_model_uri(uri)
-    return ref.name, str(ref.version)
 
 
 def _read_doc(path: str | Path, label: str, loader: Callable[[Path], Any]) -> str:
@@ -290,7 +284,7 @@ def run_local(
     """
     from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
 
-    name, version = parse_model_uri(model_uri)
+    name, version = model_uri_parser.exact_version(model_uri)
     contract = contract_text(contract_path)
     policy = _read_doc(policy_path, "--policy", load_cluster_policy)
     trust_text = _read_doc(trust_path, "--trust", load_trust_policy)

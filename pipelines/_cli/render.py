@@ -62,12 +62,6 @@ def add_inputs(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def parse_model_uri(uri: str) -> tuple[str, str]:
-    """``models:/NAME/VERSION`` -> ``(NAME, VERSION)``; aliases and ``latest`` are refused."""
-    ref = model_uri.parse_model_uri(uri)
-    return ref.name, str(ref.version)
-
-
 def _from_registry(name: str, version: str) -> tuple[str, str]:
     """Storage URI and digest of a version from the MLflow registry, where the adapter offers it."""
     import importlib
@@ -123,7 +117,7 @@ def load_inputs(ns: argparse.Namespace) -> Inputs:
             raise InputError(f"{flag}: {path} is not a file")
     contract = load_contract(ns.contract)
     policy = load_cluster_policy(ns.policy)
-    name, version = parse_model_uri(ns.model)
+    name, version = model_uri.exact_version(ns.model)
     storage_uri, digest = ns.storage_uri, ns.model_digest
     if storage_uri is None or digest is None:
         found_uri, found_digest = _from_registry(name, version)

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from components.steps import spec
-from contracts import errors
+from contracts import errors, model_uri
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -59,9 +59,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _params(ns: argparse.Namespace) -> dict[str, str]:
     from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
-    from pipelines.local import parse_model_uri
 
-    name, version = parse_model_uri(ns.model)
+    name, version = model_uri.exact_version(ns.model)
     texts = {}
     docs = (
         ("--contract", ns.contract, load_contract),
