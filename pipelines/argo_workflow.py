@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from components.steps import spec
+from contracts import errors
 from pipelines import images
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "build_workflow",
     "build_workflow_template",
     "submit_line",
+    "submit_workflow",
     "to_yaml",
 ]
 
@@ -162,3 +164,40 @@ def submit_line(
     for name, value in params.items():
         parts += ["-p", shlex.quote(f"{name}={value}")]
     return " ".join(parts)
+
+
+def submit_workflow(host: str, token: str | None, namespace: str, params: dict[str, str]) -> str:
+    """Submit a Workflow from the installed ``signoff-gated-promotion`` WorkflowTemplate through the
+    Argo Server at ``host`` (Hera's ``WorkflowsService``); empty values are left to the template's
+    defaults.
+
+    Returns:
+        The new workflow's name.
+
+    Raises:
+        TemporaryError: the Argo Server did not accept the workflow.
+    """
+    from hera.workflows import WorkflowsService
+    from hera.workflows.models import (
+        Arguments,
+        ObjectMeta,
+        Parameter,
+        Workflow,
+        WorkflowCreateRequest,
+        WorkflowSpec,
+        WorkflowTemplateRef,
+    )
+
+    workflow = Workflow(
+        metadata=ObjectMeta(generate_name=f"{TEMPLATE_NAME}-"),
+        spec=WorkflowSpec(
+            workflow_template_ref=WorkflowTemplateRef(name=TEMPLATE_NAME),
+            arguments=Arguments(parameters=[Parameter(name=k, value=v) for k, v in params.items() if v]),
+        ),
+    )
+    service = WorkflowsService(host=host, token=token, namespace=namespace)
+    try:
+        created = service.create_workflow(WorkflowCreateRequest(workflow=workflow), namespace=namespace)
+    except Exception as exc:  # requests / HTTP errors from the Argo Server
+        raise errors.TemporaryError(f"the Argo Server at {host} did not accept the workflow: {exc}") from None
+    return str(created.metadata.name)

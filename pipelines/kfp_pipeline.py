@@ -24,6 +24,7 @@ the recommended way to deploy. Local runs (``kfp.local``) never deploy.
 from typing import Any
 
 from components.steps import spec
+from contracts import errors
 from pipelines.images import DEFAULT_STEP_IMAGE, PLACEHOLDER_DIGEST, placeholder_note
 
 PIPELINE_NAME = "signoff-gated-promotion"
@@ -33,7 +34,9 @@ __all__ = [
     "PLACEHOLDER_DIGEST",
     "build_pipeline",
     "compile_pipeline",
+    "create_run",
     "placeholder_note",
+    "run_locally",
 ]
 
 
@@ -124,3 +127,50 @@ def compile_pipeline(image: str, path: str) -> None:
     if PLACEHOLDER_DIGEST in image:
         target = Path(path)
         target.write_text(placeholder_note(image) + target.read_text(encoding="utf-8"), encoding="utf-8")
+
+
+def run_locally(pipeline_root: str, step_image: str, arguments: dict[str, Any]) -> None:
+    """Run the pipeline here with KFP's local runner: each task a subprocess of this Python.
+
+    ``kfp.local`` with ``SubprocessRunner(use_venv=False)`` runs the same compiled component code as
+    the cluster, with the signoff installed here; a failed task stops everything downstream and,
+    with ``raise_on_error=False``, leaves its outputs under ``pipeline_root``.
+
+    Args:
+        pipeline_root: where every task's artifacts go.
+        step_image: the base image compiled into the components (the subprocess runner ignores it).
+        arguments: the pipeline's parameters.
+    """
+    from kfp import local
+
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False), pipeline_root=pipeline_root, raise_on_error=False
+    )
+    build_pipeline(step_image)(**arguments)
+
+
+def create_run(host: str, namespace: str | None, image: str, arguments: dict[str, Any], run_name: str) -> str:
+    """Compile the pipeline for ``image`` and start a run on the KFP API at ``host``, caching off.
+
+    Returns:
+        The run's id.
+
+    Raises:
+        TemporaryError: the KFP API did not accept the run.
+    """
+    import tempfile
+    from pathlib import Path
+
+    import kfp
+
+    with tempfile.TemporaryDirectory(prefix="signoff-submit-") as tmp:
+        package = str(Path(tmp) / "gated-promotion.kfp.yaml")
+        compile_pipeline(image, package)
+        client = kfp.Client(host=host, namespace=namespace or "kubeflow")
+        try:
+            result = client.create_run_from_pipeline_package(
+                package, arguments=arguments, run_name=run_name, enable_caching=False, namespace=namespace
+            )
+        except Exception as exc:  # the KFP client raises many kinds (HTTP, auth, connection)
+            raise errors.TemporaryError(f"KFP at {host} did not accept the run: {exc}") from None
+    return str(result.run_id)

@@ -35,6 +35,7 @@ from contracts import errors
 from contracts import model_uri as model_uri_parser
 from contracts.trust import Gate, TrustPolicy
 from contracts.workload import WorkloadContract
+from pipelines import kfp_pipeline
 
 __all__ = [
     "DEFAULT_SERVING_IMAGE",
@@ -299,10 +300,6 @@ def run_local(
     root = out / "kfp"
     log_path = out / "kfp.log"
 
-    from kfp import local
-
-    from pipelines import kfp_pipeline
-
     started = time.monotonic()
     stop = threading.Event()
     watcher = None
@@ -320,23 +317,23 @@ def run_local(
     try:
         with _environ(env), warnings.catch_warnings(), contextlib.redirect_stdout(buffer):
             warnings.simplefilter("ignore")
-            local.init(
-                runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=False
-            )
-            pipeline = kfp_pipeline.build_pipeline(LOCAL_STEP_IMAGE)
-            pipeline(
-                model_name=name,
-                model_version=version,
-                contract=contract,
-                cluster_policy=policy,
-                trust_policy=trust_text,
-                image=image,
-                mlflow_tracking_uri=uri,
-                staging_url=staging_url,
-                artifact_store=artifact_store,
-                probe_seconds=float(probe_seconds),
-                first_release=bool(first_release),
-                deploy=False,  # local runs never deploy: nothing here is a cluster
+            kfp_pipeline.run_locally(
+                str(root),
+                LOCAL_STEP_IMAGE,
+                dict(
+                    model_name=name,
+                    model_version=version,
+                    contract=contract,
+                    cluster_policy=policy,
+                    trust_policy=trust_text,
+                    image=image,
+                    mlflow_tracking_uri=uri,
+                    staging_url=staging_url,
+                    artifact_store=artifact_store,
+                    probe_seconds=float(probe_seconds),
+                    first_release=bool(first_release),
+                    deploy=False,  # local runs never deploy: nothing here is a cluster
+                ),
             )
     finally:
         stop.set()

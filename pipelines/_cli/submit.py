@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from pathlib import Path
 
 from components.steps import spec
@@ -97,25 +96,16 @@ def _kfp_value(name: str, value: str) -> str | float | bool:
 def _kfp(ns: argparse.Namespace, params: dict[str, str]) -> int:
     if not ns.host:
         raise errors.InputError("--host: the KFP API URL is needed for --engine kfp")
-    import kfp
-
     from pipelines import kfp_pipeline
 
-    with tempfile.TemporaryDirectory(prefix="signoff-submit-") as tmp:
-        package = str(Path(tmp) / "gated-promotion.kfp.yaml")
-        kfp_pipeline.compile_pipeline(ns.step_image or kfp_pipeline.DEFAULT_STEP_IMAGE, package)
-        client = kfp.Client(host=ns.host, namespace=ns.namespace or "kubeflow")
-        try:
-            result = client.create_run_from_pipeline_package(
-                package,
-                arguments={k.replace("-", "_"): _kfp_value(k, v) for k, v in params.items()},
-                run_name=f"signoff {params['model-name']} v{params['model-version']}",
-                enable_caching=False,
-                namespace=ns.namespace,
-            )
-        except Exception as exc:  # the KFP client raises many kinds (HTTP, auth, connection)
-            raise errors.TemporaryError(f"KFP at {ns.host} did not accept the run: {exc}") from None
-    print(f"run {result.run_id} started: {ns.host.rstrip('/')}/#/runs/details/{result.run_id}")
+    run_id = kfp_pipeline.create_run(
+        ns.host,
+        ns.namespace,
+        ns.step_image or kfp_pipeline.DEFAULT_STEP_IMAGE,
+        {k.replace("-", "_"): _kfp_value(k, v) for k, v in params.items()},
+        f"signoff {params['model-name']} v{params['model-version']}",
+    )
+    print(f"run {run_id} started: {ns.host.rstrip('/')}/#/runs/details/{run_id}")
     return 0
 
 
@@ -128,34 +118,8 @@ def _argo(ns: argparse.Namespace, params: dict[str, str]) -> int:
         inline = {k: v for k, v in params.items() if k not in docs and v}
         print(argo_workflow.submit_line(inline, files=docs, namespace=ns.namespace))
         return 0
-    from hera.workflows import WorkflowsService
-    from hera.workflows.models import (
-        Arguments,
-        ObjectMeta,
-        Parameter,
-        Workflow,
-        WorkflowCreateRequest,
-        WorkflowSpec,
-        WorkflowTemplateRef,
-    )
-
-    workflow = Workflow(
-        metadata=ObjectMeta(generate_name=f"{argo_workflow.TEMPLATE_NAME}-"),
-        spec=WorkflowSpec(
-            workflow_template_ref=WorkflowTemplateRef(name=argo_workflow.TEMPLATE_NAME),
-            arguments=Arguments(parameters=[Parameter(name=k, value=v) for k, v in params.items() if v]),
-        ),
-    )
-    service = WorkflowsService(host=ns.host, token=ns.token, namespace=ns.namespace or "argo")
-    try:
-        created = service.create_workflow(
-            WorkflowCreateRequest(workflow=workflow), namespace=ns.namespace or "argo"
-        )
-    except Exception as exc:  # requests / HTTP errors from the Argo Server
-        raise errors.TemporaryError(
-            f"the Argo Server at {ns.host} did not accept the workflow: {exc}"
-        ) from None
-    print(f"workflow {created.metadata.name} submitted")
+    name = argo_workflow.submit_workflow(ns.host, ns.token, ns.namespace or "argo", params)
+    print(f"workflow {name} submitted")
     return 0
 
 

@@ -22,12 +22,10 @@ ALLOWED = {
         "pipelines.demo_training",
     },
     "kubernetes": {"components.kube"},
-    "hera": {"components.hera_templates", "pipelines.argo_workflow", "pipelines._cli.submit"},
+    "hera": {"components.hera_templates", "pipelines.argo_workflow"},
     "kfp": {
         "components.kfp_components",
         "pipelines.kfp_pipeline",
-        "pipelines.local",
-        "pipelines._cli.submit",
     },
 }
 
