@@ -53,11 +53,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from components import probe as probing
+from components.digest import hash_file
 from contracts import errors
+from contracts._units import format_bytes
 from contracts.model_uri import logged_model_id, parse_model_uri
 from contracts.trust import Gate, TrustPolicy
 from gates import rollback as rollback_rule
-from gates.evidence import FileEntry, MlEvidence, PredictionCheck
+from gates import signing
+from gates.evidence import FileEntry, FileManifest, MlEvidence, PredictionCheck
+from gates.ml_artifact import manifest_digest
 from gates.verdict import Subject, Verdict, digest_bytes
 
 if TYPE_CHECKING:
@@ -571,9 +576,6 @@ class Registry:
             PermanentError: the source or an artifact path would escape the download folder.
             TemporaryError: the server did not answer.
         """
-        from components import probe as probing
-        from gates.evidence import FileManifest
-        from gates.ml_artifact import manifest_digest
 
         limit = PREDICT_HERE_MAX_BYTES if predict_max_bytes is None else predict_max_bytes
         name, version = self.resolve(model_uri)
@@ -702,7 +704,6 @@ class Registry:
 
     def _fetch(self, repo: Any, path: str, target: Path) -> tuple[str, int]:
         """Download one artifact file to ``target`` and hash it: ``(sha256 hex, bytes)``."""
-        from components.digest import hash_file
 
         target.parent.mkdir(parents=True, exist_ok=True)
         self._call(f"download {path}", repo._download_file, path, str(target))
@@ -1384,7 +1385,6 @@ class Registry:
             return False
         if trust is None:
             return None
-        from gates import signing
 
         try:
             signed = signing.verify_envelope(env, trust)
@@ -1482,7 +1482,6 @@ def _example_names(mlmodel: Mapping[str, Any]) -> set[str]:
 
 
 def _human(n: int) -> str:
-    from contracts._units import format_bytes
 
     return format_bytes(n)
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from components import hera_templates
 from components.steps import spec
 from contracts import errors
 from pipelines import images
@@ -60,8 +61,6 @@ def _build(cls: Any, image: str, **meta: Any) -> Any:
     from hera.workflows import DAG, Parameter, Task
     from hera.workflows.models import Arguments, PodSecurityContext
     from hera.workflows.models import Parameter as ParameterModel
-
-    from components import hera_templates
 
     params = [
         Parameter(name=n, description=d) if v is None else Parameter(name=n, value=v, description=d)

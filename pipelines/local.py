@@ -29,12 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components import procenv
+from components import procenv, steps
 from components.steps import spec
 from contracts import errors
 from contracts import model_uri as model_uri_parser
+from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
 from contracts.trust import Gate, TrustPolicy
 from contracts.workload import WorkloadContract
+from gates import signing
 from pipelines import kfp_pipeline
 
 __all__ = [
@@ -156,8 +158,6 @@ def _watch(root: Path, progress: Callable[[str], None], stop: threading.Event) -
 
 
 def _outcome(gate: Gate, task_dir: Path | None, trust: TrustPolicy) -> GateOutcome:
-    from components import steps
-    from gates import signing
 
     if task_dir is None or not task_dir.is_dir():
         return GateOutcome(gate=gate, ran=False, passed=False)
@@ -193,7 +193,6 @@ def _outcome(gate: Gate, task_dir: Path | None, trust: TrustPolicy) -> GateOutco
 def contract_text(path: str | Path) -> str:
     """The contract as the pipeline's ``contract`` parameter: its YAML text (a Markdown contract is
     converted to the YAML spelling of the same contract, with the same digest)."""
-    from contracts.loader import load_contract
 
     text = _read_doc(path, "CONTRACT", load_contract)
     if Path(path).suffix.lower() != ".md":
@@ -283,7 +282,6 @@ def run_local(
     Raises:
         InputError: a document, the model URI, the keys folder or the tracking URI is wrong.
     """
-    from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
 
     name, version = model_uri_parser.exact_version(model_uri)
     contract = contract_text(contract_path)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from components import keys, mlflow_registry
 from components.steps import spec
 from components.steps.spec import ENVELOPE, METRICS, OUTCOME, REPORT, VERDICT
 from contracts import errors
@@ -24,6 +25,7 @@ from contracts.cluster import ClusterPolicy
 from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
 from contracts.trust import Gate, TrustPolicy
 from contracts.workload import Role, WorkloadContract
+from gates import render, signing
 from gates.verdict import Outcome, Subject, Verdict
 
 _D = TypeVar("_D")
@@ -153,7 +155,6 @@ def _trust(text: str) -> TrustPolicy:
 
 
 def _registry(tracking_uri: str | None) -> Any:
-    from components import mlflow_registry
 
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     if not uri:
@@ -162,8 +163,6 @@ def _registry(tracking_uri: str | None) -> Any:
 
 
 def _sign(verdict: Verdict, contract: WorkloadContract, key_file: Path) -> bytes:
-    from components import keys
-    from gates import signing
 
     expected = contract.spec.owners.of(spec.GATE_ROLE[verdict.gate]).team
     if verdict.team != expected:  # a gate bug, not a user mistake: refuse loudly
@@ -281,7 +280,6 @@ def _finish(result: StepResult) -> StepResult:
 
 def _verified(envelope: bytes, trust: TrustPolicy, gate: Gate, subject: Subject | None = None) -> Verdict:
     """Verify an upstream envelope: signed by a trusted team for ``gate``, passed, same subject."""
-    from gates import signing
 
     signed = signing.verify_envelope(envelope, trust)
     verdict: Verdict = signed.verdict
@@ -299,8 +297,6 @@ def _verified(envelope: bytes, trust: TrustPolicy, gate: Gate, subject: Subject 
 
 def _model_ref(data: Mapping[str, Any]) -> Any:
     from pydantic import ValidationError
-
-    from gates import render
 
     try:
         return render.ModelRef(

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from components import probe as probing
 from components.steps._common import (
     StepArgs,
     StepResult,
@@ -22,6 +23,7 @@ from components.steps._common import (
 from components.steps.spec import MODEL_REF
 from contracts import errors
 from contracts.trust import Gate
+from gates import ml_artifact
 
 if TYPE_CHECKING:
     pass
@@ -45,7 +47,6 @@ def _storage_uri(registry: Any, name: str, version: str, artifact_store: str) ->
 
 def _example(folder: Path) -> Any:
     """The input example of a downloaded model (for the probe), or none."""
-    from components import probe as probing
 
     for mlmodel in sorted(folder.rglob("MLmodel")):
         try:
@@ -89,7 +90,6 @@ def ml_artifact_step(
     Raises:
         GateRefused: the ML-artifact gate refused (after writing every output).
     """
-    from gates import ml_artifact
 
     out = Path(out_dir)
     contract, policy = _contract(contract_yaml), _policy(policy_yaml)

@@ -24,6 +24,7 @@ from components.steps._common import (
 from components.steps.spec import MANIFESTS, MODEL_REF
 from contracts import errors
 from contracts.trust import Gate
+from gates import platform, render
 
 if TYPE_CHECKING:
     pass
@@ -52,7 +53,6 @@ def platform_step(
         GateRefused: the platform gate refused.
         VerificationError: the ML verdict handed over did not verify.
     """
-    from gates import platform, render
 
     out = Path(out_dir)
     contract, policy, trust = _contract(contract_yaml), _policy(policy_yaml), _trust(trust_yaml)

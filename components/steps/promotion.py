@@ -23,6 +23,7 @@ from components.steps._common import (
 from contracts import errors
 from contracts.trust import Gate, TrustPolicy
 from contracts.workload import WorkloadContract
+from gates import promotion, render, signing
 from gates.verdict import Verdict, digest_bytes
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ def resumable(
 
     ``signoff promote`` and the pipeline's promotion step both resume through this.
     """
-    from gates import promotion, signing
 
     env = registry.pending_promotion(name, version)
     if env is None:
@@ -81,8 +81,6 @@ def promotion_step(
             the wrong team: the registry is left as it was.
     """
     import yaml
-
-    from gates import promotion, render
 
     out = Path(out_dir)
     contract, trust = _contract(contract_yaml), _trust(trust_yaml)

@@ -12,6 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from components import kube, local_serving
+from components import probe as probing
 from components.steps._common import (
     StepArgs,
     StepResult,
@@ -28,6 +30,7 @@ from components.steps._common import (
 )
 from contracts import errors
 from contracts.trust import Gate
+from gates import observability, readiness, render
 from gates.evidence import ProbeResult
 from gates.verdict import Check, Outcome
 
@@ -73,8 +76,6 @@ def _endpoint(
     """
     target = cluster_target(staging_url)
     if target is not None:
-        from components import kube
-
         kind, namespace, name = target
         started = time.monotonic()
         client = kube.load_client()
@@ -87,7 +88,6 @@ def _endpoint(
     if staging_url != "local":
         yield staging_url, None, None, lambda: None
         return
-    from components import local_serving
 
     server = local_serving.launch(model_uri, env={"MLFLOW_TRACKING_URI": tracking_uri}, log_dir=log_dir)
     try:
@@ -99,7 +99,6 @@ def _endpoint(
 def _staging_problems(
     target: tuple[Literal["InferenceService", "Deployment"], str, str], model: ModelRef
 ) -> list[str]:
-    from components import kube
 
     kind, namespace, name = target
     obj = kube.get_serving(kind, name, namespace)
@@ -172,8 +171,6 @@ def sre_readiness_step(
         GateRefused: the readiness gate refused.
         VerificationError: the platform verdict or its manifests did not verify.
     """
-    from components import probe as probing
-    from gates import observability, readiness, render
 
     out = Path(out_dir)
     contract, policy, trust = _contract(contract_yaml), _policy(policy_yaml), _trust(trust_yaml)
@@ -236,8 +233,6 @@ def sre_readiness_step(
                 launched_at=launched_at, alive=alive, **probe_kwargs,
             )  # fmt: skip
             if target is not None:
-                from components import kube
-
                 pods = kube.pods_cold_start(target[2], model.version, target[1])
                 if pods is not None:
                     result = result.model_copy(update={"cold_start_s": pods})

@@ -13,6 +13,7 @@ from components.steps._common import (
 )
 from contracts import errors
 from contracts.trust import Gate
+from gates import signing
 
 if TYPE_CHECKING:
     pass
@@ -44,7 +45,6 @@ def run_summary(
     Returns:
         The Markdown summary.
     """
-    from gates import signing
 
     trust = _trust(trust_yaml)
     lines = [f"# signoff gated promotion of `models:/{model_name}/{model_version}`: {status}", ""]

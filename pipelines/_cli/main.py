@@ -20,6 +20,8 @@ import sys
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from pipelines._cli import _errors
+
 
 class _Group(NamedTuple):
     module: str
@@ -110,7 +112,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
-    from pipelines._cli import _errors
 
     return _errors.run_guarded(func, ns)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from components.steps import spec
 from contracts import errors
+from pipelines import local
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +63,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(ns: argparse.Namespace) -> int:
     """Run the pipeline; print the per-gate table and the refusing gate's reasons."""
-    from pipelines import local
 
     if not ns.keys_dir:
         raise errors.InputError(

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from components.steps import spec
 from contracts import errors, model_uri
+from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
+from pipelines import argo_workflow, kfp_pipeline
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -57,7 +59,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _params(ns: argparse.Namespace) -> dict[str, str]:
-    from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
 
     name, version = model_uri.exact_version(ns.model)
     texts = {}
@@ -96,7 +97,6 @@ def _kfp_value(name: str, value: str) -> str | float | bool:
 def _kfp(ns: argparse.Namespace, params: dict[str, str]) -> int:
     if not ns.host:
         raise errors.InputError("--host: the KFP API URL is needed for --engine kfp")
-    from pipelines import kfp_pipeline
 
     run_id = kfp_pipeline.create_run(
         ns.host,
@@ -110,7 +110,6 @@ def _kfp(ns: argparse.Namespace, params: dict[str, str]) -> int:
 
 
 def _argo(ns: argparse.Namespace, params: dict[str, str]) -> int:
-    from pipelines import argo_workflow
 
     if not ns.host:
         docs = {"contract": ns.contract, "cluster-policy": ns.policy, "trust-policy": ns.trust}
