@@ -27,7 +27,9 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
+
+import yaml
 
 from components import procenv, steps
 from components.steps import spec
@@ -38,6 +40,8 @@ from contracts.trust import Gate, TrustPolicy
 from contracts.workload import WorkloadContract
 from gates import signing
 from pipelines import kfp_pipeline
+
+_D = TypeVar("_D")
 
 __all__ = [
     "DEFAULT_SERVING_IMAGE",
@@ -121,12 +125,13 @@ class LocalRunResult:
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
 
-def _read_doc(path: str | Path, label: str, loader: Callable[[Path], Any]) -> str:
+def _read_doc(path: str | Path, label: str, loader: Callable[[Path], _D]) -> tuple[str, _D]:
+    """The document's text and model: read and validated once, here, so a bad document is reported
+    with its file name before any task runs."""
     p = Path(path)
     if not p.is_file():
         raise errors.InputError(f"{label}: {p} is not a file")
-    loader(p)  # validate here, so a bad document is reported with its file name before any task runs
-    return p.read_text(encoding="utf-8")
+    return p.read_text(encoding="utf-8"), loader(p)
 
 
 @contextlib.contextmanager
@@ -194,12 +199,15 @@ def contract_text(path: str | Path) -> str:
     """The contract as the pipeline's ``contract`` parameter: its YAML text (a Markdown contract is
     converted to the YAML spelling of the same contract, with the same digest)."""
 
-    text = _read_doc(path, "CONTRACT", load_contract)
-    if Path(path).suffix.lower() != ".md":
-        return text
-    import yaml
+    return _contract_doc(path)[0]
 
-    return yaml.safe_dump(load_contract(path).model_dump(mode="json"), sort_keys=False)
+
+def _contract_doc(path: str | Path) -> tuple[str, WorkloadContract]:
+    """The contract's pipeline text (see :func:`contract_text`) and the contract, parsed once."""
+    text, contract = _read_doc(path, "CONTRACT", load_contract)
+    if Path(path).suffix.lower() != ".md":
+        return text, contract
+    return yaml.safe_dump(contract.model_dump(mode="json"), sort_keys=False), contract
 
 
 def _role_keys(keys: Path, contract: WorkloadContract) -> dict[str, Path]:
@@ -284,11 +292,10 @@ def run_local(
     """
 
     name, version = model_uri_parser.exact_version(model_uri)
-    contract = contract_text(contract_path)
-    policy = _read_doc(policy_path, "--policy", load_cluster_policy)
-    trust_text = _read_doc(trust_path, "--trust", load_trust_policy)
-    trust = load_trust_policy(trust_path)
-    role_keys = _role_keys(Path(keys_dir), load_contract(contract_path))
+    contract, parsed = _contract_doc(contract_path)
+    policy, _ = _read_doc(policy_path, "--policy", load_cluster_policy)
+    trust_text, trust = _read_doc(trust_path, "--trust", load_trust_policy)
+    role_keys = _role_keys(Path(keys_dir), parsed)
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     if not uri:
         raise errors.InputError("no MLflow tracking URI: pass --tracking-uri or set MLFLOW_TRACKING_URI")

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +21,7 @@ from components.steps import spec
 from components.steps.spec import ENVELOPE, METRICS, OUTCOME, REPORT, VERDICT
 from contracts import errors
 from contracts.cluster import ClusterPolicy
-from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
+from contracts.loader import parse_document_text
 from contracts.trust import Gate, TrustPolicy
 from contracts.workload import Role, WorkloadContract
 from gates import render, signing
@@ -129,29 +128,29 @@ def key_path(role: Role | str, keys_dir: str | Path | None = None) -> Path:
     return Path(spec.key_mount(name)) / spec.KEY_FILE
 
 
-def _load_text(text: str, label: str, loader: Callable[[Path], _D]) -> _D:
-    """Parse a document given as YAML text with the file loader, so errors read the same."""
+def _load_text(text: str, label: str, kind: str) -> Any:
+    """Parse a document given as YAML text (no temporary file), errors naming ``<label parameter>``."""
     if not text.strip():
         raise errors.InputError(f"the {label} parameter is empty: pass the document's YAML text")
-    with tempfile.TemporaryDirectory(prefix="signoff-doc-") as tmp:
-        path = Path(tmp) / f"{label}.yaml"
-        path.write_text(text, encoding="utf-8")
-        try:
-            return loader(path)
-        except errors.DocumentError as exc:
-            raise errors.DocumentError(f"<{label} parameter>", exc.problems) from None
+    return parse_document_text(text, f"<{label} parameter>", "yaml", kind)
 
 
 def _contract(text: str) -> WorkloadContract:
-    return _load_text(text, "contract", load_contract)
+    doc = _load_text(text, "contract", "WorkloadContract")
+    assert isinstance(doc, WorkloadContract)
+    return doc
 
 
 def _policy(text: str) -> ClusterPolicy:
-    return _load_text(text, "cluster-policy", load_cluster_policy)
+    doc = _load_text(text, "cluster-policy", "ClusterPolicy")
+    assert isinstance(doc, ClusterPolicy)
+    return doc
 
 
 def _trust(text: str) -> TrustPolicy:
-    return _load_text(text, "trust-policy", load_trust_policy)
+    doc = _load_text(text, "trust-policy", "TrustPolicy")
+    assert isinstance(doc, TrustPolicy)
+    return doc
 
 
 def _registry(tracking_uri: str | None) -> Any:
