@@ -21,6 +21,7 @@ it is off by default and why the Argo template (its deploy task runs as ``signof
 the recommended way to deploy. Local runs (``kfp.local``) never deploy.
 """
 
+import inspect
 from typing import Any
 
 from components.steps import spec
@@ -35,6 +36,7 @@ __all__ = [
     "build_pipeline",
     "compile_pipeline",
     "create_run",
+    "pipeline_signature",
     "placeholder_note",
     "run_locally",
 ]
@@ -75,41 +77,47 @@ def build_pipeline(image: str = DEFAULT_STEP_IMAGE) -> Any:
         tasks[step.name] = task
         return task
 
-    @dsl.pipeline(
+    def gated_promotion(*args: Any) -> None:
+        # KFP calls the pipeline with one channel per parameter, in the order of its signature,
+        # which is the step spec's (set below).
+        given = dict(zip(signature.parameters, args, strict=True))
+        summary = add(spec.step("run-summary"), given)
+        with dsl.ExitHandler(summary, name="gates"):
+            for step in spec.STEPS:
+                if step.name not in ("run-summary", "deploy"):
+                    add(step, given)
+            with dsl.If(given["deploy"] == True, name="deploy"):  # noqa: E712 (a KFP condition)
+                add(spec.step("deploy"), given)
+
+    signature = pipeline_signature()
+    gated_promotion.__signature__ = signature  # type: ignore[attr-defined]
+    gated_promotion.__name__ = "gated_promotion"
+    return dsl.pipeline(
         name=PIPELINE_NAME,
         description=(
             "Gated promotion of one MLflow model version: ML artifact (ML signs), platform template "
             "(Platform signs), production readiness with a live probe (SRE signs), then promotion only "
             "when every signed verdict verifies."
         ),
-    )
-    def gated_promotion(
-        model_name: str,
-        model_version: str,
-        contract: str,
-        cluster_policy: str,
-        trust_policy: str,
-        image: str,
-        mlflow_tracking_uri: str = "",
-        staging_url: str = "local",
-        artifact_store: str = "",
-        probe_seconds: float = 10.0,
-        first_release: bool = False,
-        deploy: bool = False,
-        production_namespace: str = "ml-prod",
-        deploy_deadline: str = "10m",
-    ) -> None:
-        # The signature is what KFP types (tests/unit/test_step_spec.py checks it against the spec).
-        given = dict(locals())
-        summary = add(spec.step("run-summary"), given)
-        with dsl.ExitHandler(summary, name="gates"):
-            for step in spec.STEPS:
-                if step.name not in ("run-summary", "deploy"):
-                    add(step, given)
-            with dsl.If(deploy == True, name="deploy"):  # noqa: E712 (a KFP condition, not a Python test)
-                add(spec.step("deploy"), given)
+    )(gated_promotion)
 
-    return gated_promotion
+
+def pipeline_signature() -> inspect.Signature:
+    """The pipeline's parameters as KFP types them, from the step spec: the required ones first."""
+    kinds: dict[str, type] = {"str": str, "float": float, "bool": bool}
+    ordered = sorted(spec.PARAMETERS, key=lambda p: p.default is not None)
+    return inspect.Signature(
+        [
+            inspect.Parameter(
+                p.snake,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                annotation=kinds[p.kind],
+                default=inspect.Parameter.empty if p.default is None else p.default,
+            )
+            for p in ordered
+        ],
+        return_annotation=None,
+    )
 
 
 def compile_pipeline(image: str, path: str) -> None:
