@@ -224,7 +224,6 @@ def sre_readiness(
     image: str,
     staging_url: str,
     probe_seconds: float,
-    probe_rate: float,
     first_release: bool,
     mlflow_tracking_uri: str,
     platform_envelope: Input[Artifact],
@@ -250,7 +249,6 @@ def sre_readiness(
         staging_url: the staging endpoint to probe; "kserve://NAMESPACE/NAME" or
             "deployment://NAMESPACE/NAME" to wait until that staging object is Ready first; or "local".
         probe_seconds: how long to load the endpoint (open loop, at the contract's throughput).
-        probe_rate: arrivals per second of that load; 0: the contract's throughput per replica.
         first_release: declare that the model has no earlier production version to roll back to;
             without it, a model with no production version is refused.
         mlflow_tracking_uri: MLflow tracking server URI (empty: the step's MLFLOW_TRACKING_URI).

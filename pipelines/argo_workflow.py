@@ -10,7 +10,6 @@ mounted (see :mod:`components.hera_templates`).
 Parameters: ``model-name``, ``model-version``, ``contract``, ``cluster-policy``, ``trust-policy`` (the
 documents' YAML text), ``mlflow-tracking-uri``, ``image`` (the serving image the platform renders),
 ``staging-url`` (the staging endpoint SRE probes), ``probe-seconds`` (how long it loads it),
-``probe-rate`` (its arrivals per second; 0: the contract's throughput per replica),
 ``first-release`` (``true`` declares that no earlier production version exists; by default the SRE
 gate refuses a model with no production version to roll back to),
 ``artifact-store`` (the MLflow artifact store as the serving cluster reads it, e.g.

@@ -139,11 +139,6 @@ PARAMETERS: tuple[Param, ...] = (
         default=10.0, argo_default="10",
     ),
     Param(
-        "probe-rate", "float",
-        "the SRE probe's arrivals per second; 0: the contract's throughput per replica",
-        default=0.0, argo_default="0",
-    ),
-    Param(
         "first-release", "bool",
         "true: the model has no earlier production version (else the SRE gate needs a rollback target)",
         default=False, argo_default="false",
@@ -252,7 +247,7 @@ STEPS: tuple[StepSpec, ...] = (
         name="sre-readiness", display="SRE: production readiness", gate=Gate.SRE_READINESS, owner=Role.SRE,
         service_account="signoff-sre-step",
         params=("contract", "cluster-policy", "trust-policy", "mlflow-tracking-uri", "image", "staging-url",
-                "probe-seconds", "probe-rate", "first-release"),
+                "probe-seconds", "first-release"),
         inputs=(
             Input("platform_envelope", "platform", "envelope"),
             Input("model_ref", "ml-artifact", "model_ref"),

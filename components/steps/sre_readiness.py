@@ -139,7 +139,6 @@ def sre_readiness_step(
     out_dir: str | Path,
     environment: Literal["staging", "production"] = "production",
     probe_duration_s: float | None = None,
-    probe_rate: float | None = None,
     protocol: Literal["mlflow", "kserve-v1", "kserve-v2"] | None = None,
     first_release: bool = False,
     now: datetime | None = None,
@@ -198,8 +197,6 @@ def sre_readiness_step(
     probe_kwargs: dict[str, Any] = {}
     if probe_duration_s is not None:
         probe_kwargs["duration_s"] = probe_duration_s
-    if probe_rate:  # 0 or none: the contract's throughput per replica
-        probe_kwargs["rate"] = probe_rate
     ref = json.loads(model_ref_json)
     example = ref.get("example")
     if example is None:
@@ -276,7 +273,6 @@ def run(args: StepArgs) -> StepResult:
         image=args.value("image"),
         staging_url=args.value("staging-url"),
         probe_duration_s=args.value("probe-seconds"),
-        probe_rate=args.value("probe-rate"),
         first_release=args.value("first-release"),
         tracking_uri=args.tracking_uri,
         key_file=args.key_file,

@@ -275,8 +275,7 @@ def test_argo_workflow_template_has_the_documented_parameters() -> None:
     names = [p["name"] for p in doc["spec"]["arguments"]["parameters"]]
     assert names == [
         "model-name", "model-version", "contract", "cluster-policy", "trust-policy",
-        "mlflow-tracking-uri", "image", "staging-url", "probe-seconds", "probe-rate", "first-release",
-        "artifact-store",
+        "mlflow-tracking-uri", "image", "staging-url", "probe-seconds", "first-release", "artifact-store",
         "deploy", "production-namespace", "deploy-deadline",
     ]  # fmt: skip
     defaults = {p["name"]: p.get("value") for p in doc["spec"]["arguments"]["parameters"]}

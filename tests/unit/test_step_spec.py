@@ -98,17 +98,3 @@ def test_the_process_entry_names_a_missing_input(tmp_path: Path) -> None:
     with pytest.raises(errors.InputError, match=r"missing input.* ml_envelope, model_ref"):
         entry.run("platform", {}, {}, tmp_path)
     assert entry.main(["platform", "--out-dir", str(tmp_path)]) == 2
-
-
-def test_the_sre_step_takes_the_probe_rate_from_the_engines(tmp_path: Path) -> None:
-    base = ["sre-readiness", "--out-dir", str(tmp_path)]
-    assert entry._parser().parse_args(base).probe_rate == 0.0  # the contract's throughput
-    assert entry._parser().parse_args([*base, "--probe-rate", "25"]).probe_rate == 25.0
-    args = _common.StepArgs(
-        step=spec.step("sre-readiness"),
-        values={"probe_rate": 25.0},
-        inputs={},
-        out_dir=tmp_path,
-        key_file=tmp_path,
-    )
-    assert args.value("probe-rate") == 25.0
