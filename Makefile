@@ -35,14 +35,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-## system-deps: promtool, amtool and Alertmanager (Debian packages) for the Prometheus/Alertmanager checks;
+## system-deps: Prometheus (with promtool), amtool, Alertmanager and the Pushgateway (Debian packages) for the
+## Prometheus/Alertmanager checks and the drift producer;
 ## chromium (headless) for the HTML report test; wrk for benchmarks
 system-deps:
 	@if command -v promtool >/dev/null && command -v amtool >/dev/null && command -v wrk >/dev/null \
-	  && [ -x /usr/bin/prometheus-alertmanager ] && command -v chromium >/dev/null; then :; \
+	  && [ -x /usr/bin/prometheus-alertmanager ] && [ -x /usr/bin/prometheus-pushgateway ] \
+	  && command -v chromium >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager wrk chromium >/dev/null; \
-	else echo "note: promtool/amtool/alertmanager/chromium/wrk missing and not root: those tests will skip"; fi
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager prometheus-pushgateway wrk chromium >/dev/null; \
+	else echo "note: promtool/amtool/alertmanager/pushgateway/chromium/wrk missing and not root: those tests will skip"; fi
 
 ## cluster-tools: build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok
 ## from tools/cluster/go.mod (Go >= 1.26; minutes the first time, then a no-op) for tests/cluster

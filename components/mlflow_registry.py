@@ -588,7 +588,9 @@ class Registry:
         """The artifact repository of ``uri`` and every file in it: relative path -> listed size."""
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-        repo = get_artifact_repository(uri)
+        # The tracking URI explicitly: an ``mlflow-artifacts:`` location resolves against it, and the
+        # process-wide default (MLflow 3: a sqlite file in the working folder) is not this server.
+        repo = get_artifact_repository(uri, tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
         found: dict[str, int | None] = {}
 
         def walk(path: str | None) -> None:

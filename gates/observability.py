@@ -38,8 +38,12 @@ Metric names (see :class:`MetricNames`; both presets are documented there):
   ``signoff_model_data_drift_ratio`` (a fraction; 0.03 is 3%), labelled ``namespace`` and
   ``workload``, published by the ML team's drift job (e.g. through a Pushgateway);
 * GPU: NVIDIA DCGM exporter's ``DCGM_FI_DEV_GPU_UTIL`` (0-100) and ``DCGM_FI_DEV_FB_USED`` /
-  ``DCGM_FI_DEV_FB_FREE`` (MiB), with the ``namespace``/``pod`` labels of the pod using the GPU
-  (dcgm-exporter's Kubernetes mapping, scraped with ``honorLabels``);
+  ``DCGM_FI_DEV_FB_FREE`` (MiB). dcgm-exporter's Kubernetes mapping labels each GPU's series with
+  ``namespace``, ``pod`` and ``container`` of the pod using it. Scraped as its Helm chart and the GPU
+  Operator install it (``honorLabels: false``), Prometheus keeps its own target labels and renames
+  the exporter's to ``exported_namespace`` / ``exported_pod``; with ``honorLabels: true`` they stay
+  ``namespace`` / ``pod``. The rules read both layouts (:meth:`_Exprs.dcgm`), so neither leaves the
+  GPU alerts silently empty;
 * pods: kube-state-metrics' ``kube_pod_container_status_last_terminated_reason``,
   ``kube_pod_container_status_restarts_total``, ``kube_pod_start_time``,
   ``kube_pod_status_ready_time`` and ``kube_pod_labels`` (kube-state-metrics must allow the
@@ -368,14 +372,29 @@ class _Exprs:
             f"  and on (namespace, pod, container) "
             f"increase(kube_pod_container_status_restarts_total{{namespace={ns}}}[10m]) > 0"
         )
-        framebuffer = (
-            f"DCGM_FI_DEV_FB_USED{{namespace={ns}}}\n  / (DCGM_FI_DEV_FB_USED{{namespace={ns}}} "
-            f"+ DCGM_FI_DEV_FB_FREE{{namespace={ns}}})"
-        )
+        used, free = self.dcgm("DCGM_FI_DEV_FB_USED"), self.dcgm("DCGM_FI_DEV_FB_FREE")
+        framebuffer = f"{used}\n  / ({used} + {free})"
         return f"(\n{self.per_pod(killed)}\n) or (\n{self.per_pod(framebuffer)} > 0.98\n)"
 
     def gpu_utilization_percent(self) -> str:
-        return self.per_pod(f"DCGM_FI_DEV_GPU_UTIL{{namespace={_q(self.ns)}}}", agg="avg")
+        return self.per_pod(self.dcgm("DCGM_FI_DEV_GPU_UTIL"), agg="avg")
+
+    def dcgm(self, metric: str) -> str:
+        """``metric`` from dcgm-exporter for the GPUs of this namespace's pods, labelled ``namespace``
+        and ``pod`` of the pod using the GPU, whichever way the exporter is scraped.
+
+        ``honorLabels: true`` keeps the exporter's ``namespace``/``pod``; the default (``false``)
+        moves them to ``exported_namespace``/``exported_pod`` and sets ``namespace``/``pod`` to the
+        exporter's own. The first operand takes the honoured layout (no ``exported_namespace``), the
+        second copies the exported labels back; one series never matches both.
+        """
+        ns = _q(self.ns)
+        honoured = f'{metric}{{namespace={ns}, exported_namespace=""}}'
+        exported = (
+            f'label_replace(label_replace({metric}{{exported_namespace={ns}}}, "namespace", "$1", '
+            f'"exported_namespace", "(.+)"), "pod", "$1", "exported_pod", "(.+)")'
+        )
+        return f"({honoured} or {exported})"
 
 
 # ------------------------------------------------------------------------------------------- rules

@@ -32,8 +32,9 @@ sys.exit(rc)
         ["--help"],
         ["contract", "--help"],
         ["contract", "check", str(EXAMPLE), str(EXAMPLE.with_suffix(".md"))],
+        ["drift", str(EXAMPLE), "--namespace", "ml-prod", "--model-version", "1", "--accuracy-drift", "0.01"],
     ],
-    ids=["help", "contract-help", "contract-check"],
+    ids=["help", "contract-help", "contract-check", "drift"],
 )
 def test_no_heavy_module_in_sys_modules(argv: list[str]) -> None:
     proc = subprocess.run(

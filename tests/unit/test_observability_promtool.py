@@ -254,6 +254,60 @@ def test_drift_and_gpu_oom_alerts(promtool: str, tmp_path: Path, ranker: Workloa
             # Framebuffer 62% used: quiet; 98.8% used: fires.
             [("3m", "SignoffGpuOom", []), ("10m", "SignoffGpuOom", [oom])],
         ),
+        # dcgm-exporter scraped as its Helm chart and the GPU Operator do (honorLabels: false): the
+        # target's namespace/pod are the exporter's own, the GPU pod's are exported_namespace/pod.
+        _case(
+            [
+                ksm("kube_pod_labels", "1x20", namespace=NS, pod="ours-1", label_signoff_dev_workload=ours),
+                ksm(
+                    "kube_pod_labels", "1x20", namespace=NS, pod="other-1", label_signoff_dev_workload="other"
+                ),
+                *(
+                    ksm(
+                        metric,
+                        values,
+                        namespace="gpu-operator",
+                        pod="nvidia-dcgm-exporter-7xk2p",
+                        exported_namespace=NS,
+                        exported_pod=gpu_pod,
+                        exported_container="kserve-container",
+                        gpu=gpu,
+                    )
+                    for gpu_pod, gpu, used, free in [
+                        ("ours-1", "0", "50000x5 80000x15", "31000x5 1000x15"),
+                        # another workload's full GPU must not page this workload's owner
+                        ("other-1", "1", "80000x20", "1000x20"),
+                    ]
+                    for metric, values in [("DCGM_FI_DEV_FB_USED", used), ("DCGM_FI_DEV_FB_FREE", free)]
+                ),
+            ],
+            [("3m", "SignoffGpuOom", []), ("10m", "SignoffGpuOom", [oom])],
+        ),
+        # The exporter in the workload's own namespace, default scrape: still read from exported_*.
+        _case(
+            [
+                ksm("kube_pod_labels", "1x20", namespace=NS, pod="ours-1", label_signoff_dev_workload=ours),
+                ksm(
+                    "DCGM_FI_DEV_FB_USED",
+                    "80000x20",
+                    namespace=NS,
+                    pod="dcgm-1",
+                    exported_namespace=NS,
+                    exported_pod="ours-1",
+                    gpu="0",
+                ),
+                ksm(
+                    "DCGM_FI_DEV_FB_FREE",
+                    "1000x20",
+                    namespace=NS,
+                    pod="dcgm-1",
+                    exported_namespace=NS,
+                    exported_pod="ours-1",
+                    gpu="0",
+                ),
+            ],
+            [("10m", "SignoffGpuOom", [oom])],
+        ),
     ]
     assert "SUCCESS" in _run_rule_tests(promtool, tmp_path, rules, cases)
 
@@ -294,3 +348,101 @@ def test_mlserver_preset_reads_its_seconds_histogram_and_exact_status_codes(
         ),
     ]
     assert "SUCCESS" in _run_rule_tests(promtool, tmp_path, rules, cases)
+
+
+def test_every_other_contract_alert_fires_and_stays_quiet(promtool: str, tmp_path: Path) -> None:
+    # support-llm-70b: error rate > 0.5% over 10m, availability < 99.9% over 30m, cold start > 15m,
+    # GPU utilisation > 95% for 30m (MLServer metrics, as both serving modes run MLServer).
+    llm = load_contract(ROOT / "contracts" / "examples" / "support-llm-70b.yaml")
+    rules = obs.rule_groups(llm, obs.MetricNames.mlserver(), namespace=NS)
+    w = {"workload": llm.name}
+    err, avail, cold, util = (
+        _firing(_rule(rules, a))
+        for a in ("SignoffErrorRate", "SignoffAvailability", "SignoffColdStart", "SignoffGpuUtilization")
+    )
+    total, infer = "rest_server_requests_total", "/v2/models/{model_name}/infer"
+
+    def traffic(errors_per_min: int) -> list[dict[str, str]]:
+        return [
+            _series(total, "0+994x60", status_code="200", path=infer, **w),
+            _series(total, f"0+{errors_per_min}x60", status_code="500", path=infer, **w),
+        ]
+
+    def pod(metric: str, values: str, name: str = "llm-1", **labels: str) -> dict[str, str]:
+        body = ", ".join(f"{k}={obs._q(v)}" for k, v in {"namespace": NS, "pod": name, **labels}.items())
+        return {"series": f"{metric}{{{body}}}", "values": values}
+
+    labels = pod("kube_pod_labels", "1x60", label_signoff_dev_workload=llm.name)
+    cases = [
+        # 6 of 1000 failing (0.6%): above the 0.5% error rate, availability 99.4% < 99.9%.
+        _case(traffic(6), [("20m", "SignoffErrorRate", [err]), ("40m", "SignoffAvailability", [avail])]),
+        # 0.05% failing: both quiet.
+        _case(
+            [
+                _series(total, "0+9995x60", status_code="200", path=infer, **w),
+                _series(total, "0+5x60", status_code="500", path=infer, **w),
+            ],
+            [("20m", "SignoffErrorRate", []), ("40m", "SignoffAvailability", [])],
+        ),
+        # A pod ready 20 minutes after it started pages platform; 5 minutes does not.
+        _case(
+            [labels, pod("kube_pod_start_time", "1000x60"), pod("kube_pod_status_ready_time", "2200x60")],
+            [("5m", "SignoffColdStart", [cold])],
+        ),
+        _case(
+            [labels, pod("kube_pod_start_time", "1000x60"), pod("kube_pod_status_ready_time", "1300x60")],
+            [("5m", "SignoffColdStart", [])],
+        ),
+        # GPUs at 98% for 40 minutes page (after the 30m for:); at 98% for 20 minutes, or 80%, they do not.
+        _case(
+            [labels, pod("DCGM_FI_DEV_GPU_UTIL", "98x60", name="llm-1", gpu="0")],
+            [("20m", "SignoffGpuUtilization", []), ("45m", "SignoffGpuUtilization", [util])],
+        ),
+        _case(
+            [labels, pod("DCGM_FI_DEV_GPU_UTIL", "80x60", name="llm-1", gpu="0")],
+            [("45m", "SignoffGpuUtilization", [])],
+        ),
+    ]
+    assert "SUCCESS" in _run_rule_tests(promtool, tmp_path, rules, cases)
+
+    fraud = load_contract(ROOT / "contracts" / "examples" / "fraud-scorer.yaml")
+    rules = obs.rule_groups(fraud, obs.MetricNames.mlserver(), namespace=NS)
+    data = _firing(_rule(rules, "SignoffDataDrift"))
+    f = {"workload": fraud.name}
+    cases = [
+        _case(
+            [_series("signoff_model_data_drift_ratio", "0.15x30", **f)], [("5m", "SignoffDataDrift", [data])]
+        ),
+        _case([_series("signoff_model_data_drift_ratio", "0.05x30", **f)], [("5m", "SignoffDataDrift", [])]),
+        # another workload's drift is not this workload's
+        _case([_series("signoff_model_data_drift_ratio", "0.5x30")], [("5m", "SignoffDataDrift", [])]),
+    ]
+    assert "SUCCESS" in _run_rule_tests(promtool, tmp_path, rules, cases)
+
+
+FIRE_TESTED = {
+    "SignoffAccuracyDrift",
+    "SignoffAvailability",
+    "SignoffAvailabilityBudgetBurn",
+    "SignoffColdStart",
+    "SignoffDataDrift",
+    "SignoffErrorRate",
+    "SignoffGpuOom",
+    "SignoffGpuUtilization",
+    "SignoffLatencyBudgetBurn",
+    "SignoffLatencyP99",
+    "SignoffLatencySloUnmeasured",
+}
+"""Every alert the examples render has a firing and a quiet promtool case in this file."""
+
+
+def test_no_rendered_alert_lacks_a_firing_case() -> None:
+    rendered = {
+        r["alert"]
+        for path in _contracts()
+        for mode in ServingMode
+        for g in obs.rule_groups(load_contract(path), obs.MetricNames.for_mode(mode), namespace=NS)["groups"]
+        for r in g["rules"]
+        if "alert" in r
+    }
+    assert rendered - FIRE_TESTED == set(), "add firing and quiet cases for these alerts, then list them"
