@@ -51,7 +51,9 @@ GROUPS: dict[str, _Group] = {
     "submit": _Group("pipelines._cli.submit", "submit the pipeline to a KFP or Argo server"),
     "run": _Group("pipelines._cli.run", "run the whole pipeline here with KFP's local runner"),
     "export": _Group("pipelines._cli.export", "the contract as OpenSLO documents or a Backstage Component"),
-    "drift": _Group("pipelines._cli.drift", "publish a served model's accuracy and data drift for its alerts"),
+    "drift": _Group(
+        "pipelines._cli.drift", "publish a served model's accuracy and data drift for its alerts"
+    ),
     "admission": _Group(
         "pipelines._cli.admission", "the admission policy's GPU routes, rendered from the cluster policy"
     ),
