@@ -18,7 +18,19 @@ import time
 import traceback
 from pathlib import Path
 
-ORDER = ["cli", "gates", "signing", "digest", "render", "probe", "admission", "registry", "pipeline", "demo", "cluster"]
+ORDER = [
+    "cli",
+    "gates",
+    "signing",
+    "digest",
+    "render",
+    "probe",
+    "admission",
+    "registry",
+    "pipeline",
+    "demo",
+    "cluster",
+]
 HERE = Path(__file__).resolve().parent
 
 

@@ -27,69 +27,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components.steps import spec
+
 __all__ = [
-    "DEPLOY_INPUTS",
-    "KEY_MOUNT",
-    "KEY_SECRETS",
+    "IN_DIR",
     "OUT_DIR",
-    "POD_LABELS",
-    "SERVICE_ACCOUNTS",
-    "STEP_OWNER",
+    "RETRY_ON_TEMPORARY",
     "StepTemplates",
     "make_templates",
 ]
 
-KEY_MOUNT = "/var/run/signoff/keys"
-KEY_SECRETS = {"ml": "signoff-key-ml", "platform": "signoff-key-platform", "sre": "signoff-key-sre"}
-"""Owner role -> the Secret with that owner's private key (``key.pem``)."""
-SERVICE_ACCOUNTS = {
-    "ml-artifact": "signoff-ml-step",
-    "platform": "signoff-platform-step",
-    "sre-readiness": "signoff-sre-step",
-    "promotion": "signoff-promoter",
-    "rollback-check": "signoff-promoter",
-    "run-summary": "signoff-promoter",
-    "deploy": "signoff-deployer",
-}
-"""Template -> its service account."""
-STEP_OWNER: dict[str, str | None] = {
-    "ml-artifact": "ml",
-    "platform": "platform",
-    "sre-readiness": "sre",
-    "promotion": "ml",
-    "rollback-check": None,
-    "run-summary": None,
-    "deploy": None,
-}
-"""Template -> the owner role whose key it mounts (none: the step signs nothing)."""
-POD_LABELS: dict[str, dict[str, str]] = {"sre-readiness": {"signoff.dev/step": "sre"}}
-"""Template -> its pods' labels. ``infra/base/network-policies.yaml`` lets only pods labelled
-``signoff.dev/step: sre`` (in ``signoff-system``) reach the staging serving pods, for the live probe;
-no other step carries it."""
 OUT_DIR = "/tmp/signoff/out"
 IN_DIR = "/tmp/signoff/in"
 RETRY_ON_TEMPORARY = "asInt(lastRetry.exitCode) == 3"
 """Retry only when the step exited 3 (``contracts.errors.TemporaryError``)."""
-
-_INPUTS: dict[str, tuple[str, ...]] = {
-    "ml-artifact": ("model-name", "model-version", "contract", "cluster-policy", "mlflow-tracking-uri",
-                    "artifact-store"),
-    "platform": ("model-name", "model-version", "contract", "cluster-policy", "trust-policy",
-                 "mlflow-tracking-uri", "image"),
-    "sre-readiness": ("model-name", "model-version", "contract", "cluster-policy", "trust-policy",
-                      "mlflow-tracking-uri", "image", "staging-url", "probe-seconds", "first-release"),
-    "promotion": ("model-name", "model-version", "contract", "trust-policy", "mlflow-tracking-uri"),
-    "rollback-check": ("model-name", "model-version", "contract", "mlflow-tracking-uri"),
-}  # fmt: skip
-"""Each step's input parameters (the workflow parameters it needs, nothing more)."""
-UPSTREAM: dict[str, tuple[str, ...]] = {
-    "ml-artifact": (),
-    "platform": ("ml-artifact",),
-    "sre-readiness": ("platform",),
-    "promotion": ("ml-artifact", "platform", "sre-readiness"),
-    "rollback-check": (),
-}
-"""Each step's input artifacts: the output folders of these upstream steps."""
+_PROCESS = ["python", "-m", "components.steps"]
 
 
 @dataclass(frozen=True)
@@ -106,9 +58,9 @@ def _volume(role: str) -> Any:
     from hera.workflows import SecretVolume
 
     return SecretVolume(
-        name=f"signoff-key-{role}",
-        secret_name=KEY_SECRETS[role],
-        mount_path=f"{KEY_MOUNT}/{role}",
+        name=spec.key_secret(role),
+        secret_name=spec.key_secret(role),
+        mount_path=spec.key_mount(role),
         read_only=True,
         default_mode=0o440,
     )
@@ -137,60 +89,50 @@ def _security() -> Any:
     )
 
 
-def _step(name: str, image: str) -> Any:
-    from hera.workflows import Artifact, Container, Parameter
+def _parameters(step: spec.StepSpec) -> list[Any]:
+    """The template's input parameters (none for the onExit handler: see :func:`_step`)."""
+    from hera.workflows import Parameter
 
-    args: list[str] = [name]
-    for param in _INPUTS[name]:
-        args += [f"--{param}", f"{{{{inputs.parameters.{param}}}}}"]
-    args += [arg for up in UPSTREAM[name] for arg in ("--in-dir", f"{IN_DIR}/{up}")]
+    if step.name == "run-summary":
+        return []
+    return [Parameter(name=p) for p in step.params]
+
+
+def _step(step: spec.StepSpec, image: str) -> Any:
+    """A signoff step's container: ``python -m components.steps STEP --PARAM ... --input NAME=FILE``."""
+    from hera.workflows import Artifact, Container
+
+    summary = step.name == "run-summary"
+    # The onExit handler has no inputs: Argo calls it with the workflow's own arguments, so inputs
+    # named like workflow parameters take those values, and where a parameter has none (a template
+    # with required parameters, as the Argo Server validates it) it refuses the template
+    # ("templates.run-summary inputs.parameters.model-name was not supplied"). It reads the
+    # workflow parameters directly instead.
+    source = "workflow.parameters" if summary else "inputs.parameters"
+    args: list[str] = [step.name]
+    for param in step.params:
+        args += [f"--{param}", f"{{{{{source}.{param}}}}}"]
+    for i in step.inputs:
+        args += ["--input", f"{i.name}={IN_DIR}/{i.step}/{spec.step(i.step).output_file(i.output)}"]
+    if step.name == "run-summary":
+        args += ["--status", "{{workflow.status}}", "--failures", "{{workflow.failures}}"]
     args += ["--out-dir", OUT_DIR]
-    role = STEP_OWNER[name]
     return Container(
-        name=name,
+        name=step.name,
         image=image,
-        command=["python", "-m", "components.steps"],
+        command=_PROCESS,
         args=args,
-        inputs=[Parameter(name=p) for p in _INPUTS[name]]
-        + [Artifact(name=up, path=f"{IN_DIR}/{up}") for up in UPSTREAM[name]],
-        outputs=[Artifact(name="out", path=OUT_DIR)],
-        service_account_name=SERVICE_ACCOUNTS[name],
-        labels=POD_LABELS.get(name),
-        volumes=[_volume(role)] if role else None,
-        retry_strategy=_retry(),
-        security_context=_security(),
-        env=None,
-    )
-
-
-def _summary(image: str) -> Any:
-    from hera.workflows import Container
-
-    params = ("model-name", "model-version", "trust-policy", "mlflow-tracking-uri")
-    args = ["--status", "{{workflow.status}}", "--failures", "{{workflow.failures}}"]
-    for p in params:
-        args += [f"--{p}", f"{{{{workflow.parameters.{p}}}}}"]
-    return Container(
-        name="run-summary",
-        image=image,
-        command=["python", "-m", "components.steps", "run-summary"],
-        args=[*args, "--out-dir", OUT_DIR],
-        # No inputs: Argo calls the onExit handler with the workflow's own arguments, so inputs named
-        # like workflow parameters take those values, and where a parameter has none (a template
-        # with required parameters, as the Argo Server validates it) it refuses the template
-        # ("templates.run-summary inputs.parameters.model-name was not supplied"). The handler
-        # reads the workflow parameters directly instead.
-        service_account_name=SERVICE_ACCOUNTS["run-summary"],
+        inputs=_parameters(step) + [Artifact(name=up, path=f"{IN_DIR}/{up}") for up in step.upstream],
+        outputs=None if summary else [Artifact(name="out", path=OUT_DIR)],
+        service_account_name=step.service_account,
+        labels=step.labels or None,
+        volumes=[_volume(step.owner)] if step.owner else None,
         retry_strategy=_retry(),
         security_context=_security(),
     )
 
 
-DEPLOY_INPUTS = ("production-namespace", "deploy-deadline")
-"""The deploy template's input parameters."""
-
-
-def _deploy(image: str) -> Any:
+def _deploy(step: spec.StepSpec, image: str) -> Any:
     """``signoff deploy`` of the promotion step's ``deployable-manifests.yaml`` into production.
 
     Runs as ``signoff-deployer``, the only account ``infra/base/rbac.yaml`` lets write serving
@@ -198,19 +140,19 @@ def _deploy(image: str) -> Any:
     workloads. It mounts no signing key: it signs nothing, and the manifests it applies carry the
     promotion record's digest, which the admission policy checks.
     """
-    from hera.workflows import Artifact, Container, Parameter
+    from hera.workflows import Artifact, Container
 
-    args = [f"{IN_DIR}/promotion/deployable-manifests.yaml"]
+    (source,) = step.inputs
+    args = [f"{IN_DIR}/{source.step}/{spec.step(source.step).output_file(source.output)}"]
     args += ["--namespace", "{{inputs.parameters.production-namespace}}", "--production", "--wait"]
     args += ["--deadline", "{{inputs.parameters.deploy-deadline}}"]
     return Container(
-        name="deploy",
+        name=step.name,
         image=image,
         command=["python", "-m", "pipelines._cli.main", "deploy"],
         args=args,
-        inputs=[Parameter(name=p) for p in DEPLOY_INPUTS]
-        + [Artifact(name="promotion", path=f"{IN_DIR}/promotion")],
-        service_account_name=SERVICE_ACCOUNTS["deploy"],
+        inputs=_parameters(step) + [Artifact(name=up, path=f"{IN_DIR}/{up}") for up in step.upstream],
+        service_account_name=step.service_account,
         retry_strategy=_retry(),
         security_context=_security(),
     )
@@ -225,6 +167,9 @@ def make_templates(image: str) -> StepTemplates:
     Returns:
         The templates; their ``name`` is the step name.
     """
+    built = {s.name: _deploy(s, image) if s.name == "deploy" else _step(s, image) for s in spec.STEPS}
     return StepTemplates(
-        steps={n: _step(n, image) for n in _INPUTS}, summary=_summary(image), deploy=_deploy(image)
+        steps={n: t for n, t in built.items() if n not in ("run-summary", "deploy")},
+        summary=built["run-summary"],
+        deploy=built["deploy"],
     )

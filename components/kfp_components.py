@@ -1,5 +1,8 @@
 """KFP components of the gated-promotion steps: thin wrappers around :mod:`components.steps`.
 
+Each component body hands its arguments to :func:`call`, which runs the step through the one process
+entry (:func:`components.steps.entry.run`) with the names :mod:`components.steps.spec` declares.
+
 The only module in ``components`` that imports kfp. Each component is a lightweight Python
 component whose body imports ``components.steps`` from the step image (``infra/docker/Dockerfile``
 installs signoff and the kfp runtime, so nothing is installed at start: ``install_kfp_package=False``).
@@ -23,6 +26,7 @@ Secrets).
 import contextlib
 import json
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +35,9 @@ from typing import Any
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Markdown, Metrics, Output
 
-__all__ = ["Components", "emit", "make_components"]
+from components.steps import entry, spec
+
+__all__ = ["Components", "call", "emit", "make_components"]
 
 
 @contextlib.contextmanager
@@ -85,8 +91,57 @@ def emit(
                 metrics.log_metric(name, float(value))
 
 
+def call(step: str, given: Mapping[str, Any]) -> Any:
+    """Run one step from a component body: its parameters, input and output artifacts by name.
+
+    Args:
+        step: the step's name in :mod:`components.steps.spec`.
+        given: the component function's arguments (its ``locals()``): the parameters the spec
+            declares for the step, its input artifacts and its output artifacts, by name.
+
+    Returns:
+        The rollback check's finding, the run summary's final state; nothing for a gate.
+    """
+    s = spec.step(step)
+    out = tempfile.mkdtemp(prefix="signoff-")
+    outputs = {name: (file, given[name]) for name, file in s.outputs if name in given}
+    files = {
+        file: artifact
+        for name, (file, artifact) in outputs.items()
+        if name not in ("envelope", "metrics") and not (name == "report" and file == spec.REPORT)
+        and not file.endswith("/")
+    }  # fmt: skip
+    log_dir = None
+    if "server_log" in outputs:  # a folder artifact, kept in the run's outputs
+        log_dir = outputs["server_log"][1].path
+        Path(log_dir).mkdir(parents=True, exist_ok=True)
+    status = given.get("status")
+    with emit(
+        out,
+        envelope=outputs["envelope"][1] if "envelope" in outputs else None,
+        report=outputs["report"][1] if "report" in outputs and outputs["report"][0] == spec.REPORT else None,
+        metrics=outputs["metrics"][1] if "metrics" in outputs else None,
+        files=files,
+    ):
+        result = entry.run(
+            step,
+            {k: v for k, v in given.items() if k.replace("_", "-") in s.params},
+            {i.name: given[i.name].path for i in s.inputs if i.name in given},
+            out,
+            log_dir=log_dir,
+            status=status.state if status is not None else "",
+            error=status.error_message if status is not None else "",
+        )
+    if status is not None:
+        return str(status.state)
+    if isinstance(result, dict):
+        return str(result["reason"])
+    return None
+
+
 # The component functions below are compiled into the pipeline as source text: each must be
-# self-contained (imports inside the body) and its docstring is what the KFP UI shows.
+# self-contained (imports inside the body) and its docstring is what the KFP UI shows. Their
+# signatures are what KFP types; tests/unit/test_step_spec.py checks them against the step spec.
 
 
 def ml_artifact(
@@ -120,24 +175,9 @@ def ml_artifact(
         report: the gate's checks and reasons, in Markdown.
         metrics: the figures each check used.
     """
-    import tempfile
+    from components import kfp_components
 
-    from components import kfp_components, steps
-
-    out = tempfile.mkdtemp(prefix="signoff-")
-    with kfp_components.emit(
-        out, envelope=envelope, report=report, metrics=metrics, files={"model-ref.json": model_ref}
-    ):
-        steps.ml_artifact_step(
-            contract_yaml=contract,
-            policy_yaml=cluster_policy,
-            model_name=model_name,
-            model_version=model_version,
-            tracking_uri=mlflow_tracking_uri or None,
-            key_file=steps.key_path("ml"),
-            out_dir=out,
-            artifact_store=artifact_store,
-        )
+    kfp_components.call("ml-artifact", locals())
 
 
 def platform(
@@ -172,26 +212,9 @@ def platform(
         report: the gate's checks and reasons, in Markdown.
         metrics: the figures each check used.
     """
-    import tempfile
-    from pathlib import Path
+    from components import kfp_components
 
-    from components import kfp_components, steps
-
-    out = tempfile.mkdtemp(prefix="signoff-")
-    with kfp_components.emit(
-        out, envelope=envelope, report=report, metrics=metrics, files={"manifests.yaml": manifests}
-    ):
-        steps.platform_step(
-            contract_yaml=contract,
-            policy_yaml=cluster_policy,
-            trust_yaml=trust_policy,
-            model_ref_json=Path(model_ref.path).read_text(encoding="utf-8"),
-            ml_envelope=Path(ml_envelope.path).read_bytes(),
-            image=image,
-            tracking_uri=mlflow_tracking_uri or None,
-            key_file=steps.key_path("platform"),
-            out_dir=out,
-        )
+    kfp_components.call("platform", locals())
 
 
 def sre_readiness(
@@ -237,29 +260,9 @@ def sre_readiness(
         server_log: with staging_url "local", the folder with the log of `mlflow models serve`
             (the report names it when the server died before it was ready).
     """
-    import tempfile
-    from pathlib import Path
+    from components import kfp_components
 
-    from components import kfp_components, steps
-
-    out = tempfile.mkdtemp(prefix="signoff-")
-    Path(server_log.path).mkdir(parents=True, exist_ok=True)  # a folder artifact, kept in the run's outputs
-    with kfp_components.emit(out, envelope=envelope, report=report, metrics=metrics):
-        steps.sre_readiness_step(
-            contract_yaml=contract,
-            policy_yaml=cluster_policy,
-            trust_yaml=trust_policy,
-            model_ref_json=Path(model_ref.path).read_text(encoding="utf-8"),
-            platform_envelope=Path(platform_envelope.path).read_bytes(),
-            image=image,
-            staging_url=staging_url,
-            probe_duration_s=probe_seconds,
-            first_release=first_release,
-            tracking_uri=mlflow_tracking_uri or None,
-            key_file=steps.key_path("sre"),
-            out_dir=out,
-            log_dir=server_log.path,
-        )
+    kfp_components.call("sre-readiness", locals())
 
 
 def promotion(
@@ -299,36 +302,9 @@ def promotion(
         report: what was verified, in Markdown.
         metrics: the promotion's figures.
     """
-    import tempfile
-    from pathlib import Path
+    from components import kfp_components
 
-    from components import kfp_components, steps
-    from contracts.trust import Gate
-
-    out = tempfile.mkdtemp(prefix="signoff-")
-    envelopes = {
-        Gate.ML_ARTIFACT: Path(ml_envelope.path).read_bytes(),
-        Gate.PLATFORM: Path(platform_envelope.path).read_bytes(),
-        Gate.SRE_READINESS: Path(sre_envelope.path).read_bytes(),
-    }
-    with kfp_components.emit(
-        out,
-        envelope=envelope,
-        report=report,
-        metrics=metrics,
-        files={"deployable-manifests.yaml": deployable_manifests},
-    ):
-        steps.promotion_step(
-            contract_yaml=contract,
-            trust_yaml=trust_policy,
-            model_name=model_name,
-            model_version=model_version,
-            envelopes=envelopes,
-            manifests_yaml=Path(manifests.path).read_text(encoding="utf-8"),
-            tracking_uri=mlflow_tracking_uri or None,
-            key_file=steps.key_path("ml"),
-            out_dir=out,
-        )
+    kfp_components.call("promotion", locals())
 
 
 def rollback_check(
@@ -355,22 +331,9 @@ def rollback_check(
     Returns:
         The finding, one sentence.
     """
-    import tempfile
-    from pathlib import Path
+    from components import kfp_components
 
-    from components import steps
-
-    del promotion_envelope  # an ordering input: the check runs only after a promotion
-    out = tempfile.mkdtemp(prefix="signoff-")
-    outcome = steps.rollback_check_step(
-        contract_yaml=contract,
-        model_name=model_name,
-        model_version=model_version,
-        tracking_uri=mlflow_tracking_uri or None,
-        out_dir=out,
-    )
-    Path(report.path).write_text((Path(out) / "report.md").read_text(encoding="utf-8"), encoding="utf-8")
-    return str(outcome["reason"])
+    return kfp_components.call("rollback-check", locals())
 
 
 def run_summary(
@@ -394,29 +357,17 @@ def run_summary(
     Returns:
         The run's final state.
     """
-    import tempfile
-    from pathlib import Path
+    from components import kfp_components
 
-    from components import steps
-
-    out = tempfile.mkdtemp(prefix="signoff-")
-    text = steps.run_summary(
-        trust_yaml=trust_policy,
-        model_name=model_name,
-        model_version=model_version,
-        tracking_uri=mlflow_tracking_uri or None,
-        status=status.state,
-        error=status.error_message,
-        out_dir=out,
-    )
-    Path(report.path).write_text(text, encoding="utf-8")
-    return str(status.state)
+    return kfp_components.call("run-summary", locals())
 
 
 def _deploy_component(image: str) -> Callable[..., Any]:
     """The deployer's container component on ``image`` (``signoff deploy``, no Python wrapper)."""
 
-    def deploy(deployable_manifests: Input[Artifact], namespace: str, deadline: str) -> dsl.ContainerSpec:
+    def deploy(
+        deployable_manifests: Input[Artifact], production_namespace: str, deploy_deadline: str
+    ) -> dsl.ContainerSpec:
         """Deploy: apply the promoted manifests to production and wait until they serve.
 
         Runs `signoff deploy` of the promotion step's deployable manifests (what the platform team
@@ -428,14 +379,14 @@ def _deploy_component(image: str) -> Callable[..., Any]:
 
         Args:
             deployable_manifests: the manifests the promotion step wrote.
-            namespace: the production namespace (ml-prod).
-            deadline: how long to wait for the rollout to be ready (e.g. 10m).
+            production_namespace: the production namespace (ml-prod).
+            deploy_deadline: how long to wait for the rollout to be ready (e.g. 10m).
         """
         return dsl.ContainerSpec(
             image=image,
             command=["python", "-m", "pipelines._cli.main", "deploy"],
-            args=[deployable_manifests.path, "--namespace", namespace, "--production", "--wait",
-                  "--deadline", deadline],
+            args=[deployable_manifests.path, "--namespace", production_namespace, "--production", "--wait",
+                  "--deadline", deploy_deadline],
         )  # fmt: skip
 
     return dsl.container_component(deploy)

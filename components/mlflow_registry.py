@@ -1,7 +1,14 @@
 """The MLflow registry adapter: the ONLY module of signoff that imports ``mlflow``.
 
 It gathers the ML-artifact gate's evidence from a model version, keeps every signed verdict with its
-model version, promotes (moves the production alias) safely, rolls back and audits.
+model version, promotes (moves the production alias) safely, rolls back and audits. What the files of
+a downloaded version say (MLmodel, requirements, formats, path safety) is read by
+:mod:`components.model_files`, not here.
+
+Why it is longer than 500 lines: one :class:`Registry` holds the retry wrapper (``_call``) and the
+lock every registry write goes through; promotion, rollback and audit read and write the same tags
+under that lock and are kept beside it. Splitting them into modules of their own is the next step
+(the promote/rollback/audit record logic is the part to move out).
 
 Where things are kept (all plain MLflow tags, so any engine and ``signoff audit`` can read them):
 
@@ -47,16 +54,23 @@ import time
 import urllib.parse
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from components import model_files
+from components import probe as probing
+from components.digest import hash_file
+from components.model_files import RAN_HERE, check_artifact_path, check_source
 from contracts import errors
 from contracts.model_uri import logged_model_id, parse_model_uri
 from contracts.trust import Gate, TrustPolicy
-from gates.evidence import FileEntry, MlEvidence, PredictionCheck
+from gates import rollback as rollback_rule
+from gates import signing
+from gates.evidence import FileEntry, FileManifest, MlEvidence, PredictionCheck
+from gates.ml_artifact import manifest_digest
 from gates.verdict import Subject, Verdict, digest_bytes
 
 if TYPE_CHECKING:
@@ -86,8 +100,6 @@ CHUNK = 60_000
 PREDICT_HERE_MAX_BYTES = 2 * 10**9
 """The largest model the ML step downloads whole to run its example prediction in its own process;
 a larger one (or one whose runtime is not installed there) is predicted on by the staging probe."""
-RAN_HERE = "ml-artifact step"
-"""Where the example prediction ran when the gate's own process loaded the model."""
 PREDICTION_DEFERRED_TO = "sre-readiness"
 """The step whose staging probe runs a deferred example prediction."""
 LOCK_PREFIX = "signoff-lock."
@@ -207,109 +219,6 @@ class AuditReport:
 
 
 # --------------------------------------------------------------------------------------- path checks
-
-
-def _decoded_forms(text: str) -> list[str]:
-    """The text and its URL-decoded forms (decoded until stable, at most 5 times)."""
-    forms = [text]
-    for _ in range(5):
-        nxt = urllib.parse.unquote(forms[-1])
-        if nxt == forms[-1]:
-            break
-        forms.append(nxt)
-    return forms
-
-
-def check_artifact_path(path: str) -> None:
-    """Refuse an artifact path that could escape the download folder.
-
-    Raises:
-        PermanentError: ``..`` segments (also URL-encoded), absolute paths, backslashes, drive
-            letters, ``#``/``?``, NUL or control characters.
-    """
-    for form in _decoded_forms(path):
-        bad = None
-        if not form:
-            bad = "is empty"
-        elif form.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", form):
-            bad = "is absolute"
-        elif "\\" in form:
-            bad = "contains a backslash"
-        elif any(seg in ("..", ".") for seg in form.split("/")):
-            bad = "contains a '..' or '.' segment"
-        elif "#" in form or "?" in form:
-            bad = "contains '#' or '?'"
-        elif any(ord(c) < 32 for c in form):
-            bad = "contains a control character"
-        if bad:
-            raise errors.PermanentError(f"artifact path {path!r} {bad}; refusing to download it")
-
-
-def check_source(source: str, *, file_root: str | None = None) -> None:
-    """Refuse a model version source that could read outside the model's own artifacts.
-
-    Accepted: ``models:/m-<id>`` (an MLflow 3 logged model), ``runs:/<run>/<path>``,
-    ``mlflow-artifacts:/<path>`` and object-store URIs (``s3``, ``gs``, ``wasbs``, ``abfss``, ``hdfs``)
-    without ``..`` (also encoded), ``#``, ``?`` or control characters; local (``file:`` or bare path)
-    sources only inside ``file_root`` (the experiment's artifact folder).
-
-    Raises:
-        PermanentError: naming the source and why it is refused.
-    """
-
-    def refuse(why: str) -> errors.PermanentError:
-        return errors.PermanentError(f"model version source {source!r} {why}; refusing to download it")
-
-    if not source:
-        raise refuse("is empty")
-    for form in _decoded_forms(source):
-        if "#" in form or "?" in form:
-            raise refuse("contains '#' or '?' (a fragment or query can redirect the download)")
-        if any(ord(c) < 32 for c in form) or "\\" in form:
-            raise refuse("contains a control character or backslash")
-        parsed = urllib.parse.urlparse(form)
-        segments = (parsed.netloc + "/" + parsed.path).replace("\\", "/").split("/")
-        if ".." in segments:
-            raise refuse("contains a '..' segment (also when URL-decoded)")
-    parsed = urllib.parse.urlparse(source)
-    scheme = parsed.scheme.lower()
-    if scheme == "models":
-        if logged_model_id(source) is None:
-            raise refuse("is a models:/ URI that is not a logged model id (an alias or another version)")
-        return
-    if scheme == "runs":
-        if not re.fullmatch(r"runs:/[0-9a-f]{8,64}(/[A-Za-z0-9._-]+)*/?", source):
-            raise refuse("is not runs:/<run id>/<path>")
-        return
-    if scheme in ("mlflow-artifacts", "s3", "gs", "wasbs", "abfss", "hdfs", "http", "https"):
-        return
-    if scheme in ("file", "") or (len(scheme) == 1 and source[1:2] == ":"):
-        local = urllib.parse.unquote(parsed.path) if scheme == "file" else source
-        if parsed.netloc not in ("", "localhost"):
-            raise refuse("names a file on another host")
-        if file_root is None:
-            raise refuse("is a local path, but the experiment's artifact root is not local")
-        root = os.path.realpath(file_root)
-        real = os.path.realpath(local)
-        if os.path.commonpath([root, real]) != root:
-            raise refuse(f"is a local path outside the artifact store {file_root}")
-        return
-    raise refuse(f"has an unsupported scheme {scheme!r}")
-
-
-def _check_tree(root: Path) -> None:
-    """After a download: every entry is a regular file or folder inside ``root``; no symlinks."""
-    real_root = os.path.realpath(root)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in [*dirnames, *filenames]:
-            p = os.path.join(dirpath, name)
-            if os.path.islink(p):
-                raise errors.PermanentError(f"downloaded artifact {os.path.relpath(p, root)} is a symlink")
-            real = os.path.realpath(p)
-            if os.path.commonpath([real_root, real]) != real_root:
-                raise errors.PermanentError(
-                    f"downloaded artifact {name} resolved outside the download folder"
-                )
 
 
 # ---------------------------------------------------------------------------------- envelope helpers
@@ -570,9 +479,6 @@ class Registry:
             PermanentError: the source or an artifact path would escape the download folder.
             TemporaryError: the server did not answer.
         """
-        from components import probe as probing
-        from gates.evidence import FileManifest
-        from gates.ml_artifact import manifest_digest
 
         limit = PREDICT_HERE_MAX_BYTES if predict_max_bytes is None else predict_max_bytes
         name, version = self.resolve(model_uri)
@@ -580,14 +486,14 @@ class Registry:
         source = str(mv.source or "")
         run_id = str(mv.run_id) if mv.run_id else None
         file_root = self._local_artifact_root(run_id)
-        check_source(source, file_root=file_root)
+        model_files.check_source(source, file_root=file_root)
         download_uri = self._call(
             f"download location of {name} version {version}",
             self.client.get_model_version_download_uri,
             name,
             version,
         )
-        check_source(str(download_uri), file_root=file_root)
+        model_files.check_source(str(download_uri), file_root=file_root)
 
         repo, listed = self._list(str(download_uri))
         dest = Path(workdir) / f"model-{uuid.uuid4().hex[:12]}"
@@ -599,15 +505,15 @@ class Registry:
             for meta_name in ("MLmodel", "requirements.txt"):
                 if meta_name in listed and (listed[meta_name] or 0) <= _KEEP_MAX_BYTES:
                     hashed[meta_name] = self._fetch(repo, meta_name, dest / meta_name)
-            mlmodel = self._read_mlmodel(dest)
+            mlmodel = model_files.read_mlmodel(dest)
             listed_bytes = sum(size or 0 for size in listed.values())
-            gap = _runtime_gap(mlmodel, dest)
+            gap = model_files.runtime_gap(mlmodel, dest)
             if gap is None and listed_bytes > limit:
                 gap = (
-                    f"the model is {_human(listed_bytes)}, more than the {_human(limit)} the ML step "
-                    "downloads to load a model"
+                    f"the model is {model_files.human(listed_bytes)}, more than the "
+                    f"{model_files.human(limit)} the ML step downloads to load a model"
                 )
-            keep = _example_names(mlmodel) | {"MLmodel", *_REQUIREMENT_FILES}
+            keep = model_files.example_names(mlmodel) | {"MLmodel", *model_files.REQUIREMENT_FILES}
             for path in sorted(listed):
                 if path in hashed:
                     continue
@@ -616,13 +522,13 @@ class Registry:
                 hashed[path] = self._fetch(repo, path, target)
                 if not kept:
                     target.unlink()
-            _check_tree(dest)
+            model_files.check_tree(dest)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         entries = [FileEntry(path=p, size=size, sha256=sha) for p, (sha, size) in sorted(hashed.items())]
         manifest = FileManifest(files=tuple(entries), digest=manifest_digest(entries))
         has_example = bool(mlmodel.get("saved_input_example_info")) or any(
-            (dest / n).is_file() for n in _EXAMPLE_FILES
+            (dest / n).is_file() for n in model_files.EXAMPLE_FILES
         )
         example_error: str | None = None
         rows: int | None = None
@@ -650,13 +556,13 @@ class Registry:
             source=source,
             run_id=run_id,
             flavors=tuple(sorted(mlmodel.get("flavors", {}))),
-            signature_inputs=_json_text(mlmodel.get("signature", {}).get("inputs")),
-            signature_outputs=_json_text(mlmodel.get("signature", {}).get("outputs")),
+            signature_inputs=model_files.json_text(mlmodel.get("signature", {}).get("inputs")),
+            signature_outputs=model_files.json_text(mlmodel.get("signature", {}).get("outputs")),
             has_input_example=has_example,
             example_error=example_error,
             prediction=prediction,
             metrics=metrics,
-            serialization_formats=_serialization_formats(mlmodel, listed),
+            serialization_formats=model_files.serialization_formats(mlmodel, listed),
             artifact_size=manifest.total_size,
             manifest=manifest,
         )
@@ -689,7 +595,7 @@ class Registry:
 
         def walk(path: str | None) -> None:
             for info in self._call(f"list artifacts of {uri}", repo.list_artifacts, path):
-                check_artifact_path(str(info.path))
+                model_files.check_artifact_path(str(info.path))
                 if info.is_dir:
                     walk(info.path)
                 else:
@@ -703,7 +609,6 @@ class Registry:
 
     def _fetch(self, repo: Any, path: str, target: Path) -> tuple[str, int]:
         """Download one artifact file to ``target`` and hash it: ``(sha256 hex, bytes)``."""
-        from components.digest import hash_file
 
         target.parent.mkdir(parents=True, exist_ok=True)
         self._call(f"download {path}", repo._download_file, path, str(target))
@@ -713,22 +618,6 @@ class Registry:
             return hash_file(target)
         except errors.InputError as exc:
             raise errors.PermanentError(f"downloaded artifact {path}: {exc}") from None
-
-    @staticmethod
-    def _read_mlmodel(dest: Path) -> dict[str, Any]:
-        import yaml
-
-        path = dest / "MLmodel"
-        if not path.is_file():
-            return {}
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        out = data if isinstance(data, dict) else {}
-        sig = out.get("signature")
-        if isinstance(sig, dict):
-            out["signature"] = {k: json.loads(v) if isinstance(v, str) else v for k, v in sig.items() if v}
-        else:
-            out["signature"] = {}
-        return out
 
     @staticmethod
     def _predict(dest: Path) -> tuple[PredictionCheck, bool]:
@@ -742,7 +631,7 @@ class Registry:
             example = meta.load_input_example(str(dest))
         except Exception as exc:  # a broken model must become evidence, not a crash
             return PredictionCheck(ran=False, ok=False, error=f"cannot read the model: {exc}"[:2000]), False
-        rows = _rows(example)
+        rows = model_files.row_count(example)
         try:
             import mlflow.pyfunc
 
@@ -823,6 +712,17 @@ class Registry:
             if env is not None:
                 out[gate] = env
         return out
+
+    def download_uri(self, name: str, version: str) -> str:
+        """Where MLflow says the version's files are (``mlflow-artifacts:/...``, ``s3://...``)."""
+        return str(
+            self._call(
+                f"download location of model {name!r} version {version}",
+                self.client.get_model_version_download_uri,
+                name,
+                str(version),
+            )
+        )
 
     def aliases(self, name: str) -> dict[str, str]:
         """The registered model's aliases: alias -> version."""
@@ -1234,20 +1134,10 @@ class Registry:
         again (a human decides the next step).
         """
         if contract is not None and drift is not None:
-            from contracts.workload import Signal
-
-            spec = contract.spec
-            if not any(a.signal is Signal.ACCURACY_DRIFT for a in spec.rollback.automated):
+            decision = rollback_rule.decide(contract, drift)  # the rule lives in gates, once
+            if not decision.fire:
                 return None
-            limits = [
-                getattr(a.threshold, "fraction", None)
-                for a in spec.alerts
-                if a.signal is Signal.ACCURACY_DRIFT
-            ]
-            limit = next((x for x in limits if x is not None), None)
-            if limit is None or drift <= limit:
-                return None
-            reason = reason or f"accuracy drift {drift:.4f} above the contract's alert threshold {limit:.4f}"
+            reason = reason or decision.reason
         if not reason:
             raise errors.InputError("an automated rollback needs a reason (or a contract and a drift figure)")
         model = self._model(name)
@@ -1424,7 +1314,6 @@ class Registry:
             return False
         if trust is None:
             return None
-        from gates import signing
 
         try:
             signed = signing.verify_envelope(env, trust)
@@ -1461,123 +1350,8 @@ def _quote(name: str) -> str:
     return name.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def _json_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-
-
-def _rows(example: Any) -> int | None:
-    try:
-        return len(example)
-    except TypeError:
-        return None
-
-
-_PICKLE_SUFFIXES = {
-    ".pkl": "pickle",
-    ".pickle": "pickle",
-    ".joblib": "joblib",
-    ".pt": "torch-pickle",
-    ".pth": "torch-pickle",
-}
-
-
-def _serialization_formats(mlmodel: Mapping[str, Any], paths: Iterable[str]) -> tuple[str, ...]:
-    """How the model is stored: flavors' ``serialization_format`` and the model files' kinds."""
-    found: set[str] = set()
-    for conf in (mlmodel.get("flavors") or {}).values():
-        if not isinstance(conf, dict):
-            continue
-        fmt = conf.get("serialization_format")
-        if isinstance(fmt, str) and fmt:
-            found.add(fmt)
-        for key in ("pickled_model", "model_path", "data"):
-            ref = conf.get(key)
-            if isinstance(ref, str):
-                suffix = Path(ref).suffix.lower()
-                if suffix in _PICKLE_SUFFIXES:
-                    found.add(_PICKLE_SUFFIXES[suffix])
-                elif suffix == ".skops":
-                    found.add("skops")
-    for path in paths:
-        suffix = Path(path).suffix.lower()
-        if suffix in _PICKLE_SUFFIXES:
-            found.add(_PICKLE_SUFFIXES[suffix])
-    return tuple(sorted(found))
-
-
-_EXAMPLE_FILES = ("serving_input_example.json", "input_example.json")
-_REQUIREMENT_FILES = ("requirements.txt", "python_env.yaml", "conda.yaml")
 _KEEP_MAX_BYTES = 64 * 2**20
 """Metadata files larger than this are hashed and deleted like the model's weights."""
-
-
-def _example_names(mlmodel: Mapping[str, Any]) -> set[str]:
-    names = set(_EXAMPLE_FILES)
-    info = mlmodel.get("saved_input_example_info")
-    if isinstance(info, dict) and isinstance(info.get("artifact_path"), str):
-        names.add(str(info["artifact_path"]))
-    return names
-
-
-def _human(n: int) -> str:
-    from contracts._units import format_bytes
-
-    return format_bytes(n)
-
-
-def _requirement_names(path: Path) -> list[str]:
-    """Distribution names of a pip requirements file (options, includes and comments skipped)."""
-    if not path.is_file():
-        return []
-    names = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        line = line.split("#", 1)[0].strip()
-        m = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", line)
-        if m and not line.startswith("-"):
-            names.append(m[0])
-    return names
-
-
-def _runtime_gap(mlmodel: Mapping[str, Any], folder: Path) -> str | None:
-    """Why this process cannot load the model for its example prediction; None when it can.
-
-    It can when the model has a ``python_function`` flavor, full mlflow's ``mlflow.pyfunc`` imports
-    (it needs numpy and pandas, which mlflow-skinny lacks), the flavor's loader module imports, and
-    every distribution in the model's ``requirements.txt`` is installed (versions not compared)."""
-    import importlib
-    import importlib.metadata
-
-    pyfunc = (mlmodel.get("flavors") or {}).get("python_function")
-    if not isinstance(pyfunc, dict):
-        return "the model has no python_function flavor to load"
-    try:
-        importlib.import_module("mlflow.pyfunc")
-    except Exception as exc:
-        return f"full mlflow is not installed here (mlflow.pyfunc: {type(exc).__name__}: {exc})"
-    loader = pyfunc.get("loader_module")
-    if isinstance(loader, str) and loader:
-        try:
-            importlib.import_module(loader)
-        except Exception as exc:
-            return f"the flavor's loader {loader} cannot be imported here ({type(exc).__name__}: {exc})"
-    missing = []
-    for req in _requirement_names(folder / "requirements.txt"):
-        wanted = {req, "mlflow-skinny"} if req.lower() == "mlflow" else {req}
-        if not any(_installed(n, importlib.metadata) for n in wanted):
-            missing.append(req)
-    if missing:
-        return f"the model's requirements {', '.join(missing)} are not installed here"
-    return None
-
-
-def _installed(name: str, metadata: Any) -> bool:
-    try:
-        metadata.distribution(name)
-    except metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 def resolve_serving_ref(name: str, version: str) -> tuple[str, str]:

@@ -45,7 +45,9 @@ from typing import Any, Literal, TextIO, get_args
 
 from contracts import errors
 from contracts.workload import WorkloadContract
+from gates import readiness
 from gates.evidence import ProbeResult, latency_histogram
+from gates.verdict import Outcome
 
 __all__ = [
     "PROTOCOLS",
@@ -72,8 +74,6 @@ PROTOCOLS: tuple[str, ...] = get_args(Protocol)
 
 _MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "inputs", "instances")
 _DEFAULT_RATE = 10.0
-_MIN_ACHIEVED = 0.95
-"""A run meets its target rate when at least this share of it was answered on time."""
 _BODY_EXCERPT = 300
 _MAX_REQUESTS = 2_000_000
 """Per run: every request's figures are kept in memory (a few tens of bytes each)."""
@@ -942,8 +942,27 @@ def _ms(value: float | None) -> str:
     return "not measured" if value is None else f"{value:.1f} ms"
 
 
+_ROW_CHECK = {
+    "cold start": "probe.cold-start",
+    "p50 latency": "probe.p50-latency",
+    "p99 latency": "probe.p99-latency",
+    "error rate": "probe.error-rate",
+    "achieved rate": "probe.rate",
+}
+"""Each row and the readiness gate's check that decides it."""
+
+
 def slo_rows(result: ProbeResult, contract: WorkloadContract) -> list[SloRow]:
-    """Compare a probe's figures with the contract's SLOs, one row per objective."""
+    """Compare a probe's figures with the contract's SLOs, one row per objective.
+
+    Whether a row holds is the readiness gate's decision (:func:`gates.readiness.probe_checks`), not
+    a second judgement here: a row holds when the endpoint was ready and its check did not fail.
+    """
+    judged = {c.id: c.outcome is not Outcome.FAIL for c in readiness.probe_checks(contract, result)}
+
+    def holds(row: str) -> bool:
+        return judged.get("probe.ready", False) and judged.get(_ROW_CHECK[row], False)
+
     slos = contract.spec.slos
     max_cold = slos.max_cold_start.seconds
     rows: list[SloRow] = []
@@ -955,23 +974,20 @@ def slo_rows(result: ProbeResult, contract: WorkloadContract) -> list[SloRow]:
         cold = "ready (launch not observed)"
     else:
         cold = f"{result.cold_start_s:.1f} s"
-    cold_ok = result.ready and (result.cold_start_s is None or result.cold_start_s <= max_cold)
-    rows.append(SloRow("cold start", cold, f"≤ {slos.max_cold_start}", cold_ok))
+    rows.append(SloRow("cold start", cold, f"≤ {slos.max_cold_start}", holds("cold start")))
     measured = result.ready and result.requests > 0
     if slos.p50_latency is not None:
-        ok = measured and result.p50_ms is not None and result.p50_ms <= slos.p50_latency.seconds * 1000
-        rows.append(SloRow("p50 latency", _ms(result.p50_ms), f"≤ {slos.p50_latency}", ok))
-    ok = measured and result.p99_ms is not None and result.p99_ms <= slos.p99_latency.seconds * 1000
-    rows.append(SloRow("p99 latency", _ms(result.p99_ms), f"≤ {slos.p99_latency}", ok))
+        rows.append(SloRow("p50 latency", _ms(result.p50_ms), f"≤ {slos.p50_latency}", holds("p50 latency")))
+    rows.append(SloRow("p99 latency", _ms(result.p99_ms), f"≤ {slos.p99_latency}", holds("p99 latency")))
     budget = slos.error_budget
     err = f"{result.error_rate:.3%} ({result.errors}/{result.requests})" if measured else "not measured"
-    err_ok = measured and result.error_rate <= budget + 1e-12
-    rows.append(SloRow("error rate", err, f"≤ {budget:.3%}", err_ok))
-    want = _MIN_ACHIEVED * result.target_rate
+    rows.append(SloRow("error rate", err, f"≤ {budget:.3%}", holds("error rate")))
+    share = 1 - readiness.RATE_TOLERANCE
+    want = share * result.target_rate
     ach = f"{result.achieved_rate:.1f}/s" if measured else "not measured"
     rows.append(
-        SloRow("achieved rate", ach, f"≥ {want:.1f}/s (95% of {result.target_rate:g}/s)",
-               measured and result.achieved_rate >= want)
+        SloRow("achieved rate", ach, f"≥ {want:.1f}/s ({share:.0%} of {result.target_rate:g}/s)",
+               holds("achieved rate"))
     )  # fmt: skip
     return rows
 

@@ -57,6 +57,7 @@ import re
 from typing import Any
 
 from contracts._units import Duration, _fmt
+from contracts._validate import validate_data
 from contracts.errors import DocumentError, Problem
 from contracts.workload import (
     Alert,
@@ -188,8 +189,6 @@ def parse_markdown(text: str, file: str) -> WorkloadContract:
     Raises:
         DocumentError: naming the line, the field and what would be valid.
     """
-    from contracts import loader
-
     if not text.strip():
         raise DocumentError(
             file, [Problem("", "the file is empty; a contract starts with '## Workload: NAME'")]
@@ -329,7 +328,7 @@ def parse_markdown(text: str, file: str) -> WorkloadContract:
     data = {"apiVersion": WorkloadContract.model_fields["apiVersion"].default, "kind": "WorkloadContract",
             "metadata": {"name": name, "model": model}, "spec": spec}  # fmt: skip
     try:
-        return loader.validate_data(WorkloadContract, data, file, lines)
+        return validate_data(WorkloadContract, data, file, lines)
     except DocumentError as exc:
         raise DocumentError(file, [_md_problem(p) for p in exc.problems]) from None
 

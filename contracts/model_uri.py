@@ -18,7 +18,15 @@ from dataclasses import dataclass
 
 from contracts.errors import InputError
 
-__all__ = ["MODEL_NAME", "VERSION", "ModelUri", "logged_model_id", "parse_model_uri", "split_model_uri"]
+__all__ = [
+    "MODEL_NAME",
+    "VERSION",
+    "ModelUri",
+    "exact_version",
+    "logged_model_id",
+    "parse_model_uri",
+    "split_model_uri",
+]
 
 MODEL_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}"
 """A registered model name signoff gates: a letter or digit, then letters, digits, ``.``, ``_``, ``-``."""
@@ -103,6 +111,12 @@ def parse_model_uri(uri: str, *, what: str = "--model", alias: bool = False) -> 
     if ref.alias is not None and not _ALIAS_RE.fullmatch(ref.alias):
         raise InputError(f"{what}: {uri!r}: alias {ref.alias!r} is not valid (letters, digits, '_' or '-')")
     return ref
+
+
+def exact_version(uri: str, *, what: str = "--model") -> tuple[str, str]:
+    """``models:/NAME/VERSION`` -> ``(NAME, VERSION)``; an alias, a stage or ``latest`` is refused."""
+    ref = parse_model_uri(uri, what=what)
+    return ref.name, str(ref.version)
 
 
 def logged_model_id(uri: str) -> str | None:

@@ -51,10 +51,13 @@ from gates import observability as obs
 from gates.evidence import ProbeResult, histogram_text
 from gates.verdict import Check, Figure, Outcome, Subject, Verdict, digest_bytes
 
-__all__ = ["RATE_TOLERANCE", "evaluate", "serving_container", "startup_budget_seconds"]
+__all__ = ["RATE_TOLERANCE", "evaluate", "probe_checks", "serving_container", "startup_budget_seconds"]
 
 RATE_TOLERANCE = 0.10
 """How far below the target arrival rate the probe's achieved rate may fall."""
+
+_FLOAT_SLACK = 1e-12
+"""An error rate exactly at the budget holds: 1/2000 against 1 - 99.95% differs only in float rounding."""
 
 _PROBE_HANDLERS = ("httpGet", "tcpSocket", "exec", "grpc")
 
@@ -518,7 +521,12 @@ def _prediction_check(probe: ProbeResult) -> Check:
     )  # fmt: skip
 
 
-def _probe_result_checks(contract: WorkloadContract, probe: ProbeResult | None) -> list[Check]:
+def probe_checks(contract: WorkloadContract, probe: ProbeResult | None) -> list[Check]:
+    """The live probe's figures against the contract's SLOs: the one judgement of a probe.
+
+    The readiness gate signs these checks; ``signoff probe`` (:func:`components.probe.slo_rows`)
+    shows the same decisions to a person, so the two can never disagree.
+    """
     slos = contract.spec.slos
     if probe is None:
         return [
@@ -587,7 +595,7 @@ def _probe_result_checks(contract: WorkloadContract, probe: ProbeResult | None) 
     budget = slos.error_budget
     out.append(
         _check(
-            "probe.error-rate", _ok(probe.error_rate <= budget),
+            "probe.error-rate", _ok(probe.error_rate <= budget + _FLOAT_SLACK),
             f"{probe.errors} errors in {probe.requests} requests ({_num(probe.error_rate * 100)}%); "
             f"budget {_num(budget * 100)}%",
             errors=probe.errors, requests=probe.requests,
@@ -696,7 +704,7 @@ def evaluate(
     checks.append(_runbook_check(rules))
     checks.append(_rollback_check(rollback_target, first_release))
     checks += list(extra_checks)
-    checks += _probe_result_checks(contract, probe)
+    checks += probe_checks(contract, probe)
     artifacts = {
         "manifests": _digest(list(manifests)),
         "observability": _digest(list(observability)),

@@ -37,6 +37,11 @@ from typing import Any
 
 import yaml
 
+from components import hera_templates
+from components.steps import spec
+from contracts import errors
+from pipelines import images
+
 __all__ = [
     "ARTIFACT_REPOSITORY",
     "DEPLOY_WHEN",
@@ -45,6 +50,7 @@ __all__ = [
     "build_workflow",
     "build_workflow_template",
     "submit_line",
+    "submit_workflow",
     "submitted_workflow",
     "to_yaml",
 ]
@@ -53,32 +59,10 @@ TEMPLATE_NAME = "signoff-gated-promotion"
 ARTIFACT_REPOSITORY = ("signoff-artifact-repositories", "default")
 """The artifact repository the template names: ConfigMap (in the Workflow's namespace, else the
 controller's) and key; ``infra/argo/artifact-repositories.yaml`` ships it."""
-PARAMETERS: tuple[tuple[str, str | None, str], ...] = (
-    ("model-name", None, "MLflow registered model name"),
-    ("model-version", None, "MLflow model version number"),
-    ("contract", None, "the workload contract, YAML text"),
-    ("cluster-policy", None, "the platform team's cluster policy, YAML text"),
-    ("trust-policy", None, "which keys belong to which team, YAML text"),
-    ("mlflow-tracking-uri", "http://mlflow.signoff-system.svc:5000", "MLflow tracking server URI"),
-    ("image", None, "the serving image to render into the manifests, pinned by digest"),
-    ("staging-url", None, "the staging endpoint the SRE step probes (kserve://NS/NAME: wait for Ready)"),
-    ("probe-seconds", "10", "how long the SRE step loads the staging endpoint"),
-    (
-        "first-release",
-        "false",
-        "true: the model has no earlier production version (else the SRE gate needs a rollback target)",
-    ),
-    (
-        "artifact-store",
-        "",
-        "the MLflow artifact store as the cluster reads it (s3://...); empty: as MLflow says",
-    ),
-    ("deploy", "false", "true: after promotion, signoff-deployer applies the promoted manifests and waits"),
-    ("production-namespace", "ml-prod", "where the deploy step applies the promoted manifests"),
-    ("deploy-deadline", "10m", "how long the deploy step waits for the rollout to be ready"),
+PARAMETERS: tuple[tuple[str, str | None, str], ...] = tuple(
+    (p.name, p.argo_default, p.help) for p in spec.PARAMETERS
 )
-"""Workflow parameters: name, default (none: required at submit), description."""
-_GATES = ("ml-artifact", "platform", "sre-readiness", "promotion", "rollback-check")
+"""Workflow parameters: name, default (none: required at submit), description (from the step spec)."""
 DEPLOY_WHEN = "{{= workflow.parameters.deploy == 'true'}}"
 """The deploy task runs only when the ``deploy`` parameter is the string ``true`` (an expr
 comparison of the value as a string: nothing in it is evaluated)."""
@@ -88,8 +72,6 @@ def _build(cls: Any, image: str, **meta: Any) -> Any:
     from hera.workflows import DAG, Parameter, Task
     from hera.workflows.models import Arguments, ArtifactRepositoryRef, PodSecurityContext
     from hera.workflows.models import Parameter as ParameterModel
-
-    from components import hera_templates
 
     params = [
         Parameter(name=n, description=d) if v is None else Parameter(name=n, value=v, description=d)
@@ -109,38 +91,23 @@ def _build(cls: Any, image: str, **meta: Any) -> Any:
         # the onExit handler, its inputs defaulted from the workflow parameters.
         templates = hera_templates.make_templates(image)
         with DAG(name="gated-promotion"):
-            tasks: dict[str, Any] = {}
-            previous: str | None = None
-            for name in _GATES:
-                template = templates.steps[name]
-                args = [
-                    ParameterModel(name=str(p.name), value=f"{{{{workflow.parameters.{p.name}}}}}")
-                    for p in template.inputs
-                    if isinstance(p, Parameter)
-                ]
-                arts = [_from_task(up) for up in hera_templates.UPSTREAM[name]]
-                task = Task(
-                    name=name,
+            for step in spec.STEPS:
+                if step.name == "run-summary":
+                    continue
+                template = templates.deploy if step.name == "deploy" else templates.steps[step.name]
+                Task(
+                    name=step.name,
                     template=template,
-                    arguments=Arguments(parameters=args, artifacts=arts or None),
-                    depends=f"{previous}.Succeeded" if previous else None,
+                    arguments=Arguments(
+                        parameters=[
+                            ParameterModel(name=p, value=f"{{{{workflow.parameters.{p}}}}}")
+                            for p in step.params
+                        ],
+                        artifacts=[_from_task(up) for up in step.upstream] or None,
+                    ),
+                    depends=f"{step.after}.Succeeded" if step.after else None,
+                    when=DEPLOY_WHEN if step.name == "deploy" else None,
                 )
-                tasks[name] = task
-                previous = name
-            deploy = templates.deploy
-            Task(
-                name="deploy",
-                template=deploy,
-                arguments=Arguments(
-                    parameters=[
-                        ParameterModel(name=p, value=f"{{{{workflow.parameters.{p}}}}}")
-                        for p in hera_templates.DEPLOY_INPUTS
-                    ],
-                    artifacts=[_from_task("promotion")],
-                ),
-                depends="promotion.Succeeded",
-                when=DEPLOY_WHEN,
-            )
     return w
 
 
@@ -202,13 +169,11 @@ def submitted_workflow(params: dict[str, str]) -> dict[str, Any]:
 def to_yaml(workflow: Any) -> str:
     """Serialise a Hera workflow to YAML with the safe dumper (keys in Argo's order); a step image
     with the placeholder digest is called out in the header."""
-    from pipelines import kfp_pipeline
-
     header = "# Generated by `signoff compile --engine argo`: do not edit; recompile instead.\n"
-    images = {t.get("container", {}).get("image", "") for t in workflow.to_dict()["spec"]["templates"]}
-    placeholder = sorted(i for i in images if kfp_pipeline.PLACEHOLDER_DIGEST in i)
+    named = {t.get("container", {}).get("image", "") for t in workflow.to_dict()["spec"]["templates"]}
+    placeholder = sorted(i for i in named if images.PLACEHOLDER_DIGEST in i)
     if placeholder:
-        header += kfp_pipeline.placeholder_note(placeholder[0])
+        header += images.placeholder_note(placeholder[0])
     return header + yaml.safe_dump(workflow.to_dict(), sort_keys=False, default_flow_style=False, width=1000)
 
 
@@ -233,3 +198,26 @@ def submit_line(
     for name, value in params.items():
         parts += ["-p", shlex.quote(f"{name}={value}")]
     return " ".join(parts)
+
+
+def submit_workflow(host: str, token: str | None, namespace: str, params: dict[str, str]) -> str:
+    """Submit a Workflow from the installed ``signoff-gated-promotion`` WorkflowTemplate through the
+    Argo Server at ``host`` (Hera's ``WorkflowsService``); empty values are left to the template's
+    defaults.
+
+    Returns:
+        The new workflow's name.
+
+    Raises:
+        TemporaryError: the Argo Server did not accept the workflow.
+    """
+    from hera.workflows import WorkflowsService
+    from hera.workflows.models import Workflow, WorkflowCreateRequest
+
+    workflow = Workflow.model_validate(submitted_workflow(params))
+    service = WorkflowsService(host=host, token=token, namespace=namespace)
+    try:
+        created = service.create_workflow(WorkflowCreateRequest(workflow=workflow), namespace=namespace)
+    except Exception as exc:  # requests / HTTP errors from the Argo Server
+        raise errors.TemporaryError(f"the Argo Server at {host} did not accept the workflow: {exc}") from None
+    return str(created.metadata.name)

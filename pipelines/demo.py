@@ -29,9 +29,12 @@ from typing import Any, Literal
 
 import yaml
 
-from components import procenv
-from contracts import errors, format_bytes
+from components import keys, local_tracking, procenv
+from components.mlflow_registry import Registry
+from contracts import errors, format_bytes, loader, markdown
 from contracts.trust import Gate
+from gates import signing
+from pipelines import demo_training, local
 
 BreakAt = Literal["ml", "platform", "sre"]
 CONTRACT_HEADER = (
@@ -181,7 +184,6 @@ def _write_yaml(path: Path, data: dict[str, Any], header: str) -> None:
 
 def _keys_and_trust(workdir: Path) -> tuple[Path, Path]:
     """One key per owner team (made once, reused), and the trust policy listing them."""
-    from components import keys
 
     keys_dir = workdir / "keys"
     trust_path = workdir / "trust-policy.yaml"
@@ -216,8 +218,6 @@ def _keys_and_trust(workdir: Path) -> tuple[Path, Path]:
 
 def _verify(run: Any, trust_path: Path, contract_path: Path) -> tuple[list[str], str]:
     """Check every envelope the run wrote, the way ``signoff verify`` does."""
-    from contracts import loader
-    from gates import signing
 
     trust = loader.load_trust_policy(trust_path)
     digest = loader.load_contract(contract_path).digest()
@@ -257,10 +257,6 @@ def run_demo(
     Returns:
         What happened, with the wall time of each phase.
     """
-    from components import local_tracking
-    from components.mlflow_registry import Registry
-    from contracts import loader, markdown
-    from pipelines import demo_training, local
 
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)

@@ -21,37 +21,34 @@ it is off by default and why the Argo template (its deploy task runs as ``signof
 the recommended way to deploy. Local runs (``kfp.local``) never deploy.
 """
 
+import inspect
+import json
+import re
 from typing import Any
 
-PIPELINE_NAME = "signoff-gated-promotion"
-PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
-"""A placeholder, not a real image digest: no step image is published from here."""
-DEFAULT_STEP_IMAGE = f"ghcr.io/signoff-dev/signoff-step@{PLACEHOLDER_DIGEST}"
-"""The step image compiled in by default (``infra/docker/Dockerfile``), pinned by digest. The digest
-is the all-zero PLACEHOLDER (nothing can pull it): build and push the Dockerfile, then compile with
-``signoff compile --image REGISTRY/signoff-step@sha256:<the pushed digest>``."""
-KEY_SECRETS = {"ml": "signoff-key-ml", "platform": "signoff-key-platform", "sre": "signoff-key-sre"}
-"""Owner role -> the Secret holding that owner's private key (``key.pem``)."""
-KEY_MOUNT = "/var/run/signoff/keys"
-SRE_POD_LABEL = ("signoff.dev/step", "sre")
-"""The SRE task's pod label: ``infra/base/network-policies.yaml`` lets only pods with it reach the
-staging serving pods (the live probe). No other task carries it."""
+from components.steps import spec
+from contracts import errors
+from pipelines.images import DEFAULT_STEP_IMAGE, PLACEHOLDER_DIGEST, placeholder_note
+
 MIN_BACKEND = (2, 14)
 """The oldest KFP backend that runs the compiled pipeline: its exit handler (the run summary) takes a
 ``dsl.PipelineTaskFinalStatus`` input, which the backend's Argo compiler supports from 2.14.0 on
 (kubeflow/pipelines#11953; older ones fail with "task final status not supported yet").
 ``signoff submit --engine kfp`` refuses an older backend."""
 
+PIPELINE_NAME = "signoff-gated-promotion"
 __all__ = [
     "DEFAULT_STEP_IMAGE",
-    "KEY_SECRETS",
     "MIN_BACKEND",
     "PIPELINE_NAME",
     "PLACEHOLDER_DIGEST",
-    "SRE_POD_LABEL",
+    "backend_version",
     "build_pipeline",
     "compile_pipeline",
+    "create_run",
+    "pipeline_signature",
     "placeholder_note",
+    "run_locally",
 ]
 
 
@@ -69,122 +66,68 @@ def build_pipeline(image: str = DEFAULT_STEP_IMAGE) -> Any:
     from components import kfp_components
 
     c = kfp_components.make_components(image)
+    tasks: dict[str, Any] = {}
 
-    def gate(task: Any, role: str, display: str) -> Any:
+    def add(step: spec.StepSpec, given: dict[str, Any]) -> Any:
+        """One task of ``step``, wired as the spec says: parameters, upstream outputs, key, labels."""
+        component = getattr(c, step.name.replace("-", "_"))
+        arguments = {p.replace("-", "_"): given[p.replace("-", "_")] for p in step.params}
+        arguments |= {i.name: tasks[i.step].outputs[i.output] for i in step.inputs}
+        task = component(**arguments)
         task.set_caching_options(False)
-        task.set_display_name(display)
-        kubernetes.use_secret_as_volume(task, secret_name=KEY_SECRETS[role], mount_path=f"{KEY_MOUNT}/{role}")
+        task.set_display_name(step.display)
+        if step.owner is not None:
+            kubernetes.use_secret_as_volume(
+                task,
+                secret_name=spec.key_secret(step.owner),
+                mount_path=spec.key_mount(step.owner),
+            )
+        for key, value in step.labels.items():
+            kubernetes.add_pod_label(task, key, value)
+        tasks[step.name] = task
         return task
 
-    @dsl.pipeline(
+    def gated_promotion(*args: Any) -> None:
+        # KFP calls the pipeline with one channel per parameter, in the order of its signature,
+        # which is the step spec's (set below).
+        given = dict(zip(signature.parameters, args, strict=True))
+        summary = add(spec.step("run-summary"), given)
+        with dsl.ExitHandler(summary, name="gates"):
+            for step in spec.STEPS:
+                if step.name not in ("run-summary", "deploy"):
+                    add(step, given)
+            with dsl.If(given["deploy"] == True, name="deploy"):  # noqa: E712 (a KFP condition)
+                add(spec.step("deploy"), given)
+
+    signature = pipeline_signature()
+    gated_promotion.__signature__ = signature  # type: ignore[attr-defined]
+    gated_promotion.__name__ = "gated_promotion"
+    return dsl.pipeline(
         name=PIPELINE_NAME,
         description=(
             "Gated promotion of one MLflow model version: ML artifact (ML signs), platform template "
             "(Platform signs), production readiness with a live probe (SRE signs), then promotion only "
             "when every signed verdict verifies."
         ),
-    )
-    def gated_promotion(
-        model_name: str,
-        model_version: str,
-        contract: str,
-        cluster_policy: str,
-        trust_policy: str,
-        image: str,
-        mlflow_tracking_uri: str = "",
-        staging_url: str = "local",
-        artifact_store: str = "",
-        probe_seconds: float = 10.0,
-        first_release: bool = False,
-        deploy: bool = False,
-        production_namespace: str = "ml-prod",
-        deploy_deadline: str = "10m",
-    ) -> None:
-        summary = c.run_summary(
-            model_name=model_name,
-            model_version=model_version,
-            trust_policy=trust_policy,
-            mlflow_tracking_uri=mlflow_tracking_uri,
-        )
-        summary.set_caching_options(False)
-        summary.set_display_name("run summary")
-        with dsl.ExitHandler(summary, name="gates"):
-            ml = gate(
-                c.ml_artifact(
-                    model_name=model_name,
-                    model_version=model_version,
-                    contract=contract,
-                    cluster_policy=cluster_policy,
-                    mlflow_tracking_uri=mlflow_tracking_uri,
-                    artifact_store=artifact_store,
-                ),
-                "ml",
-                "ML: model artifact",
-            )
-            pf = gate(
-                c.platform(
-                    contract=contract,
-                    cluster_policy=cluster_policy,
-                    trust_policy=trust_policy,
-                    image=image,
-                    mlflow_tracking_uri=mlflow_tracking_uri,
-                    ml_envelope=ml.outputs["envelope"],
-                    model_ref=ml.outputs["model_ref"],
-                ),
-                "platform",
-                "Platform: serving template",
-            )
-            sre = gate(
-                c.sre_readiness(
-                    contract=contract,
-                    cluster_policy=cluster_policy,
-                    trust_policy=trust_policy,
-                    image=image,
-                    staging_url=staging_url,
-                    probe_seconds=probe_seconds,
-                    first_release=first_release,
-                    mlflow_tracking_uri=mlflow_tracking_uri,
-                    platform_envelope=pf.outputs["envelope"],
-                    model_ref=ml.outputs["model_ref"],
-                ),
-                "sre",
-                "SRE: production readiness",
-            )
-            kubernetes.add_pod_label(sre, *SRE_POD_LABEL)
-            promote = gate(
-                c.promotion(
-                    model_name=model_name,
-                    model_version=model_version,
-                    contract=contract,
-                    trust_policy=trust_policy,
-                    mlflow_tracking_uri=mlflow_tracking_uri,
-                    ml_envelope=ml.outputs["envelope"],
-                    platform_envelope=pf.outputs["envelope"],
-                    sre_envelope=sre.outputs["envelope"],
-                    manifests=pf.outputs["manifests"],
-                ),
-                "ml",
-                "ML: promotion",
-            )
-            rollback = c.rollback_check(
-                model_name=model_name,
-                model_version=model_version,
-                contract=contract,
-                mlflow_tracking_uri=mlflow_tracking_uri,
-                promotion_envelope=promote.outputs["envelope"],
-            )
-            rollback.set_caching_options(False)
-            rollback.set_display_name("rollback check")
-            with dsl.If(deploy == True, name="deploy"):  # noqa: E712 (a KFP condition, not a Python test)
-                rollout = c.deploy(
-                    deployable_manifests=promote.outputs["deployable_manifests"],
-                    namespace=production_namespace,
-                    deadline=deploy_deadline,
-                )
-                rollout.set_caching_options(False)
-                rollout.set_display_name("Deployer: production rollout")
+    )(gated_promotion)
 
-    return gated_promotion
+
+def pipeline_signature() -> inspect.Signature:
+    """The pipeline's parameters as KFP types them, from the step spec: the required ones first."""
+    kinds: dict[str, type] = {"str": str, "float": float, "bool": bool}
+    ordered = sorted(spec.PARAMETERS, key=lambda p: p.default is not None)
+    return inspect.Signature(
+        [
+            inspect.Parameter(
+                p.snake,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                annotation=kinds[p.kind],
+                default=inspect.Parameter.empty if p.default is None else p.default,
+            )
+            for p in ordered
+        ],
+        return_annotation=None,
+    )
 
 
 def compile_pipeline(image: str, path: str) -> None:
@@ -204,10 +147,84 @@ def compile_pipeline(image: str, path: str) -> None:
         target.write_text(placeholder_note(image) + target.read_text(encoding="utf-8"), encoding="utf-8")
 
 
-def placeholder_note(image: str) -> str:
-    """The comment heading a compiled file whose step image has the PLACEHOLDER digest."""
-    return (
-        f"# PLACEHOLDER step image digest: {image} names no published image.\n"
-        "# Build infra/docker/Dockerfile, push it, and recompile with\n"
-        "#   signoff compile --engine kfp|argo --image REGISTRY/signoff-step@sha256:<pushed digest>\n"
+def run_locally(pipeline_root: str, step_image: str, arguments: dict[str, Any]) -> None:
+    """Run the pipeline here with KFP's local runner: each task a subprocess of this Python.
+
+    ``kfp.local`` with ``SubprocessRunner(use_venv=False)`` runs the same compiled component code as
+    the cluster, with the signoff installed here; a failed task stops everything downstream and,
+    with ``raise_on_error=False``, leaves its outputs under ``pipeline_root``.
+
+    Args:
+        pipeline_root: where every task's artifacts go.
+        step_image: the base image compiled into the components (the subprocess runner ignores it).
+        arguments: the pipeline's parameters.
+    """
+    from kfp import local
+
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False), pipeline_root=pipeline_root, raise_on_error=False
     )
+    build_pipeline(step_image)(**arguments)
+
+
+def create_run(host: str, namespace: str | None, image: str, arguments: dict[str, Any], run_name: str) -> str:
+    """Compile the pipeline for ``image`` and start a run on the KFP API at ``host``, caching off.
+
+    Returns:
+        The run's id.
+
+    Raises:
+        TemporaryError: the KFP API did not answer or did not accept the run.
+        PermanentError: the backend is older than :data:`MIN_BACKEND` (nothing is uploaded).
+    """
+    import tempfile
+    from pathlib import Path
+
+    import kfp
+
+    with tempfile.TemporaryDirectory(prefix="signoff-submit-") as tmp:
+        package = str(Path(tmp) / "gated-promotion.kfp.yaml")
+        compile_pipeline(image, package)
+        try:
+            client = kfp.Client(host=host, namespace=namespace or "kubeflow")
+        except Exception as exc:  # connection refused, auth, a non-KFP answer
+            raise errors.TemporaryError(f"KFP at {host} did not answer: {exc}") from None
+        _check_backend(client, host)
+        try:
+            result = client.create_run_from_pipeline_package(
+                package, arguments=arguments, run_name=run_name, enable_caching=False, namespace=namespace
+            )
+        except Exception as exc:  # the KFP client raises many kinds (HTTP, auth, connection)
+            raise errors.TemporaryError(f"KFP at {host} did not accept the run: {exc}") from None
+    return str(result.run_id)
+
+
+_VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+.][0-9A-Za-z.-]*)?")
+
+
+def backend_version(tag: str) -> tuple[int, int] | None:
+    """``(major, minor)`` of the KFP backend's ``tag_name`` (``2.14.0``, ``v2.15.1-rc.0``), or None
+    when it is no release version (``unknown``: a build without ``TAG_NAME``)."""
+    match = _VERSION.fullmatch(tag.strip())
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _check_backend(client: Any, host: str) -> None:
+    """Refuse a KFP backend older than :data:`MIN_BACKEND`. The version is the ``tag_name`` of the API
+    server's ``/apis/v2beta1/healthz`` answer, read through the client's own healthz API (its auth and
+    TLS settings); the generated response model drops that field, so the raw body is read."""
+    want = ".".join(map(str, MIN_BACKEND))
+    try:
+        raw = client._healthz_api.healthz_service_get_healthz(_preload_content=False)
+        tag = str(json.loads(raw.data).get("tag_name", ""))
+    except Exception as exc:  # HTTP errors, a body that is no JSON object
+        raise errors.TemporaryError(
+            f"KFP at {host}: could not read the backend version from /apis/v2beta1/healthz: {exc}"
+        ) from None
+    version = backend_version(tag)
+    if version is None or version < MIN_BACKEND:
+        raise errors.PermanentError(
+            f"KFP at {host} is backend version {tag or '(none)'}: the gated-promotion pipeline needs "
+            f"KFP backend {want} or newer (its exit handler takes a PipelineTaskFinalStatus, which "
+            f"older backends refuse). Upgrade Kubeflow Pipelines, or run the pipeline with --engine argo."
+        )

@@ -27,12 +27,21 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
-from components import procenv
-from contracts import errors, model_uri
+import yaml
+
+from components import procenv, steps
+from components.steps import spec
+from contracts import errors
+from contracts import model_uri as model_uri_parser
+from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
 from contracts.trust import Gate, TrustPolicy
 from contracts.workload import WorkloadContract
+from gates import signing
+from pipelines import kfp_pipeline
+
+_D = TypeVar("_D")
 
 __all__ = [
     "DEFAULT_SERVING_IMAGE",
@@ -41,7 +50,6 @@ __all__ = [
     "GateOutcome",
     "LocalRunResult",
     "contract_text",
-    "parse_model_uri",
     "run_local",
 ]
 
@@ -56,11 +64,8 @@ proxies its artifacts (``mlflow-artifacts:/...``), which no serving pod can fetc
 read the same store from object storage or a volume. Locally nothing applies the manifests."""
 LOCAL_STEP_IMAGE = "python:3.11-slim"
 """Base image name compiled into the local run's components (the subprocess runner ignores it)."""
-GATE_TASKS: tuple[tuple[Gate, str], ...] = (
-    (Gate.ML_ARTIFACT, "ml-artifact"),
-    (Gate.PLATFORM, "platform"),
-    (Gate.SRE_READINESS, "sre-readiness"),
-    (Gate.PROMOTION, "promotion"),
+GATE_TASKS: tuple[tuple[Gate, str], ...] = tuple(
+    (s.gate, s.name) for s in spec.gate_steps() if s.gate is not None
 )
 """Each gate and the KFP task that decides it, in pipeline order."""
 
@@ -120,18 +125,13 @@ class LocalRunResult:
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
 
-def parse_model_uri(uri: str) -> tuple[str, str]:
-    """``models:/NAME/VERSION`` -> ``(name, version)``; an alias or ``latest`` is refused."""
-    ref = model_uri.parse_model_uri(uri)
-    return ref.name, str(ref.version)
-
-
-def _read_doc(path: str | Path, label: str, loader: Callable[[Path], Any]) -> str:
+def _read_doc(path: str | Path, label: str, loader: Callable[[Path], _D]) -> tuple[str, _D]:
+    """The document's text and model: read and validated once, here, so a bad document is reported
+    with its file name before any task runs."""
     p = Path(path)
     if not p.is_file():
         raise errors.InputError(f"{label}: {p} is not a file")
-    loader(p)  # validate here, so a bad document is reported with its file name before any task runs
-    return p.read_text(encoding="utf-8")
+    return p.read_text(encoding="utf-8"), loader(p)
 
 
 @contextlib.contextmanager
@@ -163,8 +163,6 @@ def _watch(root: Path, progress: Callable[[str], None], stop: threading.Event) -
 
 
 def _outcome(gate: Gate, task_dir: Path | None, trust: TrustPolicy) -> GateOutcome:
-    from components import steps
-    from gates import signing
 
     if task_dir is None or not task_dir.is_dir():
         return GateOutcome(gate=gate, ran=False, passed=False)
@@ -200,14 +198,16 @@ def _outcome(gate: Gate, task_dir: Path | None, trust: TrustPolicy) -> GateOutco
 def contract_text(path: str | Path) -> str:
     """The contract as the pipeline's ``contract`` parameter: its YAML text (a Markdown contract is
     converted to the YAML spelling of the same contract, with the same digest)."""
-    from contracts.loader import load_contract
 
-    text = _read_doc(path, "CONTRACT", load_contract)
+    return _contract_doc(path)[0]
+
+
+def _contract_doc(path: str | Path) -> tuple[str, WorkloadContract]:
+    """The contract's pipeline text (see :func:`contract_text`) and the contract, parsed once."""
+    text, contract = _read_doc(path, "CONTRACT", load_contract)
     if Path(path).suffix.lower() != ".md":
-        return text
-    import yaml
-
-    return yaml.safe_dump(load_contract(path).model_dump(mode="json"), sort_keys=False)
+        return text, contract
+    return yaml.safe_dump(contract.model_dump(mode="json"), sort_keys=False), contract
 
 
 def _role_keys(keys: Path, contract: WorkloadContract) -> dict[str, Path]:
@@ -290,14 +290,12 @@ def run_local(
     Raises:
         InputError: a document, the model URI, the keys folder or the tracking URI is wrong.
     """
-    from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
 
-    name, version = parse_model_uri(model_uri)
-    contract = contract_text(contract_path)
-    policy = _read_doc(policy_path, "--policy", load_cluster_policy)
-    trust_text = _read_doc(trust_path, "--trust", load_trust_policy)
-    trust = load_trust_policy(trust_path)
-    role_keys = _role_keys(Path(keys_dir), load_contract(contract_path))
+    name, version = model_uri_parser.exact_version(model_uri)
+    contract, parsed = _contract_doc(contract_path)
+    policy, _ = _read_doc(policy_path, "--policy", load_cluster_policy)
+    trust_text, trust = _read_doc(trust_path, "--trust", load_trust_policy)
+    role_keys = _role_keys(Path(keys_dir), parsed)
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     if not uri:
         raise errors.InputError("no MLflow tracking URI: pass --tracking-uri or set MLFLOW_TRACKING_URI")
@@ -306,10 +304,6 @@ def run_local(
     keys = _keys_folder(role_keys, out)
     root = out / "kfp"
     log_path = out / "kfp.log"
-
-    from kfp import local
-
-    from pipelines import kfp_pipeline
 
     started = time.monotonic()
     stop = threading.Event()
@@ -328,23 +322,23 @@ def run_local(
     try:
         with _environ(env), warnings.catch_warnings(), contextlib.redirect_stdout(buffer):
             warnings.simplefilter("ignore")
-            local.init(
-                runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=False
-            )
-            pipeline = kfp_pipeline.build_pipeline(LOCAL_STEP_IMAGE)
-            pipeline(
-                model_name=name,
-                model_version=version,
-                contract=contract,
-                cluster_policy=policy,
-                trust_policy=trust_text,
-                image=image,
-                mlflow_tracking_uri=uri,
-                staging_url=staging_url,
-                artifact_store=artifact_store,
-                probe_seconds=float(probe_seconds),
-                first_release=bool(first_release),
-                deploy=False,  # local runs never deploy: nothing here is a cluster
+            kfp_pipeline.run_locally(
+                str(root),
+                LOCAL_STEP_IMAGE,
+                dict(
+                    model_name=name,
+                    model_version=version,
+                    contract=contract,
+                    cluster_policy=policy,
+                    trust_policy=trust_text,
+                    image=image,
+                    mlflow_tracking_uri=uri,
+                    staging_url=staging_url,
+                    artifact_store=artifact_store,
+                    probe_seconds=float(probe_seconds),
+                    first_release=bool(first_release),
+                    deploy=False,  # local runs never deploy: nothing here is a cluster
+                ),
             )
     finally:
         stop.set()

@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from components.keys import load_private_key
+from components.mlflow_registry import Registry
 from contracts.errors import InputError
-
-if TYPE_CHECKING:
-    from contracts.trust import Gate
-    from gates.verdict import Verdict
+from contracts.trust import Gate
+from gates.signing import sign_verdict
+from gates.verdict import Verdict
 
 ENVELOPE_SUFFIX = ".envelope.json"
 """A signed verdict in a verdicts folder: ``<gate>.envelope.json``."""
@@ -68,8 +68,6 @@ def sign_and_keep(verdict: Verdict, ns: argparse.Namespace) -> bytes | None:
     """
     if ns.key is None:
         return None
-    from components.keys import load_private_key
-    from gates.signing import sign_verdict
 
     envelope = bytes(sign_verdict(verdict, load_private_key(ns.key)))
     if ns.out is not None:
@@ -79,8 +77,6 @@ def sign_and_keep(verdict: Verdict, ns: argparse.Namespace) -> bytes | None:
         print(f"signed verdict: {path}")
     uri = getattr(ns, "tracking_uri", None) or os.environ.get("MLFLOW_TRACKING_URI")
     if uri and not ns.no_keep:
-        from components.mlflow_registry import Registry
-
         subject = verdict.subject
         digest = Registry(uri).store_envelope(subject.model, subject.version, verdict.gate, envelope)
         print(f"signed verdict kept with {subject.uri} ({digest})")
@@ -110,8 +106,6 @@ def verdict_in(folders: list[Path], gate: Gate) -> Verdict | None:
     import json
 
     from pydantic import ValidationError
-
-    from gates.verdict import Verdict
 
     for folder in folders:
         path = folder / f"{gate.value}{ENVELOPE_SUFFIX}"

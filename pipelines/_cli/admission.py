@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from contracts import errors, loader
+from gates import admission
 
 __all__ = ["configure"]
 
@@ -55,7 +56,6 @@ def _read(path: Path) -> str:
 
 
 def _variables(ns: argparse.Namespace) -> int:
-    from gates import admission
 
     policy = loader.load_cluster_policy(ns.cluster_policy)
     target = ns.check or ns.write

@@ -12,6 +12,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from components import keys
+from gates import signing
+from gates.approval import make_approval
+from pipelines._cli.check_promotion import load_contract_checked, subject_from_args
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``signoff approve``."""
@@ -37,11 +42,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(ns: argparse.Namespace) -> int:
     """Sign the approval and write its envelope."""
     from datetime import UTC, datetime
-
-    from components import keys
-    from gates import signing
-    from gates.approval import make_approval
-    from pipelines._cli.check_promotion import load_contract_checked, subject_from_args
 
     contract = load_contract_checked(ns.contract)
     subject = subject_from_args(ns, contract)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from pipelines._cli import main
+
 GATES = {
     "ml": ("pipelines._cli.check_ml", "the ML-artifact gate on an MLflow model version"),
     "platform": ("pipelines._cli.check_platform", "render the manifests, check them against cluster policy"),
@@ -20,7 +22,6 @@ GATES = {
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add one subcommand per gate; only the chosen gate's module is imported."""
     sub = parser.add_subparsers(dest="gate", metavar="GATE")
-    from pipelines._cli import main
 
     chosen = next((a for a in main.CURRENT_ARGV if not a.startswith("-")), None)
     for name, (module, help_text) in GATES.items():

@@ -14,7 +14,10 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from components.mlflow_registry import Registry
 from contracts.errors import InputError
+from contracts.loader import load_cluster_policy, load_contract
+from gates import ml_artifact
 from pipelines._cli import _report, _signed
 
 
@@ -38,10 +41,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(ns: argparse.Namespace) -> int:
     """Gather evidence, evaluate the ML-artifact gate, print; sign and keep with ``--key``."""
     from datetime import UTC, datetime
-
-    from components.mlflow_registry import Registry
-    from contracts.loader import load_cluster_policy, load_contract
-    from gates import ml_artifact
 
     for flag, path in (("--contract", ns.contract), ("--policy", ns.policy)):
         if not path.is_file():

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from contracts.errors import InputError
+from contracts.trust import Gate
+from gates.platform import evaluate
+from gates.render import Manifests
+from gates.verdict import Subject
 from pipelines._cli import _report, _signed
 from pipelines._cli.render import add_inputs, load_inputs, render_inputs
-
-if TYPE_CHECKING:
-    from gates.render import Manifests
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -36,8 +36,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _load_manifests(path: Path) -> Manifests:
     import yaml
 
-    from gates.render import Manifests
-
     if not path.is_file():
         raise InputError(f"--manifests: {path} is not a file")
     try:
@@ -52,10 +50,6 @@ def _load_manifests(path: Path) -> Manifests:
 def run(ns: argparse.Namespace) -> int:
     """Evaluate the platform gate and print its checks; 0 when it passes, 1 when it refuses."""
     from datetime import UTC, datetime
-
-    from contracts.trust import Gate
-    from gates.platform import evaluate
-    from gates.verdict import Subject
 
     _signed.check_arguments(ns)
     folder = ns.out if ns.out is not None and ns.out.suffix != ".json" else None

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from components import keys
 from contracts.errors import InputError
-from pipelines._cli import _report
-
-if TYPE_CHECKING:
-    from contracts.trust import TrustPolicy
-    from contracts.workload import WorkloadContract
-    from gates.verdict import Subject
+from contracts.loader import load_contract, load_trust_policy
+from contracts.trust import TrustPolicy
+from contracts.workload import WorkloadContract
+from gates import promotion, signing
+from gates.verdict import Subject
+from pipelines._cli import _report, _signed
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -64,7 +64,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def load_contract_checked(path: Path) -> WorkloadContract:
     """Load a contract, with a clear error for a missing file."""
-    from contracts.loader import load_contract
 
     if not Path(path).is_file():
         raise InputError(f"--contract: {path} is not a file")
@@ -73,7 +72,6 @@ def load_contract_checked(path: Path) -> WorkloadContract:
 
 def load_trust_checked(path: Path) -> TrustPolicy:
     """Load a trust policy, with a clear error for a missing file."""
-    from contracts.loader import load_trust_policy
 
     if not Path(path).is_file():
         raise InputError(f"--trust: {path} is not a file")
@@ -95,8 +93,6 @@ def subject_from_args(ns: argparse.Namespace, contract: WorkloadContract) -> Sub
     """The subject named by ``--model``, ``--version`` and ``--model-digest``."""
     from pydantic import ValidationError
 
-    from gates.verdict import Subject
-
     if ns.model != contract.metadata.model:
         raise InputError(f"--model: {ns.model!r} is not the contract's model {contract.metadata.model!r}")
     try:
@@ -113,14 +109,11 @@ def run(ns: argparse.Namespace) -> int:
     """Evaluate the promotion gate and print its checks; 0 when it passes, 1 when it refuses."""
     from datetime import UTC, datetime
 
-    from gates import promotion
-
     if bool(ns.key) != bool(ns.out):
         raise InputError("--key and --out go together: the key signs the verdict written to --out")
     contract = load_contract_checked(ns.contract)
     trust = load_trust_checked(ns.trust)
     subject = subject_from_args(ns, contract)
-    from pipelines._cli import _signed
 
     envelopes = read_envelopes(ns.envelopes) + _signed.verdicts_in(ns.verdicts)
     if not envelopes:
@@ -128,8 +121,6 @@ def run(ns: argparse.Namespace) -> int:
     approvals = read_envelopes(ns.approval, "--approval")
     private = None
     if ns.key:
-        from components import keys
-
         private = keys.load_private_key(ns.key)
     verdict = promotion.evaluate(contract, subject, envelopes, trust, datetime.now(UTC), approvals=approvals)
     print(f"promotion gate for {subject.uri} ({subject.digest}) under contract {contract.name}")
@@ -137,8 +128,6 @@ def run(ns: argparse.Namespace) -> int:
     if ns.verdict:
         ns.verdict.write_text(verdict.model_dump_json(indent=2) + "\n", encoding="utf-8")
     if private is not None:
-        from gates import signing
-
         ns.out.write_bytes(signing.sign_verdict(verdict, private))
         print(f"signed promotion verdict: {ns.out}")
     if _report.print_refusal(verdict):

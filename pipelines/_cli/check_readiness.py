@@ -23,14 +23,18 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from contracts.cluster import ClusterPolicy, ServingMode
 from contracts.errors import InputError
+from contracts.loader import load_cluster_policy, load_contract
+from contracts.trust import Gate
+from gates import observability as obs
+from gates.evidence import ProbeResult
+from gates.readiness import evaluate
+from gates.render import Manifests
+from gates.verdict import Subject
 from pipelines._cli import _report, _signed
-
-if TYPE_CHECKING:
-    from contracts.cluster import ClusterPolicy, ServingMode
-    from gates.evidence import ProbeResult
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -96,8 +100,6 @@ def _yaml_docs(flag: str, path: Path) -> list[dict[str, Any]]:
 def _probe(path: Path) -> ProbeResult:
     from pydantic import ValidationError
 
-    from gates.evidence import ProbeResult
-
     if not path.is_file():
         raise InputError(f"--probe-result: {path} is not a file")
     try:
@@ -114,7 +116,6 @@ def _probe(path: Path) -> ProbeResult:
 
 
 def _placement(manifests: list[dict[str, Any]], policy: ClusterPolicy) -> tuple[str, ServingMode]:
-    from contracts.cluster import ServingMode
 
     serving = [m for m in manifests if m.get("kind") in ("InferenceService", "Deployment")]
     if not serving:
@@ -128,7 +129,6 @@ def _placement(manifests: list[dict[str, Any]], policy: ClusterPolicy) -> tuple[
 def _from_folder(ns: argparse.Namespace) -> str | None:
     """Fill the model, version, digest and manifests not given from the verdicts in ``--out DIR``;
     return the manifests digest the platform verdict there signs (``None`` without one)."""
-    from contracts.trust import Gate
 
     folder = ns.out if ns.out is not None and ns.out.suffix != ".json" else None
     if folder is not None and folder.is_dir():
@@ -168,11 +168,6 @@ def run(ns: argparse.Namespace) -> int:
 
     from pydantic import ValidationError
 
-    from contracts.loader import load_cluster_policy, load_contract
-    from gates import observability as obs
-    from gates.readiness import evaluate
-    from gates.verdict import Subject
-
     for flag, path in (("--contract", ns.contract), ("--policy", ns.policy)):
         if not Path(path).is_file():
             raise InputError(f"{flag}: {path} is not a file")
@@ -189,8 +184,6 @@ def run(ns: argparse.Namespace) -> int:
         ) from None
     manifests = _yaml_docs("--manifests", ns.manifests)
     if platform_signed is not None:
-        from gates.render import Manifests
-
         have = Manifests(objects=tuple(manifests)).digest()
         if have != platform_signed:
             raise InputError(

@@ -16,6 +16,7 @@ import argparse
 from pathlib import Path
 
 from contracts import errors
+from pipelines import argo_workflow, kfp_pipeline
 from pipelines.kfp_pipeline import DEFAULT_STEP_IMAGE
 
 KFP_FILE = "gated-promotion.kfp.yaml"
@@ -48,12 +49,9 @@ def compile_to(engine: str, image: str, out: Path) -> list[Path]:
         )
     out.mkdir(parents=True, exist_ok=True)
     if engine == "kfp":
-        from pipelines import kfp_pipeline
-
         path = out / KFP_FILE
         kfp_pipeline.compile_pipeline(image, str(path))
         return [path]
-    from pipelines import argo_workflow
 
     template, workflow = out / ARGO_TEMPLATE_FILE, out / ARGO_WORKFLOW_FILE
     template.write_text(argo_workflow.to_yaml(argo_workflow.build_workflow_template(image)), encoding="utf-8")

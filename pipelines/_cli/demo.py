@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pipelines import demo
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``signoff demo``."""
@@ -28,7 +30,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(ns: argparse.Namespace) -> int:
     """Run the demo; exit 0 when it ends as asked (promoted, or refused at the broken gate)."""
-    from pipelines import demo
 
     result = demo.run_demo(ns.workdir, break_at=demo.check_break(ns.break_at))
     print(demo.render_result(result))

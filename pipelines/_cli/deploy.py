@@ -31,7 +31,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from components import kube
 from contracts import errors
+from contracts._units import Duration
+from gates.render import Manifests
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -107,8 +110,6 @@ def _read(path: str) -> list[dict[str, Any]]:
 
 def run(ns: argparse.Namespace) -> int:
     """Apply, then optionally wait; returns the exit code."""
-    from contracts._units import Duration
-    from gates.render import Manifests
 
     try:
         deadline = Duration.parse(ns.deadline).seconds
@@ -130,8 +131,6 @@ def run(ns: argparse.Namespace) -> int:
         raise errors.InputError(
             f"{ns.manifests}: --wait needs an InferenceService or a Deployment in the file"
         )
-
-    from components import kube
 
     manifests = Manifests(objects=tuple(objects))
     client = kube.load_client(ns.kubeconfig, ns.context)

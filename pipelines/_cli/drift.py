@@ -20,9 +20,11 @@ import argparse
 import sys
 import time
 
+from components import metrics_push
 from contracts import errors, loader
 from contracts._units import Percent
 from contracts.workload import Comparison, Signal, WorkloadContract
+from gates import drift
 
 __all__ = ["configure"]
 
@@ -57,7 +59,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _accuracy(ns: argparse.Namespace, contract: WorkloadContract) -> tuple[float | None, str | None]:
-    from gates import drift
 
     given = ns.baseline is not None or ns.current is not None
     if given and ns.accuracy_drift is not None:
@@ -95,7 +96,6 @@ def _summary(contract: WorkloadContract, signal: Signal, value: float) -> str:
 
 def run(ns: argparse.Namespace) -> int:
     """Publish the drift figures; 0 when published (whether or not an alert will fire)."""
-    from gates import drift
 
     contract = loader.load_contract(ns.contract)
     accuracy, metric = _accuracy(ns, contract)
@@ -117,13 +117,9 @@ def run(ns: argparse.Namespace) -> int:
     )
     body = drift.exposition(reading)
     if ns.pushgateway:
-        from components import metrics_push
-
         url = metrics_push.push(ns.pushgateway, drift.grouping_key(reading), body)
         print(f"pushed to {url}", file=sys.stderr)
     elif ns.textfile:
-        from components import metrics_push
-
         print(f"wrote {metrics_push.write_textfile(ns.textfile, body)}", file=sys.stderr)
     else:
         sys.stdout.write(body)

@@ -15,6 +15,9 @@ import argparse
 from pathlib import Path
 
 from contracts import errors, loader
+from contracts.cluster import ServingMode
+from gates import export
+from gates.observability import MetricNames, to_yaml
 from pipelines._cli.contract import write_output
 
 __all__ = ["configure"]
@@ -62,15 +65,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _dump(docs: list[dict[str, object]]) -> str:
-    from gates.observability import to_yaml
 
     return "---\n".join(to_yaml(d) for d in docs)
 
 
 def _openslo(ns: argparse.Namespace) -> int:
-    from contracts.cluster import ServingMode
-    from gates import export
-    from gates.observability import MetricNames
 
     contract = loader.load_contract(ns.contract)
     metrics = MetricNames.for_mode(ServingMode(ns.mode))
@@ -85,7 +84,6 @@ def _non_empty(flag: str, value: str | None) -> str | None:
 
 
 def _backstage(ns: argparse.Namespace) -> int:
-    from gates import export
 
     contract = loader.load_contract(ns.contract)
     url = _non_empty("--interface-url", ns.interface_url) or Path(ns.contract).with_suffix(".md").name

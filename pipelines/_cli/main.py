@@ -20,6 +20,8 @@ import sys
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from pipelines._cli import _errors
+
 
 class _Group(NamedTuple):
     module: str
@@ -55,7 +57,9 @@ GROUPS: dict[str, _Group] = {
     "submit": _Group("pipelines._cli.submit", "submit the pipeline to a KFP or Argo server"),
     "run": _Group("pipelines._cli.run", "run the whole pipeline here with KFP's local runner"),
     "export": _Group("pipelines._cli.export", "the contract as OpenSLO documents or a Backstage Component"),
-    "drift": _Group("pipelines._cli.drift", "publish a served model's accuracy and data drift for its alerts"),
+    "drift": _Group(
+        "pipelines._cli.drift", "publish a served model's accuracy and data drift for its alerts"
+    ),
     "admission": _Group(
         "pipelines._cli.admission", "the admission policy's GPU routes, rendered from the cluster policy"
     ),
@@ -117,7 +121,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
-    from pipelines._cli import _errors
 
     return _errors.run_guarded(func, ns)
 

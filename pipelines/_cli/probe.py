@@ -21,7 +21,10 @@ import sys
 from pathlib import Path
 from typing import Any, cast
 
+from components import local_serving, probe
 from contracts import errors
+from contracts.loader import load_contract
+from gates.evidence import ProbeResult
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -71,8 +74,6 @@ def _check_rate(ns: argparse.Namespace) -> None:
 
 def run(ns: argparse.Namespace) -> int:
     """Probe, print the report, write the outputs; 0 when every SLO holds, else 1."""
-    from components import local_serving, probe
-    from contracts.loader import load_contract
 
     contract = load_contract(ns.contract)
     if bool(ns.url) == bool(ns.serve):
@@ -103,8 +104,6 @@ def run(ns: argparse.Namespace) -> int:
         print(note, file=sys.stderr)
         with local_serving.serve(ns.serve, deadline_s=deadline, log_dir=ns.log_dir) as server:
             if server.cold_start_s is None:
-                from gates.evidence import ProbeResult
-
                 exit_reason = server.exit_reason()
                 if exit_reason:
                     print(f"signoff: {exit_reason}", file=sys.stderr)

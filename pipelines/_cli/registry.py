@@ -16,14 +16,19 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from components.keys import load_private_key
+from components.mlflow_registry import Registry
+from components.steps import promotion as steps_promotion
 from contracts.errors import InputError, VerificationError
-
-if TYPE_CHECKING:
-    from components.mlflow_registry import Registry
-    from contracts.trust import TrustPolicy
-    from contracts.workload import WorkloadContract
+from contracts.loader import load_contract, load_trust_policy
+from contracts.trust import Gate, TrustPolicy
+from contracts.workload import ProblemKind, WorkloadContract
+from gates import promotion, signing
+from gates.signing import sign_verdict
+from gates.verdict import Check, Outcome, Subject, Verdict
+from pipelines._cli import _signed
 
 
 def _tracking(parser: argparse.ArgumentParser) -> None:
@@ -41,26 +46,21 @@ def _file(path: Path, flag: str) -> Path:
 
 
 def _contract(path: Path) -> WorkloadContract:
-    from contracts.loader import load_contract
 
     return load_contract(_file(path, "--contract"))
 
 
 def _trust(path: Path) -> TrustPolicy:
-    from contracts.loader import load_trust_policy
 
     return load_trust_policy(_file(path, "--trust"))
 
 
 def _registry(ns: argparse.Namespace) -> Registry:
-    from components.mlflow_registry import Registry
 
     return Registry(ns.tracking_uri)
 
 
 def _sign(verdict: Any, key: Path) -> bytes:
-    from components.keys import load_private_key
-    from gates.signing import sign_verdict
 
     return sign_verdict(verdict, load_private_key(_file(key, "--key")))
 
@@ -108,47 +108,19 @@ def configure_promote(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run_promote)
 
 
-def _resumable(
-    registry: Registry, name: str, version: str, contract: WorkloadContract, trust: TrustPolicy, now: datetime
-) -> bytes | None:
-    """The envelope of an interrupted promotion of this version, if it still verifies and holds
-    (within the contract's ``verdict_ttl`` and clock skew: a refused verdict is never resumed)."""
-    from gates import promotion, signing
-
-    env = registry.pending_promotion(name, version)
-    if env is None:
-        return None
-    try:
-        v = signing.verify_envelope(env, trust).verdict
-    except VerificationError:
-        return None
-    ttl = timedelta(seconds=contract.spec.promotion.verdict_ttl.seconds)
-    if (
-        v.passed
-        and v.subject.model == name
-        and v.subject.version == version
-        and not promotion.validity_problems(v, ttl, now)
-    ):
-        return env
-    return None
-
-
 def run_promote(ns: argparse.Namespace) -> int:
     """Run the promotion gate; promote when it passes (exit 0), refuse untouched when not (exit 1)."""
-    from contracts.trust import Gate
-    from gates import promotion, signing
 
     contract, trust = _contract(ns.contract), _trust(ns.trust)
     registry = _registry(ns)
     name, version = registry.resolve(ns.model)
     now = datetime.now(UTC)
-    envelope = _resumable(registry, name, version, contract, trust, now)
-    if envelope is not None:
+    pending = steps_promotion.resumable(registry, name, version, contract, trust, now)
+    if pending is not None:
+        envelope, record = pending
         print(f"resuming the interrupted promotion of {name} version {version}")
     else:
         if ns.envelope or ns.verdicts:
-            from pipelines._cli import _signed
-
             given = [_file(p, "--envelope").read_bytes() for p in ns.envelope]
             given += _signed.verdicts_in(ns.verdicts)
         else:
@@ -179,14 +151,14 @@ def run_promote(ns: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        envelope = _sign(verdict, ns.key)
+        envelope, record = _sign(verdict, ns.key), verdict  # the verdict just signed: not re-verified
     if ns.out:
         ns.out.write_bytes(envelope)
     result = registry.promote(
         name,
         version,
         promotion_envelope=envelope,
-        record=signing.verify_envelope(envelope, trust).verdict,
+        record=record,
         production_alias=ns.production_alias,
         rollback_alias=ns.rollback_alias,
         also_stage=ns.also_stage,
@@ -200,7 +172,6 @@ def run_promote(ns: argparse.Namespace) -> int:
 
 def configure_rollback(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``signoff rollback``."""
-    from contracts.workload import ProblemKind
 
     parser.add_argument("model", metavar="MODEL", help="registered model name")
     parser.add_argument(
@@ -229,10 +200,6 @@ def configure_rollback(parser: argparse.ArgumentParser) -> None:
 
 def run_rollback(ns: argparse.Namespace) -> int:
     """Sign a rollback record as the deciding team and move production back."""
-    from contracts.trust import Gate
-    from contracts.workload import ProblemKind
-    from gates import signing
-    from gates.verdict import Check, Outcome, Subject, Verdict
 
     contract, trust = _contract(ns.contract), _trust(ns.trust)
     problem = ProblemKind(ns.problem)

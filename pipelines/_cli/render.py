@@ -14,15 +14,16 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from components import mlflow_registry
 from contracts import model_uri
+from contracts.cluster import ClusterPolicy, ServingMode
 from contracts.errors import InputError
-
-if TYPE_CHECKING:
-    from contracts.cluster import ClusterPolicy, ServingMode
-    from contracts.workload import WorkloadContract
-    from gates.render import Manifests, ModelRef
+from contracts.loader import load_cluster_policy, load_contract
+from contracts.workload import WorkloadContract
+from gates import observability
+from gates.render import STORAGE_SCHEMES, Manifests, ModelRef, render
 
 
 @dataclass(frozen=True)
@@ -62,28 +63,9 @@ def add_inputs(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def parse_model_uri(uri: str) -> tuple[str, str]:
-    """``models:/NAME/VERSION`` -> ``(NAME, VERSION)``; aliases and ``latest`` are refused."""
-    ref = model_uri.parse_model_uri(uri)
-    return ref.name, str(ref.version)
-
-
 def _from_registry(name: str, version: str) -> tuple[str, str]:
-    """Storage URI and digest of a version from the MLflow registry, where the adapter offers it."""
-    import importlib
-
-    try:
-        registry: object = importlib.import_module("components.mlflow_registry")
-    except ImportError:
-        registry = None
-    resolve = getattr(registry, "resolve_serving_ref", None)
-    if resolve is None:
-        raise InputError(
-            f"--storage-uri and --model-digest are needed for models:/{name}/{version}: resolving them "
-            "from the MLflow registry is not available yet; pass the version's artifact location "
-            "(e.g. s3://bucket/path) and the digest the ML gate recorded"
-        )
-    uri, digest = resolve(name, version)
+    """Storage URI and digest of a version from the MLflow registry."""
+    uri, digest = mlflow_registry.resolve_serving_ref(name, version)
     return str(uri), str(digest)
 
 
@@ -93,8 +75,6 @@ def _fetchable_or_say_how(found_uri: str, name: str, version: str) -> None:
     them, and name that place with ``--storage-uri``."""
     import shlex
     import sys
-
-    from gates.render import STORAGE_SCHEMES
 
     if found_uri.startswith(STORAGE_SCHEMES):
         return
@@ -114,16 +94,12 @@ def load_inputs(ns: argparse.Namespace) -> Inputs:
     """Load and check every input; raises ``InputError`` naming the argument or field."""
     from pydantic import ValidationError
 
-    from contracts.cluster import ServingMode
-    from contracts.loader import load_cluster_policy, load_contract
-    from gates.render import ModelRef
-
     for flag, path in (("CONTRACT", ns.contract), ("--policy", ns.policy)):
         if not Path(path).is_file():
             raise InputError(f"{flag}: {path} is not a file")
     contract = load_contract(ns.contract)
     policy = load_cluster_policy(ns.policy)
-    name, version = parse_model_uri(ns.model)
+    name, version = model_uri.exact_version(ns.model)
     storage_uri, digest = ns.storage_uri, ns.model_digest
     if storage_uri is None or digest is None:
         found_uri, found_digest = _from_registry(name, version)
@@ -150,7 +126,6 @@ def load_inputs(ns: argparse.Namespace) -> Inputs:
 
 def render_inputs(inputs: Inputs) -> Manifests:
     """Render the manifests of the inputs."""
-    from gates.render import render
 
     env: Literal["staging", "production"] = "staging" if inputs.environment == "staging" else "production"
     return render(
@@ -158,15 +133,13 @@ def render_inputs(inputs: Inputs) -> Manifests:
     )
 
 
-def _observability(inputs: Inputs, namespace: str) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
-    # The SRE helper's renderer (gates.observability); absent in older checkouts: serving manifests only.
-    try:
-        from gates.observability import alertmanager_config, render_observability
-    except ImportError:
-        return None
+def _observability(inputs: Inputs, namespace: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The SRE side of the rendering: monitors and alert rules, and the Alertmanager routes."""
     return (
-        render_observability(inputs.contract, namespace=namespace, mode=inputs.mode, policy=inputs.policy),
-        alertmanager_config(inputs.contract),
+        observability.render_observability(
+            inputs.contract, namespace=namespace, mode=inputs.mode, policy=inputs.policy
+        ),
+        observability.alertmanager_config(inputs.contract),
     )
 
 
@@ -192,16 +165,14 @@ def run(ns: argparse.Namespace) -> int:
     (out / "manifests.yaml").write_text(manifests.to_yaml(), encoding="utf-8")
     written = ["manifests.yaml"]
     namespace = str(manifests.objects[0]["metadata"]["namespace"])
-    extra = _observability(inputs, namespace)
-    if extra is not None:
-        objects, alertmanager = extra
-        text = yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False, width=1000)
-        (out / "observability.yaml").write_text(text, encoding="utf-8")
-        (out / "alertmanager.yaml").write_text(
-            yaml.safe_dump(alertmanager, sort_keys=False, default_flow_style=False, width=1000),
-            encoding="utf-8",
-        )
-        written += ["observability.yaml", "alertmanager.yaml"]
+    objects, alertmanager = _observability(inputs, namespace)
+    text = yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False, width=1000)
+    (out / "observability.yaml").write_text(text, encoding="utf-8")
+    (out / "alertmanager.yaml").write_text(
+        yaml.safe_dump(alertmanager, sort_keys=False, default_flow_style=False, width=1000),
+        encoding="utf-8",
+    )
+    written += ["observability.yaml", "alertmanager.yaml"]
     kinds = ", ".join(f"{o['kind']}/{o['metadata']['name']}" for o in manifests.objects)
     model = f"models:/{inputs.model.name}/{inputs.model.version}"
     print(f"rendered {inputs.contract.name} ({inputs.mode.value}) for {model}")

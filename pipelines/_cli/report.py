@@ -24,16 +24,17 @@ import tempfile
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from contracts.errors import InputError
-
-if TYPE_CHECKING:
-    from components.mlflow_registry import Registry
-    from contracts.trust import Gate, TrustPolicy
-    from contracts.workload import WorkloadContract
-    from gates.report import GateView, VersionView
-    from gates.signing import SignedVerdict
+from components.mlflow_registry import Registry
+from contracts.errors import InputError, VerificationError
+from contracts.loader import load_contract, load_trust_policy
+from contracts.trust import REQUIRED_GATES, Gate, TrustPolicy
+from contracts.workload import WorkloadContract
+from gates import promotion, signing
+from gates.evidence import parse_histogram_text
+from gates.report import AliasView, GateView, HistoryView, ModelReport, VersionView, render_html
+from gates.signing import SignedVerdict
+from gates.verdict import Subject
 
 __all__ = ["configure", "run"]
 
@@ -66,11 +67,6 @@ def _checks_summary(signed: SignedVerdict) -> str:
 def _gate_views(
     name: str, version: str, envelopes: dict[Gate, bytes], contract: WorkloadContract, trust: TrustPolicy
 ) -> tuple[list[GateView], dict[Gate, SignedVerdict], str | None]:
-    from contracts.errors import VerificationError
-    from contracts.trust import REQUIRED_GATES, Gate
-    from gates import promotion, signing
-    from gates.report import GateView
-    from gates.verdict import Subject
 
     shown = (*promotion.required_gates(contract), Gate.PROMOTION)
     signed: dict[Gate, SignedVerdict] = {}
@@ -143,9 +139,6 @@ def _version_view(
     contract: WorkloadContract,
     trust: TrustPolicy,
 ) -> tuple[VersionView, list[str]]:
-    from contracts.trust import Gate
-    from gates.evidence import parse_histogram_text
-    from gates.report import VersionView
 
     envelopes = registry.envelopes(name, version)
     gates, signed, digest = _gate_views(name, version, envelopes, contract, trust)
@@ -177,9 +170,6 @@ def _version_view(
 
 def run(ns: argparse.Namespace) -> int:
     """Gather, verify, render and write the page atomically (a failed run leaves FILE as it was)."""
-    from components.mlflow_registry import Registry
-    from contracts.loader import load_contract, load_trust_policy
-    from gates.report import AliasView, HistoryView, ModelReport, render_html
 
     for flag, path in (("--contract", ns.contract), ("--trust", ns.trust)):
         if not path.is_file():

@@ -15,7 +15,9 @@ import os
 import sys
 from pathlib import Path
 
+from components.steps import spec
 from contracts import errors
+from pipelines import local
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +33,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="folder with ml.pem, platform.pem, sre.pem (default $SIGNOFF_KEYS_DIR)",
     )  # fmt: skip
     parser.add_argument(
-        "--staging-url", default="local", metavar="URL|local",
+        "--staging-url", default=spec.param("staging-url").default, metavar="URL|local",
         help="endpoint the SRE step probes; 'local' serves the version here (default)",
     )  # fmt: skip
     parser.add_argument(
@@ -45,7 +47,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="MLflow's artifact store as a cluster reads it, for the rendered storage URI (default pvc://mlflow-artifacts)",
     )  # fmt: skip
     parser.add_argument(
-        "--probe-seconds", type=float, default=10.0, help="how long SRE loads the endpoint (10)"
+        "--probe-seconds",
+        type=float,
+        default=spec.param("probe-seconds").default,
+        help="how long SRE loads the endpoint (10)",
     )
     parser.add_argument(
         "--first-release", action="store_true",
@@ -58,7 +63,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(ns: argparse.Namespace) -> int:
     """Run the pipeline; print the per-gate table and the refusing gate's reasons."""
-    from pipelines import local
 
     if not ns.keys_dir:
         raise errors.InputError(

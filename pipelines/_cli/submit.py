@@ -13,13 +13,13 @@ The documents travel as parameter values holding their YAML text, so no shared v
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
-import tempfile
 from pathlib import Path
 
-from contracts import errors
+from components.steps import spec
+from contracts import errors, model_uri
+from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
+from pipelines import argo_workflow, kfp_pipeline
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +37,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--artifact-store", default="", metavar="URI", help="MLflow's artifact store as the cluster reads it"
     )
-    parser.add_argument("--probe-seconds", type=float, default=10.0, help="how long SRE loads the endpoint")
+    parser.add_argument(
+        "--probe-seconds",
+        type=float,
+        default=spec.param("probe-seconds").default,
+        help="how long SRE loads the endpoint",
+    )
     parser.add_argument(
         "--first-release", action="store_true",
         help="declare that the model has no earlier production version (else SRE needs a rollback target)",
@@ -54,10 +59,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _params(ns: argparse.Namespace) -> dict[str, str]:
-    from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
-    from pipelines.local import parse_model_uri
 
-    name, version = parse_model_uri(ns.model)
+    name, version = model_uri.exact_version(ns.model)
     texts = {}
     docs = (
         ("--contract", ns.contract, load_contract),
@@ -81,85 +84,32 @@ def _params(ns: argparse.Namespace) -> dict[str, str]:
         "image": ns.image,
         "staging-url": ns.staging_url,
         "artifact-store": ns.artifact_store,
-        "probe-seconds": str(ns.probe_seconds),
-        "first-release": "true" if ns.first_release else "false",
+        "probe-seconds": spec.param("probe-seconds").text(ns.probe_seconds),
+        "first-release": spec.param("first-release").text(ns.first_release),
     }
 
 
 def _kfp_value(name: str, value: str) -> str | float | bool:
     """A parameter as the KFP pipeline types it (Argo takes every parameter as a string)."""
-    if name == "probe-seconds":
-        return float(value)
-    if name == "first-release":
-        return value == "true"
-    return value
+    return spec.param(name).typed(value)
 
 
 def _kfp(ns: argparse.Namespace, params: dict[str, str]) -> int:
     if not ns.host:
         raise errors.InputError("--host: the KFP API URL is needed for --engine kfp")
-    import kfp
 
-    from pipelines import kfp_pipeline
-
-    with tempfile.TemporaryDirectory(prefix="signoff-submit-") as tmp:
-        package = str(Path(tmp) / "gated-promotion.kfp.yaml")
-        kfp_pipeline.compile_pipeline(ns.step_image or kfp_pipeline.DEFAULT_STEP_IMAGE, package)
-        try:
-            client = kfp.Client(host=ns.host, namespace=ns.namespace or "kubeflow")
-        except Exception as exc:  # connection refused, auth, a non-KFP answer
-            raise errors.TemporaryError(f"KFP at {ns.host} did not answer: {exc}") from None
-        _check_backend(client, ns.host)
-        try:
-            result = client.create_run_from_pipeline_package(
-                package,
-                arguments={k.replace("-", "_"): _kfp_value(k, v) for k, v in params.items()},
-                run_name=f"signoff {params['model-name']} v{params['model-version']}",
-                enable_caching=False,
-                namespace=ns.namespace,
-            )
-        except Exception as exc:  # the KFP client raises many kinds (HTTP, auth, connection)
-            raise errors.TemporaryError(f"KFP at {ns.host} did not accept the run: {exc}") from None
-    print(f"run {result.run_id} started: {ns.host.rstrip('/')}/#/runs/details/{result.run_id}")
+    run_id = kfp_pipeline.create_run(
+        ns.host,
+        ns.namespace,
+        ns.step_image or kfp_pipeline.DEFAULT_STEP_IMAGE,
+        {k.replace("-", "_"): _kfp_value(k, v) for k, v in params.items()},
+        f"signoff {params['model-name']} v{params['model-version']}",
+    )
+    print(f"run {run_id} started: {ns.host.rstrip('/')}/#/runs/details/{run_id}")
     return 0
 
 
-_VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+.][0-9A-Za-z.-]*)?")
-
-
-def backend_version(tag: str) -> tuple[int, int] | None:
-    """``(major, minor)`` of the KFP backend's ``tag_name`` (``2.14.0``, ``v2.15.1-rc.0``), or None
-    when it is no release version (``unknown``: a build without ``TAG_NAME``)."""
-    match = _VERSION.fullmatch(tag.strip())
-    return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-def _check_backend(client: object, host: str) -> None:
-    """Refuse a KFP backend older than :data:`kfp_pipeline.MIN_BACKEND`. The version is the
-    ``tag_name`` of the API server's ``/apis/v2beta1/healthz`` answer, read through the client's own
-    healthz API (its auth and TLS settings); the generated response model drops that field, so the
-    raw body is read."""
-    from pipelines import kfp_pipeline
-
-    want = ".".join(map(str, kfp_pipeline.MIN_BACKEND))
-    try:
-        raw = client._healthz_api.healthz_service_get_healthz(_preload_content=False)  # type: ignore[attr-defined]
-        tag = str(json.loads(raw.data).get("tag_name", ""))
-    except Exception as exc:  # HTTP errors, a body that is no JSON object
-        raise errors.TemporaryError(
-            f"KFP at {host}: could not read the backend version from /apis/v2beta1/healthz: {exc}"
-        ) from None
-    version = backend_version(tag)
-    if version is None or version < kfp_pipeline.MIN_BACKEND:
-        raise errors.PermanentError(
-            f"KFP at {host} is backend version {tag or '(none)'}: the gated-promotion pipeline needs "
-            f"KFP backend {want} or newer (its exit handler takes a PipelineTaskFinalStatus, which "
-            f"older backends refuse). Upgrade Kubeflow Pipelines, or run the pipeline with --engine argo."
-        )
-
-
 def _argo(ns: argparse.Namespace, params: dict[str, str]) -> int:
-    from pipelines import argo_workflow
 
     if not ns.host:
         docs = {"contract": ns.contract, "cluster-policy": ns.policy, "trust-policy": ns.trust}
@@ -167,20 +117,8 @@ def _argo(ns: argparse.Namespace, params: dict[str, str]) -> int:
         inline = {k: v for k, v in params.items() if k not in docs and v}
         print(argo_workflow.submit_line(inline, files=docs, namespace=ns.namespace))
         return 0
-    from hera.workflows import WorkflowsService
-    from hera.workflows.models import Workflow, WorkflowCreateRequest
-
-    workflow = Workflow.model_validate(argo_workflow.submitted_workflow(params))
-    service = WorkflowsService(host=ns.host, token=ns.token, namespace=ns.namespace or "argo")
-    try:
-        created = service.create_workflow(
-            WorkflowCreateRequest(workflow=workflow), namespace=ns.namespace or "argo"
-        )
-    except Exception as exc:  # requests / HTTP errors from the Argo Server
-        raise errors.TemporaryError(
-            f"the Argo Server at {ns.host} did not accept the workflow: {exc}"
-        ) from None
-    print(f"workflow {created.metadata.name} submitted")
+    name = argo_workflow.submit_workflow(ns.host, ns.token, ns.namespace or "argo", params)
+    print(f"workflow {name} submitted")
     return 0
 
 

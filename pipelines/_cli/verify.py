@@ -15,6 +15,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from contracts.errors import InputError, VerificationError
+from gates import promotion, signing
+from gates.verdict import DIGEST, Subject
+from pipelines._cli.check_promotion import load_contract_checked, load_trust_checked, read_envelopes
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``signoff verify``."""
@@ -35,11 +40,6 @@ def run(ns: argparse.Namespace) -> int:
     """Verify each envelope and print what it says; 0 when all hold, 1 otherwise."""
     import re
     from datetime import UTC, datetime
-
-    from contracts.errors import InputError, VerificationError
-    from gates import promotion, signing
-    from gates.verdict import DIGEST, Subject
-    from pipelines._cli.check_promotion import load_contract_checked, load_trust_checked, read_envelopes
 
     if re.fullmatch(DIGEST, ns.model_digest) is None:
         raise InputError(f"--model-digest: {ns.model_digest!r} is not sha256: and 64 lower-case hex digits")

@@ -31,7 +31,7 @@ import pytest
 import yaml
 from _controlplane import ClusterError, ControlPlane
 
-from components import hera_templates
+from components.steps import spec
 from pipelines import argo_workflow
 
 pytestmark = pytest.mark.cluster
@@ -39,12 +39,9 @@ pytestmark = pytest.mark.cluster
 NS = "signoff-system"
 KEY_PREFIX = "/var/run/signoff/keys"
 EXECUTOR_IMAGE = "quay.io/argoproj/argoexec@sha256:" + "0" * 64  # never pulled: kwok runs no container
-STEP_ACCOUNTS = {
-    task: (account, hera_templates.KEY_SECRETS.get(hera_templates.STEP_OWNER[task] or ""))
-    for task, account in hera_templates.SERVICE_ACCOUNTS.items()
-}
-"""Each template's service account and the one key Secret it may mount (None: no key), as
-components.hera_templates declares them (promotion writes the registry as the ML team: its key)."""
+STEP_ACCOUNTS = {s.name: (s.service_account, s.key_secret) for s in spec.STEPS}
+"""Each template's service account and the one key Secret it may mount (None: no key), as the step
+spec declares them (promotion writes the registry as the ML team: its key)."""
 DEADLINE_S = 90.0
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "argo" / "gated-promotion.argo-workflowtemplate.yaml"

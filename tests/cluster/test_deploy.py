@@ -397,14 +397,14 @@ def test_sre_step_cluster_target_waits_for_ready_then_probes_its_url(
     cluster: ControlPlane, deployer: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``kserve://ml-staging/NAME``: the SRE step polls until Ready and takes the status address."""
-    from components import steps
+    from components.steps import sre_readiness
 
     name = "ranker-sre-target"
     _isvc_in_staging(kube.load_client(str(deployer)), name)
     monkeypatch.setenv("KUBECONFIG", str(deployer))
     url = f"http://{name}-predictor.ml-staging.svc.cluster.local"
     writer = _status_writer(cluster, STAGING, name, url)
-    with steps._endpoint(f"kserve://{STAGING}/{name}", "models:/recsys-ranker/7", "http://unused",
+    with sre_readiness._endpoint(f"kserve://{STAGING}/{name}", "models:/recsys-ranker/7", "http://unused",
                          deadline_s=60) as (got, launched_at, alive, _):  # fmt: skip
         assert got == url
         assert launched_at is not None and launched_at <= time.monotonic()
@@ -416,7 +416,7 @@ def test_sre_step_cluster_target_never_ready_yields_no_url_at_the_deadline(
     cluster: ControlPlane, deployer: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Nothing writes this InferenceService's status (no controller): it never gets Ready."""
-    from components import steps
+    from components.steps import sre_readiness
 
     name = "ranker-never-ready"
     client = kube.load_client(str(deployer))
@@ -425,7 +425,8 @@ def test_sre_step_cluster_target_never_ready_yields_no_url_at_the_deadline(
         kube.staging_url("InferenceService", name, STAGING, client=client)
     monkeypatch.setenv("KUBECONFIG", str(deployer))
     started = time.monotonic()
-    with steps._endpoint(f"kserve://{STAGING}/{name}", "models:/m/1", "http://unused", deadline_s=2) as (
+    target = f"kserve://{STAGING}/{name}"
+    with sre_readiness._endpoint(target, "models:/m/1", "http://unused", deadline_s=2) as (
         got, _, _, _,
     ):  # fmt: skip
         assert got is None

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from pipelines import kfp_pipeline
-from pipelines._cli import submit
 
 pytestmark = pytest.mark.integration
 
@@ -107,10 +106,10 @@ def test_submit_goes_on_with_a_recent_backend(
 
 
 def test_backend_version_parses_release_tags() -> None:
-    assert submit.backend_version("2.14.0") == (2, 14)
-    assert submit.backend_version("v2.15.1-rc.0") == (2, 15)
-    assert submit.backend_version("unknown") is None
-    assert submit.backend_version("") is None
+    assert kfp_pipeline.backend_version("2.14.0") == (2, 14)
+    assert kfp_pipeline.backend_version("v2.15.1-rc.0") == (2, 15)
+    assert kfp_pipeline.backend_version("unknown") is None
+    assert kfp_pipeline.backend_version("") is None
 
 
 def test_readme_states_the_minimum_backend() -> None:

@@ -664,3 +664,72 @@ def test_check_ml_signs_and_keeps_the_verdict_with_the_version(
     assert code == (0 if signed.passed else 1)
     assert all(c.id in printed for c in signed.checks)
     assert kit.registry().envelopes("it-base", "1")[Gate.ML_ARTIFACT] == out.read_bytes()
+
+
+def test_a_promotion_interrupted_in_the_command_is_resumed_by_the_pipeline_step(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from components import steps
+
+    reg = kit.registry()
+    name = "it-crash-step"
+    v1, v2 = kit.new_version(name), kit.new_version(name)
+    kit.gated_promote(reg, name, v1)
+    kit.keep_handoffs(reg, name, v2)
+    killed: list[str] = []
+
+    def kill_server(self: Registry, point: str) -> None:
+        if point == "before-alias" and not killed:
+            killed.append(point)
+            kit.server.stop()
+
+    monkeypatch.setattr(Registry, "_hook", kill_server)  # picks the moment; the kill is real
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    args = ["promote", "--model", f"models:/{name}/{v2}", "--contract", CONTRACT_FILE, "--trust"]
+    args += [kit.trust_file, "--key", kit.key_files[ML], "--tracking-uri", kit.server.url]
+    try:
+        assert cli(*args) == 3  # TemporaryError: the server is gone mid-promotion
+    finally:
+        kit.server.start()
+    pending = reg.pending_promotion(name, v2)
+    assert pending is not None and reg.aliases(name) == {"production": v1}
+    result = steps.promotion_step(
+        contract_yaml=Path(CONTRACT_FILE).read_text(encoding="utf-8"),
+        trust_yaml=Path(kit.trust_file).read_text(encoding="utf-8"),
+        model_name=name,
+        model_version=v2,
+        envelopes=None,
+        manifests_yaml=None,
+        tracking_uri=kit.server.url,
+        key_file=kit.key_files[ML],
+        out_dir=tmp_path,
+    )
+    assert result.passed and result.extra["promoted"] is True
+    assert result.envelope_path.read_bytes() == pending  # the interrupted decision, finished, not re-made
+    assert reg.aliases(name) == {"production": v2, "previous": v1}
+    tags = kit.client.get_model_version(name, v2).tags
+    records = [json.loads(t) for k, t in tags.items() if k.startswith("signoff.promotion.")]
+    assert [r["state"] for r in records] == ["complete"]
+
+
+def test_the_pipelines_rollback_check_fires_the_same_rule_as_the_registry(kit: Kit, tmp_path: Path) -> None:
+    from components import steps
+
+    reg = kit.registry()
+    name = "it-auto-step"
+    v1, v2 = kit.new_version(name), kit.new_version(name)
+    kit.gated_promote(reg, name, v1)
+    kit.gated_promote(reg, name, v2)
+    check = {
+        "contract_yaml": Path(CONTRACT_FILE).read_text(encoding="utf-8"),
+        "model_name": name,
+        "model_version": v2,
+        "tracking_uri": kit.server.url,
+    }
+    armed = steps.rollback_check_step(**check, out_dir=tmp_path / "a", observed_drift=0.02)  # below 3%
+    assert (armed["armed"], armed["rolled_back"], armed["target"]) == (True, False, v1)
+    assert reg.aliases(name)["production"] == v2
+    fired = steps.rollback_check_step(**check, out_dir=tmp_path / "b", observed_drift=0.05)
+    assert fired["rolled_back"] is True and "0.0500 above" in fired["reason"]
+    assert reg.aliases(name) == {"production": v1}
+    assert reg.audit(name, kit.trust).history[-1].by == "signoff (automated)"

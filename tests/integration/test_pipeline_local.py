@@ -256,14 +256,15 @@ def test_sre_step_endpoint_notices_a_crashed_local_server_before_the_cold_start_
 ) -> None:
     import time
 
-    from components import probe, steps
+    from components import probe
+    from components.steps import sre_readiness
     from contracts.loader import load_contract
 
     # A version that does not exist: `mlflow models serve` exits at start, as a crashed server would.
     slos = {**CONTRACT["spec"]["slos"], "max_cold_start": "10m"}
     contract = load_contract(_contract(tmp_path, "iris-pipeline-missing", slos=slos))
     missing = "models:/iris-pipeline-missing/1"
-    with steps._endpoint("local", missing, mlflow_server.url, deadline_s=600, log_dir=tmp_path) as (
+    with sre_readiness._endpoint("local", missing, mlflow_server.url, deadline_s=600, log_dir=tmp_path) as (
         url,
         at,
         alive,
@@ -282,7 +283,7 @@ def test_sre_step_endpoint_notices_a_crashed_local_server_before_the_cold_start_
     assert reason is not None and reason.startswith("mlflow models serve exited with code ")
     assert f"its log: {tmp_path / 'mlflow-models-serve.log'}" in reason
     assert waited < 120, f"waited {waited:.0f}s for a dead server (deadline 600s)"
-    with steps._endpoint("http://127.0.0.1:9", "models:/m/1", mlflow_server.url, deadline_s=600) as (
+    with sre_readiness._endpoint("http://127.0.0.1:9", "models:/m/1", mlflow_server.url, deadline_s=600) as (
         url,
         at,
         alive,

@@ -22,12 +22,10 @@ ALLOWED = {
         "pipelines.demo_training",
     },
     "kubernetes": {"components.kube"},
-    "hera": {"components.hera_templates", "pipelines.argo_workflow", "pipelines._cli.submit"},
+    "hera": {"components.hera_templates", "pipelines.argo_workflow"},
     "kfp": {
         "components.kfp_components",
         "pipelines.kfp_pipeline",
-        "pipelines.local",
-        "pipelines._cli.submit",
     },
 }
 
@@ -96,3 +94,27 @@ def test_gates_read_no_clock_and_no_files() -> None:
                 if called in banned:
                     offenders.append(f"{name}:{node.lineno} calls {called}()")
     assert not offenders, "gates must be pure: " + "; ".join(offenders)
+
+
+LAZY_FIRST_PARTY = {"components.kfp_components"}
+"""First-party modules that import a heavy library at their top: the only ones imported in a function."""
+
+
+def test_no_first_party_import_inside_a_function_unless_it_keeps_a_heavy_library_lazy() -> None:
+    """A function-level import of our own code hides the module's real dependencies (and cycles)."""
+    offenders = []
+    for name, path in _modules():
+        for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+                elif isinstance(node, ast.Import):
+                    targets = [a.name for a in node.names]
+                else:
+                    continue
+                if targets[0].split(".")[0] not in PACKAGES or set(targets) & LAZY_FIRST_PARTY:
+                    continue
+                offenders.append(f"{name}:{node.lineno} imports {targets[0]}")
+    assert not offenders, "import these at the module's top: " + "; ".join(offenders)

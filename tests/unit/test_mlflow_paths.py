@@ -13,14 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from components.mlflow_registry import (
-    Registry,
-    _check_tree,
-    _decode,
-    _encode,
-    check_artifact_path,
-    check_source,
-)
+from components.mlflow_registry import Registry, _decode, _encode
+from components.model_files import check_artifact_path, check_source, check_tree
 from contracts import errors
 
 GOOD_SOURCES = [
@@ -104,10 +98,10 @@ def test_escaping_artifact_paths_are_refused(path: str) -> None:
 
 def test_a_downloaded_symlink_is_refused(tmp_path: Path) -> None:
     (tmp_path / "MLmodel").write_text("flavors: {}")
-    _check_tree(tmp_path)
+    check_tree(tmp_path)
     (tmp_path / "weights").symlink_to("/etc/hostname")
     with pytest.raises(errors.PermanentError, match="symlink"):
-        _check_tree(tmp_path)
+        check_tree(tmp_path)
 
 
 def test_envelope_bytes_round_trip_through_tag_text() -> None:

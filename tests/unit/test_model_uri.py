@@ -78,3 +78,11 @@ def test_never_crashes_and_what_it_accepts_round_trips(text: str) -> None:
     assert ref.version is not None
     assert str(ref) == ("models:/" + text).strip()
     assert parse_model_uri(str(ref)) == ref
+
+
+def test_exact_version_is_the_pair_every_command_gates() -> None:
+    from contracts.model_uri import exact_version
+
+    assert exact_version(" models:/ranker/12 ") == ("ranker", "12")
+    with pytest.raises(InputError, match="--model: 'models:/ranker@production' is not models:/NAME/VERSION"):
+        exact_version("models:/ranker@production")

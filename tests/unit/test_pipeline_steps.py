@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from components import steps
+from components.steps import _common, entry, ml_artifact
 from contracts import errors
 from contracts.trust import Gate
 from gates.verdict import Check, Outcome, Subject, Verdict
@@ -82,13 +83,13 @@ def test_gate_refused_exits_1_and_lists_each_reason() -> None:
 
 
 def test_document_parameters_are_parsed_with_the_file_loaders_and_named_in_errors() -> None:
-    contract = steps._contract((EXAMPLES / "recsys-ranker.yaml").read_text(encoding="utf-8"))
+    contract = _common._contract((EXAMPLES / "recsys-ranker.yaml").read_text(encoding="utf-8"))
     assert contract.metadata.model == "recsys-ranker"
     with pytest.raises(errors.DocumentError) as bad:
-        steps._contract("apiVersion: signoff.dev/v1alpha1\nkind: WorkloadContract\nmetadata: {name: x}\n")
+        _common._contract("apiVersion: signoff.dev/v1alpha1\nkind: WorkloadContract\nmetadata: {name: x}\n")
     assert str(bad.value).startswith("<contract parameter>")
     with pytest.raises(errors.InputError, match="the trust-policy parameter is empty"):
-        steps._trust("  \n")
+        _common._trust("  \n")
 
 
 def _step(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -142,27 +143,40 @@ def test_step_process_without_an_mlflow_uri_says_how_to_give_one(tmp_path: Path)
 
 
 def test_storage_uri_maps_mlflow_proxied_artifacts_onto_the_store_the_cluster_reads() -> None:
-    class _Client:
+    class _Registry:  # only the download location matters here; the real registry is integration-tested
         def __init__(self, location: str) -> None:
             self.location = location
 
-        def get_model_version_download_uri(self, name: str, version: str) -> str:
+        def download_uri(self, name: str, version: str) -> str:
             return self.location
 
-    class _Registry:  # only the download location matters here; the real registry is integration-tested
-        def __init__(self, location: str) -> None:
-            self.client = _Client(location)
-
     proxied = _Registry("mlflow-artifacts:/1/models/m-123/artifacts")
-    assert steps._storage_uri(proxied, "m", "1", "s3://mlflow/") == "s3://mlflow/1/models/m-123/artifacts"
+    assert (
+        ml_artifact._storage_uri(proxied, "m", "1", "s3://mlflow/") == "s3://mlflow/1/models/m-123/artifacts"
+    )
     hosted = _Registry("mlflow-artifacts://mlflow:5000/1/models/m-9/artifacts")
-    assert steps._storage_uri(hosted, "m", "1", "gs://bucket") == "gs://bucket/1/models/m-9/artifacts"
+    assert ml_artifact._storage_uri(hosted, "m", "1", "gs://bucket") == "gs://bucket/1/models/m-9/artifacts"
     direct = _Registry("s3://store/1/abc/artifacts")
-    assert steps._storage_uri(direct, "m", "1", "gs://other") == "s3://store/1/abc/artifacts"
+    assert ml_artifact._storage_uri(direct, "m", "1", "gs://other") == "s3://store/1/abc/artifacts"
     with pytest.raises(errors.InputError, match="artifact-store parameter"):
-        steps._model_ref(
+        _common._model_ref(
             {"name": "m", "version": "1", "storage_uri": "mlflow-artifacts:/1/x", "digest": SUBJECT.digest}
         )
+
+
+def test_storage_uri_goes_through_the_retry_wrapper_so_an_mlflow_outage_is_retryable() -> None:
+    import socket
+
+    from components.mlflow_registry import Registry
+
+    with socket.socket() as s:  # a port nothing listens on: MLflow is down (a real refusal)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    registry = Registry(f"http://127.0.0.1:{port}", attempts=2, backoff_s=0.01)
+    with pytest.raises(errors.TemporaryError, match="download location") as info:
+        ml_artifact._storage_uri(registry, "m", "1", "s3://mlflow")
+    assert info.value.exit_code == 3  # the code the Argo retry strategy retries, not 1 ("refused")
+    assert registry.calls == 2
 
 
 def test_kfp_emit_copies_outputs_of_a_refused_gate_and_explains_a_failed_step(tmp_path: Path) -> None:
@@ -181,7 +195,7 @@ def test_kfp_emit_copies_outputs_of_a_refused_gate_and_explains_a_failed_step(tm
         pytest.raises(steps.GateRefused),
         kfp_components.emit(str(out), envelope=env, report=rep, metrics=met),
     ):
-        steps._finish(steps._write_outputs(out, verdict, b'{"payload": "x"}'))
+        _common._finish(_common._write_outputs(out, verdict, b'{"payload": "x"}'))
     assert Path(env.path).read_bytes() == b'{"payload": "x"}'
     assert env.metadata == {"gate": "platform", "team": "platform-gpu-team", "passed": False}
     assert "## Why it was refused" in Path(rep.path).read_text(encoding="utf-8")
@@ -263,7 +277,7 @@ def test_a_markdown_contract_travels_as_the_yaml_of_the_same_contract() -> None:
     from pipelines import local
 
     text = local.contract_text(EXAMPLES / "recsys-ranker.md")
-    assert steps._contract(text).digest() == load_contract(EXAMPLES / "recsys-ranker.md").digest()
+    assert _common._contract(text).digest() == load_contract(EXAMPLES / "recsys-ranker.md").digest()
     assert (
         local.contract_text(EXAMPLES / "recsys-ranker.yaml") == (EXAMPLES / "recsys-ranker.yaml").read_text()
     )
@@ -271,11 +285,11 @@ def test_a_markdown_contract_travels_as_the_yaml_of_the_same_contract() -> None:
 
 def test_step_process_reads_first_release_as_the_engines_spell_it(capsys: pytest.CaptureFixture[str]) -> None:
     base = ["sre-readiness", "--model-name", "m", "--model-version", "1", "--out-dir", "out"]
-    assert steps._parser().parse_args(base).first_release is False  # never assumed
-    assert steps._parser().parse_args([*base, "--first-release", "true"]).first_release is True
-    assert steps._parser().parse_args([*base, "--first-release", "False"]).first_release is False
+    assert entry._parser().parse_args(base).first_release is False  # never assumed
+    assert entry._parser().parse_args([*base, "--first-release", "true"]).first_release is True
+    assert entry._parser().parse_args([*base, "--first-release", "False"]).first_release is False
     with pytest.raises(SystemExit) as exc:
-        steps._parser().parse_args([*base, "--first-release", "yes"])
+        entry._parser().parse_args([*base, "--first-release", "yes"])
     assert exc.value.code == 2
     assert "'yes' is not true or false" in capsys.readouterr().err
 

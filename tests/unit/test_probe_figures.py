@@ -86,7 +86,7 @@ def test_figures_within_every_slo_pass(contract: WorkloadContract) -> None:
         ({"p50_ms": 26.0}, "p50 latency"),
         ({"cold_start_s": 90.5}, "cold start"),
         ({"errors": 2}, "error rate"),  # 0.1% > 0.05%
-        ({"achieved_rate": 189.0}, "achieved rate"),  # < 95% of 200/s
+        ({"achieved_rate": 179.0}, "achieved rate"),  # < 90% of 200/s (the readiness gate's limit)
     ],
 )
 def test_each_slo_breach_fails_its_row_only(
@@ -128,3 +128,16 @@ def test_report_markdown_not_ready(contract: WorkloadContract, golden: Any) -> N
         target_rate=200.0, first_error="/v2/models/m/ready did not answer 2xx within 90s",
     )  # fmt: skip
     golden("probe/report-not-ready.md", probe.report_markdown(result, contract))
+
+
+@pytest.mark.parametrize("achieved", [179.0, 181.0, 185.0, 189.0, 199.8])
+def test_the_probe_and_the_readiness_gate_judge_the_rate_alike(
+    contract: WorkloadContract, achieved: float
+) -> None:
+    from gates import readiness
+    from gates.verdict import Outcome
+
+    result = _result(achieved_rate=achieved)
+    gate = {c.id: c.outcome for c in readiness.probe_checks(contract, result)}
+    assert _rows(result, contract)["achieved rate"] is (gate["probe.rate"] is not Outcome.FAIL)
+    assert _rows(result, contract)["achieved rate"] is (achieved >= 180.0)  # one limit: 90% of 200/s

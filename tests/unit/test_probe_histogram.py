@@ -43,6 +43,6 @@ def test_the_readiness_verdict_carries_the_histogram() -> None:
         url="http://x", protocol="mlflow", target_rate=200, achieved_rate=200, requests=100,
         p50_ms=10.0, p99_ms=90.0, latency_histogram=hist,
     )  # fmt: skip
-    checks = {c.id: c for c in readiness._probe_result_checks(contract, probe)}
+    checks = {c.id: c for c in readiness.probe_checks(contract, probe)}
     text = checks["probe.p99-latency"].figures["latency_histogram_ms"]
     assert isinstance(text, str) and evidence.parse_histogram_text(text) == hist

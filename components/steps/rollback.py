@@ -1,0 +1,77 @@
+"""The automated rollback check after promotion: is a rollback target armed, and must it fire?"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from components.steps._common import (
+    StepArgs,
+    _contract,
+    _registry,
+)
+from components.steps.spec import REPORT
+from gates import rollback as rollback_rule
+
+if TYPE_CHECKING:
+    pass
+
+
+def rollback_check_step(
+    *,
+    contract_yaml: str,
+    model_name: str,
+    model_version: str,
+    tracking_uri: str | None,
+    out_dir: str | Path,
+    observed_drift: float | None = None,
+) -> dict[str, Any]:
+    """The automated rollback check after promotion: is a rollback target armed, and must it fire?
+
+    With ``observed_drift`` (a fraction, e.g. 0.05) above the contract's accuracy-drift alert and an
+    automated rollback on accuracy drift in the contract, the production alias is moved back.
+
+    Returns:
+        ``{"target": version or None, "armed": bool, "rolled_back": bool, "reason": str}``
+        (also written to ``rollback.json`` and ``report.md``).
+    """
+    out = Path(out_dir)
+    contract = _contract(contract_yaml)
+    registry = _registry(tracking_uri)
+    target = registry.previous_production_version(model_name)
+    decision = rollback_rule.decide(contract, observed_drift)
+    rolled_back = False
+    if target is None:
+        reason = f"first release of {model_name}: no earlier production version to roll back to"
+    elif not decision.automated:
+        reason = f"no automated rollback in the contract; version {target} is the manual rollback target"
+    elif not decision.fire:
+        reason = f"armed: accuracy drift above {decision.limit} moves production back to version {target}"
+    else:
+        registry.auto_rollback(model_name, reason=decision.reason)
+        rolled_back = True
+        reason = f"{decision.reason}: production moved back to version {target}"
+    outcome = {
+        "model": model_name,
+        "version": str(model_version),
+        "target": target,
+        "armed": decision.automated and target is not None,
+        "rolled_back": rolled_back,
+        "reason": reason,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rollback.json").write_text(json.dumps(outcome, indent=2) + "\n", encoding="utf-8")
+    (out / REPORT).write_text(f"# rollback check\n\n{reason}\n", encoding="utf-8")
+    return outcome
+
+
+def run(args: StepArgs) -> dict[str, Any]:
+    """The step as the process entry calls it (the promotion envelope only orders it after promotion)."""
+    return rollback_check_step(
+        contract_yaml=args.value("contract"),
+        model_name=args.value("model-name"),
+        model_version=args.value("model-version"),
+        tracking_uri=args.tracking_uri,
+        out_dir=args.out_dir,
+    )
