@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from components import rollout
 from contracts import errors
 from contracts.trust import TrustPolicy
 from contracts.workload import WorkloadContract
@@ -141,7 +142,6 @@ class RollbackListener:
         seen: dict[str, Any] | None,
         now: datetime,
     ) -> AlertOutcome:
-        from components import rollout
 
         name = contract.metadata.model
         stamp = now.isoformat(timespec="milliseconds")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from components import kube, rollout
 from contracts import errors
+from contracts._units import Duration
 
 if TYPE_CHECKING:
     from components.mlflow_registry import Registry
@@ -48,8 +50,6 @@ def move(ns: argparse.Namespace, registry: Registry, name: str, version: str) ->
     if not ns.namespace:
         print("serving   not moved (no --namespace): the alias alone went back", flush=True)
         return 0
-    from components import kube, rollout
-    from contracts._units import Duration
 
     try:
         deadline = Duration.parse(ns.deadline).seconds
@@ -73,7 +73,6 @@ def state(ns: argparse.Namespace, registry: Registry, name: str, production_alia
     """The serving state beside the alias (None without ``--namespace``)."""
     if not getattr(ns, "namespace", None):
         return None
-    from components import kube, rollout
 
     client = kube.load_client(ns.kubeconfig, ns.context)
     return rollout.serving_state(

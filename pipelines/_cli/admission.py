@@ -22,6 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from components import admission_server
 from contracts import errors, loader
 from gates import admission
 
@@ -89,8 +90,6 @@ def _serve(ns: argparse.Namespace) -> int:
     import signal
     import ssl
     import threading
-
-    from components import admission_server
 
     trust = loader.load_trust_policy(ns.trust_policy)
     routes = loader.load_cluster_policy(ns.cluster_policy).spec.gpu_routes

@@ -32,9 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from components import kube
+from components.mlflow_registry import Registry
 from contracts import errors
 from contracts._units import Duration
-from gates.render import Manifests
+from contracts.model_uri import parse_model_uri
+from gates.render import ANNOTATION_PROMOTION, Manifests
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -119,8 +121,6 @@ def run(ns: argparse.Namespace) -> int:
         raise errors.InputError("--poll: must be a positive number of seconds")
     objects = _read(ns.manifests)
     if ns.model:
-        from contracts.model_uri import parse_model_uri
-
         parse_model_uri(ns.model)  # before anything is applied
         if not ns.wait or ns.dry_run:
             raise errors.InputError(
@@ -167,10 +167,6 @@ def _keep(
 ) -> None:
     """Keep the applied manifests with the promoted version and record what serves."""
     import yaml
-
-    from components.mlflow_registry import Registry
-    from contracts.model_uri import parse_model_uri
-    from gates.render import ANNOTATION_PROMOTION
 
     ref = parse_model_uri(ns.model)
     model, version = ref.name, str(ref.version)

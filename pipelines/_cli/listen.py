@@ -45,7 +45,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from components import keys, kube
+from components.listen import RollbackListener, Serving
+from components.mlflow_registry import Registry
 from contracts import errors
+from contracts._units import Duration
+from contracts.loader import load_contract, load_trust_policy
+from gates import listen
+from pipelines._cli import submit
 
 _log = logging.getLogger("signoff.listen")
 MAX_BODY = 4 * 1024 * 1024
@@ -122,7 +129,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="read the Argo Server bearer token from FILE at each submission (a projected, rotating "
         "service-account token); instead of --token",
     )
-    from pipelines._cli import submit
 
     submit.configure(ml)
     for action in ml._actions:  # the webhook names the version
@@ -153,7 +159,6 @@ def _address(text: str) -> tuple[str, int]:
 
 
 def _seconds(text: str, flag: str) -> float:
-    from contracts._units import Duration
 
     try:
         return Duration.parse(text).seconds
@@ -246,11 +251,6 @@ def run_alertmanager(ns: argparse.Namespace) -> int:
     """Serve the Alertmanager receiver until interrupted."""
     import hmac
 
-    from components import keys
-    from components.listen import RollbackListener, Serving
-    from components.mlflow_registry import Registry
-    from contracts.loader import load_contract, load_trust_policy
-
     _logging()
     for path in [*ns.contract, ns.trust, ns.key]:
         if not path.is_file():
@@ -261,8 +261,6 @@ def run_alertmanager(ns: argparse.Namespace) -> int:
     token = _read_secret(ns.token_file, "--token-file") if ns.token_file else None
     serving = None
     if ns.namespace:
-        from components import kube
-
         deadline = _seconds(ns.deadline, "--deadline")
         serving = Serving(ns.namespace, kube.load_client(ns.kubeconfig, ns.context), deadline, ns.poll)
     else:
@@ -305,9 +303,6 @@ def run_alertmanager(ns: argparse.Namespace) -> int:
 
 def run_mlflow(ns: argparse.Namespace) -> int:
     """Serve the MLflow webhook receiver until interrupted."""
-    from contracts.loader import load_contract
-    from gates import listen
-    from pipelines._cli import submit
 
     _logging()
     secret = _read_secret(ns.secret_file, "--secret-file")

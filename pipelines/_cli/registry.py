@@ -28,7 +28,7 @@ from contracts.workload import ProblemKind, WorkloadContract
 from gates import promotion, signing
 from gates.signing import sign_verdict
 from gates.verdict import Check, Outcome, Subject, Verdict
-from pipelines._cli import _signed
+from pipelines._cli import _serving, _signed
 
 
 def _tracking(parser: argparse.ArgumentParser) -> None:
@@ -192,7 +192,6 @@ def configure_rollback(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--production-alias", default="production", metavar="ALIAS")
     parser.add_argument("--rollback-alias", default="previous", metavar="ALIAS")
     _tracking(parser)
-    from pipelines._cli import _serving
 
     _serving.add_options(parser, rollback=True)
     parser.set_defaults(func=run_rollback)
@@ -226,7 +225,6 @@ def run_rollback(ns: argparse.Namespace) -> int:
         raise InputError(
             f"{name} version {target} has no ML-artifact verdict: it was never promoted by signoff"
         )
-    from pipelines._cli import _serving
 
     _serving.precheck(ns, registry, name, str(target))
     now = datetime.now(UTC)
@@ -281,7 +279,6 @@ def configure_audit(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--production-alias", default="production", metavar="ALIAS")
     _tracking(parser)
-    from pipelines._cli import _serving
 
     _serving.add_options(parser, rollback=False)
     parser.set_defaults(func=run_audit)
@@ -289,7 +286,6 @@ def configure_audit(parser: argparse.ArgumentParser) -> None:
 
 def run_audit(ns: argparse.Namespace) -> int:
     """Print the audit; exit 0 when every alias is backed by a valid signoff record, 1 otherwise."""
-    from pipelines._cli import _serving
 
     trust = _trust(ns.trust) if ns.trust else None
     registry = _registry(ns)

@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from components.digest import digest_folder
 from contracts import errors
 
 __all__ = ["configure"]
@@ -42,7 +43,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(ns: argparse.Namespace) -> int:
-    from components.digest import digest_folder
 
     if not _DIGEST.fullmatch(ns.digest):
         raise errors.InputError(

@@ -139,7 +139,15 @@ class Workload:
         verdict = Verdict.decide(
             gate=gate,
             team=team,
-            checks=[Check(id="it.check", outcome=Outcome.PASS, message="checked")],
+            checks=[
+                Check(id="it.check", outcome=Outcome.PASS, message="checked"),
+                # the example prediction ran in the ML step (promotion requires it somewhere)
+                *(
+                    [Check(id="prediction.example", outcome=Outcome.PASS, message="predicted")]
+                    if gate is Gate.ML_ARTIFACT
+                    else []
+                ),
+            ],
             subject=Subject(model=self.model, version=version, digest=DIGEST),
             contract_digest=self.contract.digest(),
             now=datetime.now(UTC),

@@ -131,7 +131,15 @@ class Stack:
         verdict = Verdict.decide(
             gate=gate,
             team=team,
-            checks=[Check(id="it.check", outcome=Outcome.PASS, message="checked")],
+            checks=[
+                Check(id="it.check", outcome=Outcome.PASS, message="checked"),
+                # the example prediction ran in the ML step (promotion requires it somewhere)
+                *(
+                    [Check(id="prediction.example", outcome=Outcome.PASS, message="predicted")]
+                    if gate is Gate.ML_ARTIFACT
+                    else []
+                ),
+            ],
             subject=Subject(model=MODEL, version=version, digest=self.digest),
             contract_digest=self.contract.digest(),
             now=datetime.now(UTC),
