@@ -247,7 +247,9 @@ def sre_readiness(
         trust_policy: which keys belong to which team, YAML text.
         image: the serving image the platform step rendered.
         staging_url: the staging endpoint to probe; "kserve://NAMESPACE/NAME" or
-            "deployment://NAMESPACE/NAME" to wait until that staging object is Ready first; or "local".
+            "deployment://NAMESPACE/NAME" to wait until that staging object is Ready first, or its
+            http(s) URL. Required: the step image cannot serve a model itself ("local" works only
+            under signoff run, on a machine with the full mlflow package).
         probe_seconds: how long to load the endpoint (open loop, at the contract's throughput).
         first_release: declare that the model has no earlier production version to roll back to;
             without it, a model with no production version is refused.

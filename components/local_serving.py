@@ -11,6 +11,7 @@ only a model URI's input example (``mlflow artifacts download``), not the model.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import signal
 import socket
@@ -143,6 +144,15 @@ class LocalServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def missing_runtime() -> list[str]:
+    """The packages ``mlflow models serve`` needs that this environment lacks (empty: it can serve).
+
+    mlflow-skinny (the step image's MLflow) has the ``mlflow`` command but not what its scoring server
+    imports: pandas and numpy for the payload, uvicorn and FastAPI for the server.
+    """
+    return [m for m in ("numpy", "pandas", "uvicorn", "fastapi") if importlib.util.find_spec(m) is None]
 
 
 def launch(

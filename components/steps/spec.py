@@ -131,8 +131,9 @@ PARAMETERS: tuple[Param, ...] = (
     Param("image", "str", "the serving image to render into the manifests, pinned by digest"),
     Param(
         "staging-url", "str",
-        "the staging endpoint the SRE step probes (kserve://NS/NAME: wait for Ready)",
-        default="local",
+        "the staging endpoint the SRE step probes: kserve://NS/NAME (wait for the staging "
+        "InferenceService to be Ready, then probe it) or its http(s) URL; required: the step image "
+        "cannot serve a model itself ('local' is only for signoff run on a machine with full mlflow)",
     ),
     Param(
         "probe-seconds", "float", "how long the SRE step loads the staging endpoint",

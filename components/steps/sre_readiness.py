@@ -262,8 +262,23 @@ def sre_readiness_step(
     return _finish(_write_outputs(out, verdict, envelope, report_extra=report, extra=figures))
 
 
+def _servable_here(staging_url: str) -> str:
+    """``staging_url``, refused before anything runs when it is ``local`` and this environment cannot
+    serve a model (the step image: mlflow-skinny)."""
+    missing = local_serving.missing_runtime() if staging_url == "local" else []
+    if missing:
+        raise errors.InputError(
+            f"staging-url 'local' serves the model version with `mlflow models serve` inside this step, "
+            f"which needs {', '.join(missing)} (the full mlflow package); this environment has not: the "
+            "step image installs mlflow-skinny. In a cluster pass staging-url kserve://NAMESPACE/NAME "
+            "(the staging InferenceService, e.g. kserve://ml-staging/my-model) or its http(s) URL"
+        )
+    return staging_url
+
+
 def run(args: StepArgs) -> StepResult:
     """The step as the process entry calls it."""
+    staging_url = _servable_here(args.value("staging-url"))
     return sre_readiness_step(
         contract_yaml=args.value("contract"),
         policy_yaml=args.value("cluster-policy"),
@@ -271,7 +286,7 @@ def run(args: StepArgs) -> StepResult:
         model_ref_json=args.read_text("model_ref"),
         platform_envelope=args.read_bytes("platform_envelope"),
         image=args.value("image"),
-        staging_url=args.value("staging-url"),
+        staging_url=staging_url,
         probe_duration_s=args.value("probe-seconds"),
         first_release=args.value("first-release"),
         tracking_uri=args.tracking_uri,

@@ -33,7 +33,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="folder with ml.pem, platform.pem, sre.pem (default $SIGNOFF_KEYS_DIR)",
     )  # fmt: skip
     parser.add_argument(
-        "--staging-url", default=spec.param("staging-url").default, metavar="URL|local",
+        "--staging-url", default="local", metavar="URL|local",
         help="endpoint the SRE step probes; 'local' serves the version here (default)",
     )  # fmt: skip
     parser.add_argument(

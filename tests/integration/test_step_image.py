@@ -160,3 +160,23 @@ def test_ml_step_passes_in_the_step_image_and_defers_the_prediction(
     ):
         assert checks.get(cid, {}).get("outcome") == "pass", (cid, sorted(checks))
     assert (out / "envelope.json").is_file()
+
+
+def test_sre_step_with_local_staging_in_the_step_image_is_a_clear_refusal(
+    step_python: Path, tmp_path: Path
+) -> None:
+    """'local' would start `mlflow models serve` in the step pod, which mlflow-skinny cannot: the step
+    says so before doing anything, and what to pass instead (KFP has no default for staging-url)."""
+    done = subprocess.run(
+        [
+            str(step_python), "-m", "components.steps", "sre-readiness",
+            "--contract", "x", "--cluster-policy", "x", "--trust-policy", "x", "--image", "x",
+            "--staging-url", "local", "--out-dir", str(tmp_path / "out"),
+        ],
+        capture_output=True, text=True, timeout=300, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "staging-url 'local' serves the model version with `mlflow models serve`" in done.stderr
+    assert "numpy" in done.stderr and "kserve://NAMESPACE/NAME" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
