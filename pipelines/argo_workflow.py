@@ -47,6 +47,7 @@ __all__ = [
     "DEPLOY_WHEN",
     "PARAMETERS",
     "TEMPLATE_NAME",
+    "TEMPLATE_NAMESPACE",
     "build_workflow",
     "build_workflow_template",
     "submit_line",
@@ -56,6 +57,9 @@ __all__ = [
 ]
 
 TEMPLATE_NAME = "signoff-gated-promotion"
+TEMPLATE_NAMESPACE = "signoff-system"
+"""Where ``infra/`` installs the WorkflowTemplate (both overlays), beside the step accounts and key
+Secrets: ``signoff submit --engine argo`` submits there unless told otherwise."""
 ARTIFACT_REPOSITORY = ("signoff-artifact-repositories", "default")
 """The artifact repository the template names: ConfigMap (in the Workflow's namespace, else the
 controller's) and key; ``infra/argo/artifact-repositories.yaml`` ships it."""

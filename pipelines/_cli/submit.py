@@ -48,7 +48,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="declare that the model has no earlier production version (else SRE needs a rollback target)",
     )  # fmt: skip
     parser.add_argument("--host", default=None, metavar="URL", help="KFP API / Argo Server URL")
-    parser.add_argument("--namespace", default=None, help="namespace of the run")
+    parser.add_argument(
+        "--namespace", default=None,
+        help=f"namespace of the run (Argo: default {argo_workflow.TEMPLATE_NAMESPACE}, where infra/ installs "
+        "the WorkflowTemplate; KFP: default kubeflow)",
+    )  # fmt: skip
     parser.add_argument(
         "--step-image", default=None, metavar="IMAGE", help="KFP: the step image to compile in"
     )
@@ -115,10 +119,12 @@ def _argo(ns: argparse.Namespace, params: dict[str, str]) -> int:
         docs = {"contract": ns.contract, "cluster-policy": ns.policy, "trust-policy": ns.trust}
         # Empty values are left out so the WorkflowTemplate's defaults apply.
         inline = {k: v for k, v in params.items() if k not in docs and v}
-        print(argo_workflow.submit_line(inline, files=docs, namespace=ns.namespace))
+        namespace = ns.namespace or argo_workflow.TEMPLATE_NAMESPACE
+        print(argo_workflow.submit_line(inline, files=docs, namespace=namespace))
         return 0
-    name = argo_workflow.submit_workflow(ns.host, ns.token, ns.namespace or "argo", params)
-    print(f"workflow {name} submitted")
+    namespace = ns.namespace or argo_workflow.TEMPLATE_NAMESPACE
+    name = argo_workflow.submit_workflow(ns.host, ns.token, namespace, params)
+    print(f"workflow {name} submitted in {namespace}")
     return 0
 
 

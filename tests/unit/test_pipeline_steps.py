@@ -315,3 +315,21 @@ def test_submit_declares_a_first_release_only_when_asked_typed_for_each_engine()
     assert submit._kfp_value("first-release", "true") is True
     assert submit._kfp_value("first-release", "false") is False
     assert submit._kfp_value("probe-seconds", "3") == 3.0
+
+
+def test_argo_submit_defaults_to_the_namespace_infra_installs_the_template_into(signoff_exe: str) -> None:
+    """Without --namespace the printed `argo submit` line names signoff-system, where the overlays put
+    the WorkflowTemplate (argo's own default namespace would not find it)."""
+    args = [
+        signoff_exe, "submit", "--engine", "argo", "--model", "models:/recsys-ranker/3",
+        "--contract", str(EXAMPLES / "recsys-ranker.yaml"), "--policy", str(EXAMPLES / "cluster-policy.yaml"),
+        "--trust", str(EXAMPLES / "trust-policy.yaml"), "--staging-url", "kserve://ml-staging/recsys-ranker-v2",
+        "--image", "reg/serve@sha256:" + "1" * 64,
+    ]  # fmt: skip
+    done = subprocess.run(args, capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "argo submit --from workflowtemplate/signoff-gated-promotion -n signoff-system " in done.stdout
+    overlay = (ROOT / "infra" / "overlays" / "production" / "kustomization.yaml").read_text(encoding="utf-8")
+    assert "value: signoff-system" in overlay
+    done = subprocess.run([*args, "--namespace", "ml-pipelines"], capture_output=True, text=True, timeout=120)
+    assert " -n ml-pipelines " in done.stdout
