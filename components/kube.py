@@ -98,6 +98,7 @@ __all__ = [
     "PRODUCTION_NAMESPACES",
     "KubeClient",
     "apply",
+    "create_workflow",
     "get_serving",
     "is_ready",
     "load_client",
@@ -241,8 +242,40 @@ def _path(kind: str, namespace: str, name: str, api_version: str | None = None) 
     return f"{base}/namespaces/{namespace}/{plural}/{name}"
 
 
+def create_workflow(workflow: dict[str, Any], namespace: str, *, client: KubeClient | None = None) -> str:
+    """Create an Argo ``Workflow`` (``generateName``) in ``namespace`` through the Kubernetes API, as
+    ``argo submit`` does through the Argo Server; the workflow-controller runs it. Needs only RBAC
+    ``create workflows.argoproj.io`` there (the ``signoff-listen-mlflow`` account's one write).
+
+    Returns:
+        The created workflow's name.
+    """
+    if workflow.get("apiVersion") != "argoproj.io/v1alpha1" or workflow.get("kind") != "Workflow":
+        raise InputError("create_workflow takes an argoproj.io/v1alpha1 Workflow")
+    if not isinstance(namespace, str) or not _NAMESPACE.fullmatch(namespace):
+        raise InputError(f"namespace {namespace!r} is not a DNS-1123 label")
+    client = client or load_client()
+    name = str(workflow.get("metadata", {}).get("generateName", "workflow"))
+    version, plural = _OTHER_KINDS["Workflow"]
+    created = _call(
+        client,
+        "POST",
+        f"/apis/{version}/namespaces/{namespace}/{plural}",
+        verb="create",
+        kind="Workflow",
+        name=name,
+        namespace=namespace,
+        body={**workflow, "metadata": {**workflow.get("metadata", {}), "namespace": namespace}},
+    )
+    return str(created.get("metadata", {}).get("name", ""))
+
+
+_OTHER_KINDS: dict[str, tuple[str, str]] = {"Workflow": ("argoproj.io/v1alpha1", "workflows")}
+"""Kinds signoff creates but never deploys (:func:`create_workflow`), for error messages only."""
+
+
 def _resource(kind: str) -> str:
-    version, plural = KINDS[kind]
+    version, plural = KINDS.get(kind) or _OTHER_KINDS[kind]
     group = version.rpartition("/")[0]
     return f"{plural}.{group}" if group else plural
 

@@ -16,6 +16,7 @@ import argparse
 import os
 from pathlib import Path
 
+from components import kube
 from components.steps import spec
 from contracts import errors, model_uri
 from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
@@ -48,6 +49,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="declare that the model has no earlier production version (else SRE needs a rollback target)",
     )  # fmt: skip
     parser.add_argument("--host", default=None, metavar="URL", help="KFP API / Argo Server URL")
+    parser.add_argument(
+        "--kube", action="store_true",
+        help="Argo: create the Workflow through the Kubernetes API (kubeconfig or the pod's service "
+        "account) instead of an Argo Server; needs only RBAC create workflows in the namespace",
+    )  # fmt: skip
     parser.add_argument(
         "--namespace", default=None,
         help=f"namespace of the run (Argo: default {argo_workflow.TEMPLATE_NAMESPACE}, where infra/ installs "
@@ -99,6 +105,8 @@ def _kfp_value(name: str, value: str) -> str | float | bool:
 
 
 def _kfp(ns: argparse.Namespace, params: dict[str, str]) -> int:
+    if ns.kube:
+        raise errors.InputError("--kube is for --engine argo (KFP runs are created through the KFP API)")
     if not ns.host:
         raise errors.InputError("--host: the KFP API URL is needed for --engine kfp")
 
@@ -115,14 +123,19 @@ def _kfp(ns: argparse.Namespace, params: dict[str, str]) -> int:
 
 def _argo(ns: argparse.Namespace, params: dict[str, str]) -> int:
 
+    namespace = ns.namespace or argo_workflow.TEMPLATE_NAMESPACE
+    if ns.kube:
+        if ns.host:
+            raise errors.InputError("--kube creates the Workflow through the Kubernetes API: drop --host")
+        name = kube.create_workflow(argo_workflow.submitted_workflow(params), namespace)
+        print(f"workflow {name} submitted in {namespace}")
+        return 0
     if not ns.host:
         docs = {"contract": ns.contract, "cluster-policy": ns.policy, "trust-policy": ns.trust}
         # Empty values are left out so the WorkflowTemplate's defaults apply.
         inline = {k: v for k, v in params.items() if k not in docs and v}
-        namespace = ns.namespace or argo_workflow.TEMPLATE_NAMESPACE
         print(argo_workflow.submit_line(inline, files=docs, namespace=namespace))
         return 0
-    namespace = ns.namespace or argo_workflow.TEMPLATE_NAMESPACE
     name = argo_workflow.submit_workflow(ns.host, ns.token, namespace, params)
     print(f"workflow {name} submitted in {namespace}")
     return 0

@@ -338,7 +338,11 @@ class ControlPlane:
     # -- start-up -----------------------------------------------------------------------------------
 
     def _env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
+        # No proxy settings: the components talk to each other and to webhooks on this machine only,
+        # and an HTTPS proxy of the machine's would stand between the API server and a webhook
+        # Service (its certificate is not the webhook's).
+        proxies = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE") and k.lower() not in proxies}
         env["HOME"] = str(self.workdir)  # kubectl's cache and kwok's default config stay in here
         return env
 

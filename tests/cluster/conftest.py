@@ -117,4 +117,9 @@ def infra_applied(
     for entry in infra_entry_points():
         proc = cluster.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(entry), check=False)
         results[str(entry.relative_to(ROOT / "infra"))] = proc.stderr if proc.returncode else ""
+    # The promotion webhook's server (signoff admission serve) runs only in test_promotion_webhook,
+    # which registers the shipped configuration with a loopback URL. Left registered without its
+    # server, failurePolicy Fail refuses every promoted production object (fail closed, as in a
+    # cluster whose webhook is down), which is not what the other tests are about.
+    cluster.kubectl("delete", "validatingwebhookconfiguration", "signoff-verify-promotion", check=False)
     return results

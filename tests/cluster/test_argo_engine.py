@@ -295,3 +295,45 @@ def test_a_namespace_without_the_artifact_repository_fails_the_workflow_at_start
         for key in ("resourceVersion", "uid", "creationTimestamp", "managedFields"):
             cm["metadata"].pop(key, None)
         cluster.kubectl("create", "-f", "-", input=yaml.safe_dump(cm))
+
+
+def test_signoff_submit_kube_as_the_mlflow_listener_starts_the_pipeline(
+    argo: Controller, signoff_exe: str, tmp_path: Path
+) -> None:
+    """`signoff submit --engine argo --kube` (what `signoff listen mlflow --kube` runs for a candidate
+    version) with a token the API server issued to `signoff-listen-mlflow`: its RBAC (create
+    workflows in signoff-system, nothing else) is enough, the Workflow names the installed template
+    and this version, and the real workflow-controller starts the gated pipeline's first step as the
+    ML step's account. The same account cannot create a Workflow anywhere else."""
+    from _serving import token_kubeconfig
+
+    cluster = argo.cluster
+    config = token_kubeconfig(cluster, NS, "signoff-listen-mlflow", tmp_path / "listener.kubeconfig")
+    examples = Path(__file__).resolve().parents[2] / "contracts" / "examples"
+    args = [
+        signoff_exe, "submit", "--engine", "argo", "--kube", "--model", "models:/recsys-ranker/11",
+        "--contract", str(examples / "recsys-ranker.yaml"), "--policy", str(examples / "cluster-policy.yaml"),
+        "--trust", str(examples / "trust-policy.yaml"), "--staging-url", "kserve://ml-staging/recsys-ranker-v2",
+        "--image", "registry.example/serving@sha256:" + "1" * 64,
+    ]  # fmt: skip
+    env = {**os.environ, "KUBECONFIG": str(config)}
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    match = re.fullmatch(r"workflow (signoff-gated-promotion-\w+) submitted in signoff-system\n", done.stdout)
+    assert match, done.stdout
+    name = match[1]
+    stored = _get(cluster, "workflow", name)
+    assert stored["spec"]["workflowTemplateRef"] == {"name": argo_workflow.TEMPLATE_NAME}
+    given = {p["name"]: p.get("value") for p in stored["spec"]["arguments"]["parameters"]}
+    assert (given["model-name"], given["model-version"]) == ("recsys-ranker", "11")
+    assert given["contract"] == (examples / "recsys-ranker.yaml").read_text(encoding="utf-8")
+    ml = _pod_of(argo, name, "ml-artifact")
+    _assert_owner_only(ml)
+    assert ml["spec"]["serviceAccountName"] == "signoff-ml-step"
+    cluster.kubectl("delete", "-n", NS, "workflow", name, "--wait=false")
+    # least privilege holds: the listener's account creates Workflows only in signoff-system
+    elsewhere = subprocess.run(
+        [*args, "--namespace", "ml-prod"], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert elsewhere.returncode == 1, elsewhere.stdout + elsewhere.stderr
+    assert "signoff-listen-mlflow" in elsewhere.stderr and "Traceback" not in elsewhere.stderr
