@@ -167,11 +167,14 @@ def test_sre_step_with_local_staging_in_the_step_image_is_a_clear_refusal(
 ) -> None:
     """'local' would start `mlflow models serve` in the step pod, which mlflow-skinny cannot: the step
     says so before doing anything, and what to pass instead (KFP has no default for staging-url)."""
+    upstream = tmp_path / "upstream.json"  # the upstream files the engine hands over (never read)
+    upstream.write_text("{}", encoding="utf-8")
     done = subprocess.run(
         [
             str(step_python), "-m", "components.steps", "sre-readiness",
             "--contract", "x", "--cluster-policy", "x", "--trust-policy", "x", "--image", "x",
             "--staging-url", "local", "--out-dir", str(tmp_path / "out"),
+            "--input", f"platform_envelope={upstream}", "--input", f"model_ref={upstream}",
         ],
         capture_output=True, text=True, timeout=300, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )  # fmt: skip
