@@ -31,6 +31,7 @@ import pytest
 import yaml
 from _controlplane import ControlPlane
 from _infra import ROOT
+from trust_kit import team_keys
 
 from components import keys, kube
 from components.listen import RollbackListener, Serving
@@ -89,24 +90,7 @@ class Workload:
 
         self.root, self.cluster = root, cluster
         folder = root / "keys"
-        self.key_files, teams = {}, []
-        for team, gates in GATES.items():
-            private, public = keys.generate(team, folder)
-            self.key_files[team] = private
-            teams.append(
-                {"name": team, "gates": list(gates), "keys": [{"public_key": keys.load_public_pem(public)}]}
-            )
-        self.trust_file = root / "trust.yaml"
-        self.trust_file.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "signoff.dev/v1alpha1",
-                    "kind": "TrustPolicy",
-                    "metadata": {"name": "it"},
-                    "spec": {"teams": teams},
-                }
-            )
-        )
+        self.key_files, self.trust_file = team_keys(GATES, folder, root / "trust.yaml")
         self.trust = load_trust_policy(self.trust_file)
         doc = yaml.safe_load((ROOT / "contracts" / "examples" / "fraud-scorer.yaml").read_text())
         doc["metadata"]["name"], doc["metadata"]["model"] = name, f"{name}-model"

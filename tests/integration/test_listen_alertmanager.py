@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 import yaml
+from trust_kit import team_keys
 
 from components import keys
 from components.mlflow_registry import Registry
@@ -88,24 +89,7 @@ class Stack:
     def __init__(self, root: Path, mlflow_url: str, source: str, run_id: str, digest: str) -> None:
         self.root, self.mlflow_url, self.digest = root, mlflow_url, digest
         folder = root / "keys"
-        self.key_files, teams = {}, []
-        for team, gates in GATES.items():
-            private, public = keys.generate(team, folder)
-            self.key_files[team] = private
-            teams.append(
-                {"name": team, "gates": list(gates), "keys": [{"public_key": keys.load_public_pem(public)}]}
-            )
-        self.trust_file = root / "trust.yaml"
-        self.trust_file.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "signoff.dev/v1alpha1",
-                    "kind": "TrustPolicy",
-                    "metadata": {"name": "it"},
-                    "spec": {"teams": teams},
-                }
-            )
-        )
+        self.key_files, self.trust_file = team_keys(GATES, folder, root / "trust.yaml")
         self.trust = load_trust_policy(self.trust_file)
         doc = yaml.safe_load((ROOT / "contracts" / "examples" / "fraud-scorer.yaml").read_text())
         doc["metadata"]["model"] = MODEL

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from trust_kit import team_keys
 
 from components import keys
 from components.mlflow_registry import AliasStatus, Registry
@@ -127,24 +127,7 @@ def kit(
     from mlflow import MlflowClient
 
     folder = tmp_path_factory.mktemp("registry-keys")
-    key_files, teams = {}, []
-    for team, gates in GATES.items():
-        private, public = keys.generate(team, folder)
-        key_files[team] = private
-        teams.append(
-            {"name": team, "gates": list(gates), "keys": [{"public_key": keys.load_public_pem(public)}]}
-        )
-    trust_file = folder / "trust.yaml"
-    trust_file.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "signoff.dev/v1alpha1",
-                "kind": "TrustPolicy",
-                "metadata": {"name": "it"},
-                "spec": {"teams": teams},
-            }
-        )
-    )
+    key_files, trust_file = team_keys(GATES, folder)
     version = register_sklearn_model("it-base", metrics={"ndcg_at_10": 0.5})
     client = MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
     mv = client.get_model_version("it-base", version)
