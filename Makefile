@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test setup system-deps serving-peers cluster-tools engine-tools argo-tools check lint types layers pytest bench schema goldens
+.PHONY: demo test setup system-deps serving-peers cluster-tools engine-tools argo-tools kserve-tools check lint types layers pytest bench schema goldens
 
 ## demo: set up and run the main job on the embedded default (local MLflow, local KFP run)
 demo: setup
@@ -56,13 +56,17 @@ export SIGNOFF_CLUSTER_BIN := $(shell tools/cluster/build --print-bin 2>/dev/nul
 
 ## engine-tools: build the engines the cluster tests run for real, one Go module each (their Kubernetes
 ## libraries conflict with the control plane's): tools/argo (Argo Workflows' workflow-controller and
-## argo-lint, the validator of `argo lint --offline`); minutes the first time, then a no-op
-engine-tools: argo-tools
+## argo-lint, the validator of `argo lint --offline`) and tools/kserve (the KServe controller-manager);
+## minutes the first time, then a no-op
+engine-tools: argo-tools kserve-tools
 argo-tools:
 	tools/argo/build >/dev/null
+kserve-tools:
+	tools/kserve/build >/dev/null
 
 # the engine tests use the binaries built above
 export SIGNOFF_ARGO_BIN := $(shell tools/argo/build --print-bin 2>/dev/null)
+export SIGNOFF_KSERVE_BIN := $(shell tools/kserve/build --print-bin 2>/dev/null)
 
 check: lint types layers pytest
 

@@ -60,6 +60,8 @@ def policies(cluster: ControlPlane, crds: list[str]) -> list[dict[str, object]]:
     """infra/policies/* applied (with the priority classes the cases' pods name); waits until the
     API server has type-checked each ValidatingAdmissionPolicy and returns their stored objects."""
     cluster.kubectl("apply", "--server-side", "-f", str(ROOT / "infra" / "base" / "priority-classes.yaml"))
+    # the binding's parameters (trusted-controllers.yaml) live in signoff-system, which infra/base makes
+    cluster.kubectl("create", "namespace", "signoff-system", check=False)
     names = []
     for folder in sorted((ROOT / "infra" / "policies").iterdir()):
         if (folder / "kustomization.yaml").is_file():

@@ -9,6 +9,7 @@ matching, defaulting, impersonation). Both must give every case the answer its f
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -99,3 +100,68 @@ def test_policies_type_check_without_warnings(policies: list[dict[str, Any]]) ->
     for policy in policies:
         warnings = policy["status"]["typeChecking"].get("expressionWarnings", [])
         assert warnings == [], f"{policy['metadata']['name']}: {warnings}"
+
+
+def test_the_trusted_kserve_namespace_is_configuration(
+    cluster: ControlPlane, policies: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """KServe installed in ``kubeflow`` (Kubeflow's manifests): patching one value of the binding's
+    ConfigMap makes the API server accept the controller's Deployments from ``kubeflow``'s account
+    and no longer from ``kserve``'s, with no change to the policy's CEL."""
+    source = (
+        ROOT
+        / "infra"
+        / "policies"
+        / "require-promotion"
+        / "cases"
+        / "admit"
+        / "deployment-from-kserve-controller.yaml"
+    )
+    case = yaml.safe_load(source.read_text(encoding="utf-8"))
+
+    def as_account(namespace: str) -> Path:
+        user = f"system:serviceaccount:{namespace}:kserve-controller-manager"
+        groups = ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"]
+        path = tmp_path / f"from-{namespace}.yaml"
+        path.write_text(
+            yaml.safe_dump(
+                dict(case, request=dict(case["request"], userInfo={"username": user, "groups": groups}))
+            )
+        )
+        return path
+
+    def configure(namespace: str) -> None:
+        patch = json.dumps({"data": {"kserve-namespace": namespace}})
+        cluster.kubectl(
+            "patch",
+            "configmap",
+            "signoff-trusted-controllers",
+            "-n",
+            "signoff-system",
+            "--type=merge",
+            "-p",
+            patch,
+        )
+
+    index = 9000  # case namespaces of their own, apart from the shipped cases'
+    assert send_case(cluster, index, as_account("kserve")).allowed
+    configure("kubeflow")
+    try:
+        # the API server's parameter informer picks the change up asynchronously
+        def switched() -> bool:
+            return send_case(cluster, index + 1, as_account("kubeflow")).allowed
+
+        cluster.wait_for("the policy to read kserve-namespace: kubeflow", switched, deadline_s=30)
+        refused = send_case(cluster, index + 2, as_account("kserve"))
+        assert not refused.allowed and refused.by_policy, refused
+        assert (
+            "this request came from 'system:serviceaccount:kserve:kserve-controller-manager'"
+            in refused.message
+        )
+    finally:
+        configure("kserve")
+        cluster.wait_for(
+            "the policy to read kserve-namespace: kserve again",
+            lambda: send_case(cluster, index + 3, as_account("kserve")).allowed,
+            deadline_s=30,
+        )

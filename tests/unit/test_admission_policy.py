@@ -194,8 +194,23 @@ def _request(case: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return request, namespace_object
 
 
-def evaluate(folder: Path, case: dict[str, Any]) -> Decision:
-    """Admit or deny one case against every policy and binding in ``folder``."""
+def _params(docs: list[dict[str, Any]], binding: dict[str, Any]) -> dict[str, Any] | None:
+    """The object the binding's ``paramRef`` names among the folder's documents (None: no such object)."""
+    ref = binding["spec"]["paramRef"]
+    for doc in docs:
+        meta = doc["metadata"]
+        if (
+            doc["kind"] == "ConfigMap"
+            and meta["name"] == ref["name"]
+            and meta.get("namespace") == ref["namespace"]
+        ):
+            return doc
+    return None
+
+
+def evaluate(folder: Path, case: dict[str, Any], *, params: dict[str, Any] | None = None) -> Decision:
+    """Admit or deny one case against every policy and binding in ``folder``; ``params`` replaces
+    the parameter object the binding names (as a patched ConfigMap in the cluster would)."""
     docs = _docs(folder)
     policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ValidatingAdmissionPolicy"}
     bindings = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicyBinding"]
@@ -211,12 +226,19 @@ def evaluate(folder: Path, case: dict[str, Any]) -> Decision:
         if not _matches(binding["spec"].get("matchResources"), request, ns_labels):
             continue
         deny_on_error = spec.get("failurePolicy", "Fail") == "Fail"
+        param_object = None
+        if "paramKind" in spec:
+            param_object = params if params is not None else _params(docs, binding)
+            if param_object is None:  # parameterNotFoundAction: Deny
+                assert binding["spec"]["paramRef"]["parameterNotFoundAction"] == "Deny"
+                messages.append(f"no params found for policy binding {binding['metadata']['name']}")
+                continue
         activation: dict[str, Any] = {
             "object": case["object"],
             "oldObject": case.get("oldObject"),
             "request": request,
             "namespaceObject": namespace_object if request["kind"]["kind"] not in _CLUSTER_SCOPED else None,
-            "params": None,
+            "params": param_object,
         }
         try:
             if not all(_run(c["expression"], activation) is True for c in spec.get("matchConditions", [])):
@@ -390,6 +412,47 @@ def test_same_request_is_admitted_outside_production_only() -> None:
         other = dict(case, namespace={"name": "elsewhere", "labels": labels})
         decision = evaluate(folder, other)
         assert decision.allowed and decision.matched == [], decision
+
+
+def _trusted_controllers(**data: str) -> dict[str, Any]:
+    """The shipped trusted-controllers ConfigMap with ``data`` changed (keys with ``_`` for ``-``)."""
+    doc = yaml.safe_load((POLICIES / "require-promotion" / "trusted-controllers.yaml").read_text())
+    doc["data"].update({k.replace("_", "-"): v for k, v in data.items()})
+    return dict(doc)
+
+
+def _as(case: dict[str, Any], username: str) -> dict[str, Any]:
+    namespace = username.split(":")[2]
+    groups = ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"]
+    return dict(case, request=dict(case["request"], userInfo={"username": username, "groups": groups}))
+
+
+def test_the_kserve_controller_is_trusted_where_the_configuration_says_it_runs() -> None:
+    """KServe in ``kubeflow`` (as Kubeflow's manifests install it): one ConfigMap value, no CEL edit.
+    The controller's Deployment is admitted from ``kubeflow``'s account and no longer from ``kserve``'s."""
+    folder = POLICIES / "require-promotion"
+    case = yaml.safe_load((folder / "cases" / "admit" / "deployment-from-kserve-controller.yaml").read_text())
+    in_kserve = "system:serviceaccount:kserve:kserve-controller-manager"
+    in_kubeflow = "system:serviceaccount:kubeflow:kserve-controller-manager"
+    assert evaluate(folder, _as(case, in_kserve)).allowed
+    assert not evaluate(folder, _as(case, in_kubeflow)).allowed
+    kubeflow = _trusted_controllers(kserve_namespace="kubeflow")
+    assert evaluate(folder, _as(case, in_kubeflow), params=kubeflow).allowed
+    denied = evaluate(folder, _as(case, in_kserve), params=kubeflow)
+    assert not denied.allowed
+    assert any(f"this request came from '{in_kserve}'" in m for m in denied.messages), denied.messages
+
+
+def test_without_the_trusted_controllers_configuration_the_policy_denies() -> None:
+    """The binding's paramRef says Deny when its ConfigMap is missing: closed, never open."""
+    (binding,) = [
+        d for d in _docs(POLICIES / "require-promotion") if d["kind"] == "ValidatingAdmissionPolicyBinding"
+    ]
+    assert binding["spec"]["paramRef"]["parameterNotFoundAction"] == "Deny"
+    assert _params([], binding) is None
+    ref = binding["spec"]["paramRef"]
+    shipped = _trusted_controllers()
+    assert (shipped["metadata"]["name"], shipped["metadata"]["namespace"]) == (ref["name"], ref["namespace"])
 
 
 # --- what signoff renders is what the policy admits ----------------------------------------------
