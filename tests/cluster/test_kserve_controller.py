@@ -17,7 +17,10 @@ What is shown, with nothing played by the test (kwok marks the pods Running, as 
   webhook injects the storage initializer infra/kserve configures (pinned by digest, restricted
   securityContext), Pod Security ``restricted`` and the admission policy admit every pod, and KServe
   reports the InferenceService Ready, which is what ``--wait`` waits for;
-* the same InferenceService applied by a person with ``edit`` in ``ml-prod`` is denied by the policy;
+* the same InferenceService applied by a person with every RBAC right in ``ml-prod`` is denied by
+  the admission policy;
+* the SRE step's account reads a staging InferenceService as its ``kserve://`` path does: Ready, the
+  cluster-local address KServe writes, exactly this version served, the pods' cold start;
 * without infra/kserve's ClusterStorageContainer, KServe's default storage initializer has no
   securityContext, and ``restricted`` refuses every serving pod (the ReplicaSet's FailedCreate): that
   is why infra/kserve ships it.
@@ -41,8 +44,9 @@ import _serving
 import engine_tools
 import pytest
 import yaml
-from _controlplane import ClusterError, ControlPlane, _free_port
+from _controlplane import GPU_NODE, ClusterError, ControlPlane, _free_port
 
+from components import kube
 from contracts.cluster import ServingMode
 from pipelines._cli import main as cli
 
@@ -54,7 +58,7 @@ pytestmark = pytest.mark.cluster
 
 KSERVE_NS = "kserve"
 ACCOUNT = "kserve-controller-manager"
-PROD = "ml-prod"
+PROD, STAGING = "ml-prod", "ml-staging"
 USER = "kserve-user@example.com"
 INFRA = ROOT / "infra" / "kserve"
 RUNTIME_IMAGE = "registry.example.com/ml/mlserver@sha256:" + "c" * 64
@@ -256,6 +260,28 @@ def _owned_by(obj: dict[str, Any], isvc: dict[str, Any]) -> bool:
     return any(r["kind"] == "InferenceService" and r["uid"] == isvc["metadata"]["uid"] for r in refs)
 
 
+def _gpu_quota(cluster: ControlPlane, overlay: str) -> dict[str, Any]:
+    """The ml-prod GPU ResourceQuota as ``infra/overlays/<overlay>`` renders it."""
+    out = cluster.kubectl("kustomize", str(ROOT / "infra" / "overlays" / overlay)).stdout
+    (quota,) = [
+        d for d in yaml.safe_load_all(out)
+        if d and d["kind"] == "ResourceQuota" and d["metadata"]["namespace"] == PROD
+    ]  # fmt: skip
+    return dict(quota)
+
+
+@pytest.fixture
+def production_quota(cluster: ControlPlane, infra_applied: dict[str, str]) -> Iterator[None]:
+    """ml-prod's GPU quota as the production overlay sets it (the tier applies the staging overlay
+    last, whose 4 GPUs do not fit recsys-ranker's 3 replicas of 2); the staging one restored after."""
+    _apply(cluster, [_gpu_quota(cluster, "production")], manager="kubectl")
+    try:
+        yield
+    finally:
+        _apply(cluster, [_gpu_quota(cluster, "staging")], manager="kubectl")
+
+
+@pytest.mark.usefixtures("production_quota")
 @pytest.mark.parametrize("contract", ["fraud-scorer", "recsys-ranker"])
 def test_signoff_deploy_of_a_rendered_inferenceservice_is_served_by_kserve(
     cluster: ControlPlane,
@@ -294,8 +320,14 @@ def test_signoff_deploy_of_a_rendered_inferenceservice_is_served_by_kserve(
             spec["maxReplicas"],
         )
 
-        pods = _pods(cluster, name)
-        assert len(pods) == spec["minReplicas"], _serving.diagnostics(cluster, PROD)
+        # KServe creates the Deployment with one replica and reports Ready once it is available;
+        # the HorizontalPodAutoscaler (the controller-manager's) then scales it to minReplicas
+        def at_min_replicas() -> list[dict[str, Any]]:
+            pods = _pods(cluster, name)
+            running = [p for p in pods if p["status"].get("phase") == "Running"]
+            return running if len(running) == spec["minReplicas"] == len(pods) else []
+
+        pods = kserve.wait(f"{spec['minReplicas']} running pods of {name}", at_min_replicas, deadline_s=90)
         csc = yaml.safe_load((INFRA / "cluster-storage-container.yaml").read_text(encoding="utf-8"))
         for pod in pods:
             assert pod["status"]["phase"] == "Running"
@@ -315,7 +347,7 @@ def test_signoff_deploy_of_a_rendered_inferenceservice_is_served_by_kserve(
                 == rendered["metadata"]["annotations"]["signoff.dev/model-digest"]
             )
             gpus = server["resources"].get("limits", {}).get("nvidia.com/gpu")
-            assert (pod["spec"]["nodeName"] == "kwok-gpu-h100") == bool(gpus), pod["spec"]["nodeName"]
+            assert (pod["spec"]["nodeName"] == GPU_NODE) == bool(gpus), pod["spec"]["nodeName"]
     finally:
         _delete(cluster, path, name, kserve)
 
@@ -380,3 +412,55 @@ def test_without_the_cluster_storage_container_restricted_refuses_every_serving_
     finally:
         cluster.kubectl("delete", "-f", str(path), "--ignore-not-found", "--wait=false")
         cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(csc))
+
+
+def test_the_sre_step_reads_the_staging_version_from_what_kserve_reports(
+    cluster: ControlPlane,
+    kserve: Manager,
+    deployer: Path,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The SRE step's view of a staging InferenceService KServe serves (its own account, the calls
+    its ``kserve://ml-staging/NAME`` path makes): Ready, the cluster-local address KServe writes, the
+    object serving exactly this version (another digest is refused naming both), and a cold start
+    read from the pods' own creation and Ready times."""
+    manifests = _serving.manifests(
+        "fraud-scorer", environment="staging", mode=ServingMode.KSERVE, promoted=False
+    )
+    (isvc,) = manifests.by_kind("InferenceService")
+    name, model = (
+        isvc["metadata"]["name"],
+        _serving.model_ref(isvc["metadata"]["annotations"]["signoff.dev/model"]),
+    )
+    path = _serving.write(tmp_path / "staging-manifests.yaml", manifests)
+    assert cli.main(["deploy", str(path), "-n", STAGING, "--kubeconfig", str(deployer)]) == 0
+    try:
+        sre = _serving.token_kubeconfig(
+            cluster, "signoff-system", "signoff-sre-step", tmp_path_factory.mktemp("sre") / "kubeconfig"
+        )
+        client = kube.load_client(str(sre))
+        ready = kube.wait_ready(
+            "InferenceService",
+            name,
+            STAGING,
+            deadline_s=DEADLINE_S,
+            launched_at=time.monotonic(),
+            poll_s=0.5,
+            client=client,
+        )
+        assert ready is not None, f"{kserve.tail()}\n{_serving.diagnostics(cluster, STAGING)}"
+        url = kube.staging_url("InferenceService", name, STAGING, client=client)
+        assert url == f"http://{name}-predictor.{STAGING}.svc.cluster.local", url
+        served = kube.get_serving("InferenceService", name, STAGING, client=client)
+        assert kube.serving_problems(served, version=model.version, digest=model.digest,
+                                     storage_uri=model.storage_uri) == []  # fmt: skip
+        other = "sha256:" + "9" * 64
+        problems = kube.serving_problems(
+            served, version=model.version, digest=other, storage_uri=model.storage_uri
+        )
+        assert problems and model.digest in problems[0] and other in problems[0], problems
+        seconds = kube.pods_cold_start(name, model.version, STAGING, client=client)
+        assert seconds is not None and 0.0 <= seconds < DEADLINE_S, seconds
+    finally:
+        cluster.kubectl("delete", "-f", str(path), "--ignore-not-found", "--wait=false")
