@@ -29,6 +29,8 @@ __all__ = ["BODY_EXCERPT", "LoadFigures", "percentile", "run_load"]
 
 BODY_EXCERPT = 300
 """How much of an error answer's body a figure or a message quotes."""
+_FAILED: tuple[type[Exception], ...] = (*http_client.TRANSPORT_ERRORS, ValueError)
+"""What else a request can raise: the connection failed, or the answer was not HTTP."""
 _MAX_REQUESTS = 2_000_000
 """Per run: every request's figures are kept in memory (a few tens of bytes each)."""
 
@@ -203,7 +205,7 @@ class _Run:
                 detail = f"no answer within {self.timeout_s:g}s"
                 self._record(i, intended, sent, False, False, "timeout", detail)
                 return None
-            except (*http_client.TRANSPORT_ERRORS, ValueError) as exc:
+            except _FAILED as exc:
                 conn.close()
                 self._record(i, intended, sent, False, False, type(exc).__name__, str(exc) or None)
                 return None

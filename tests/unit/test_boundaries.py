@@ -21,7 +21,7 @@ ALLOWED = {
         # the demo's stand-in for the ML team's own training code (user code, not the adapter)
         "pipelines.demo_training",
     },
-    "kubernetes": {"components.kube"},
+    "kubernetes": {"components.kube._client"},
     "hera": {"components.hera_templates", "pipelines.argo_workflow"},
     "kfp": {
         "components.kfp_components",
