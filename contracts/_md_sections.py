@@ -103,23 +103,37 @@ def read_owners(body: list[words.Line], file: str, lines: dict[words.FieldPath, 
     return owners
 
 
+_FIELDS = {
+    "slos": (words.SLO_KEYS, words.SLO_LABEL),
+    "resources": (words.RESOURCE_KEYS, words.RESOURCE_LABEL),
+}
+
+
+def _field_line(
+    line: words.Line, file: str, lines: dict[words.FieldPath, int], section: str, what: str, example: str
+) -> tuple[str, str]:
+    """``Label: value`` in a section of one line per field -> ``(field, value)``; an unknown label,
+    or a field given twice (``lines`` holds the fields read so far), is refused naming the line."""
+    keys, labels = _FIELDS[section]
+    key, value = words.split_kv(line, file, f"spec.{section}", example)
+    field = keys.get(words.norm(key))
+    if field is None:
+        raise DocumentError.at(
+            file, f"spec.{section}", words.unknown(what, key.strip(), list(labels.values())), line.n
+        )
+    first = lines.get(("spec", section, field))
+    if first is not None:
+        raise DocumentError.at(
+            file, f"spec.{section}.{field}", f"{labels[field]} given twice (first at line {first})", line.n
+        )
+    return field, value
+
+
 def read_slos(body: list[words.Line], file: str, lines: dict[words.FieldPath, int]) -> dict[str, Any]:
     """``### SLOs``: one objective per line (``P99 inference latency: <80ms``)."""
     out: dict[str, Any] = {}
     for line in body:
-        key, value = words.split_kv(line, file, "spec.slos", "P99 inference latency: <80ms")
-        field = words.SLO_KEYS.get(words.norm(key))
-        if field is None:
-            raise DocumentError.at(
-                file, "spec.slos", words.unknown("SLO", key.strip(), list(words.SLO_LABEL.values())), line.n
-            )
-        if field in out:
-            raise DocumentError.at(
-                file,
-                f"spec.slos.{field}",
-                f"{words.SLO_LABEL[field]} given twice (first at line {lines[('spec', 'slos', field)]})",
-                line.n,
-            )
+        field, value = _field_line(line, file, lines, "slos", "SLO", "P99 inference latency: <80ms")
         if field == "throughput_per_replica":
             m = re.fullmatch(
                 rf"({words.NUM})\s*(?:(?:requests?|req)\s*/\s*s(?:ec)?|rps|qps|requests? per "
@@ -145,18 +159,10 @@ def read_resources(body: list[words.Line], file: str, lines: dict[words.FieldPat
     """``### Resources``: GPU, replicas, model size, CPU and memory, one per line."""
     out: dict[str, Any] = {}
     for line in body:
-        key, value = words.split_kv(line, file, "spec.resources", "GPU: 2x H100 80GB per replica")
-        field = words.RESOURCE_KEYS.get(words.norm(key))
-        if field is None:
-            raise DocumentError.at(
-                file,
-                "spec.resources",
-                words.unknown("resource", key.strip(), list(words.RESOURCE_LABEL.values())),
-                line.n,
-            )
+        field, value = _field_line(
+            line, file, lines, "resources", "resource", "GPU: 2x H100 80GB per replica"
+        )
         path = f"spec.resources.{field}"
-        if field in out:
-            raise DocumentError.at(file, path, f"{words.RESOURCE_LABEL[field]} given twice", line.n)
         lines[("spec", "resources", field)] = line.n
         v = re.sub(r"\s+per\s+replica\s*$", "", value, flags=re.IGNORECASE).strip()
         if field == "gpu":
