@@ -3,7 +3,8 @@
 The MLflow and Kubernetes clients (:mod:`components.mlflow_registry`, :mod:`components.kube`) bring
 their own; everything else (the probe of a serving endpoint, the Pushgateway, the local MLflow
 server's health check) calls this module, and no other module imports ``http.client``,
-``urllib.request`` or ``socket`` (import-linter holds it). Two ways out, for two purposes:
+``urllib.request`` or ``socket`` (import-linter holds ``socket``, ``tests/unit/test_boundaries.py``
+all three). Two ways out, for two purposes:
 
 * :func:`fetch`: one request the way every urllib user sends it (the environment's proxy settings
   and ``no_proxy``, redirects followed). A non-2xx answer is a :class:`Response` like any other,
