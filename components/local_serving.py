@@ -14,7 +14,6 @@ import contextlib
 import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,19 +22,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from components import probe, procenv
+from components import http_client, probe, procenv
 from contracts import errors
 
-__all__ = ["LocalServer", "fetch_example", "free_port", "launch", "mlflow_command", "serve"]
+__all__ = ["LocalServer", "fetch_example", "launch", "mlflow_command", "serve"]
 
 READY_PATH = "/ping"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on ``host`` at the time of the call."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def mlflow_command() -> Path:
@@ -180,7 +172,7 @@ def launch(
     uri = str(model_uri)
     if "://" not in uri and ":/" not in uri and not Path(uri).is_dir():
         raise errors.InputError(f"{uri}: not a model folder nor a model URI such as models:/NAME/VERSION")
-    port = port or free_port()
+    port = port or http_client.free_port()
     tmp: tempfile.TemporaryDirectory[str] | None = None
     if log_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="signoff-serve-")

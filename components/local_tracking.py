@@ -14,25 +14,16 @@ import os
 import secrets
 import shlex
 import signal
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components import procenv
+from components import http_client, procenv
 from contracts.errors import TemporaryError
 
 START_DEADLINE_S = 300.0
 """Generous: on a busy 2-core machine `mlflow server` takes from 10 s to over a minute to start."""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def mlflow_executable() -> str:
@@ -81,9 +72,8 @@ class TrackingServer:
 
 def _healthy(url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-            return bool(resp.status == 200)
-    except (urllib.error.URLError, OSError):
+        return http_client.fetch(f"{url}/health", timeout=2).status == 200
+    except OSError:
         return False
 
 
@@ -100,7 +90,7 @@ def start(workdir: Path, *, deadline_s: float = START_DEADLINE_S) -> TrackingSer
     """Start ``mlflow server`` with a sqlite registry under ``workdir``; wait until it is healthy."""
     workdir = workdir.resolve()
     (workdir / "artifacts").mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = http_client.free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = workdir / "mlflow-server.log"
     env = procenv.child_env()

@@ -18,11 +18,10 @@ from __future__ import annotations
 import base64
 import os
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
+from components import http_client
 from contracts import errors
 
 __all__ = ["push", "write_textfile"]
@@ -55,21 +54,21 @@ def group_url(base: str, grouping: dict[str, str]) -> str:
 def push(base: str, grouping: dict[str, str], body: str, *, timeout: float = 10.0) -> str:
     """Replace the Pushgateway group ``grouping`` with the metrics in ``body``; returns the group URL."""
     url = group_url(base, grouping)
-    request = urllib.request.Request(
-        url, data=body.encode(), method="PUT", headers={"Content-Type": CONTENT_TYPE}
-    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            response.read()
-    except urllib.error.HTTPError as exc:
-        detail = exc.read().decode(errors="replace").strip()[:500]
-        message = f"the Pushgateway at {base} answered {exc.code} to PUT {url}: {detail or exc.reason}"
-        if exc.code >= 500:
-            raise errors.TemporaryError(message) from None
-        raise errors.PermanentError(message) from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        answer = http_client.fetch(
+            url, method="PUT", body=body.encode(), headers={"Content-Type": CONTENT_TYPE}, timeout=timeout
+        )
+    except OSError as exc:
         reason = getattr(exc, "reason", exc)
         raise errors.TemporaryError(f"cannot reach the Pushgateway at {base}: {reason}") from None
+    if not answer.ok:
+        detail = answer.body.decode(errors="replace").strip()[:500]
+        message = (
+            f"the Pushgateway at {base} answered {answer.status} to PUT {url}: {detail or answer.reason}"
+        )
+        if answer.status >= 500:
+            raise errors.TemporaryError(message) from None
+        raise errors.PermanentError(message) from None
     return url
 
 

@@ -21,6 +21,7 @@ import yaml
 
 from components import kube
 from contracts import errors
+from gates import serving
 from gates.render import ANNOTATION_PROMOTION, ANNOTATION_VERSION, Manifests
 
 if TYPE_CHECKING:
@@ -185,5 +186,5 @@ def serving_state(
     version = notes.get(ANNOTATION_VERSION)
     return ServingState(
         namespace, str(kind), str(obj_name), None if version is None else str(version),
-        notes.get(ANNOTATION_PROMOTION), kube.is_ready(obj), alias_version,
+        notes.get(ANNOTATION_PROMOTION), serving.is_ready(obj), alias_version,
     )  # fmt: skip

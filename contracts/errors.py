@@ -59,6 +59,11 @@ class DocumentError(InputError):
         self.problems = tuple(problems)
         super().__init__("\n".join(p.render(file) for p in self.problems))
 
+    @classmethod
+    def at(cls, file: str, path: str, message: str, line: int | None = None) -> DocumentError:
+        """The error of one problem: ``file``, the field ``path``, what is wrong, and the line."""
+        return cls(file, [Problem(path, message, line)])
+
 
 class PermanentError(SignoffError):
     """An outside system refused for good; retrying cannot help."""

@@ -6,6 +6,11 @@ This module is what ``signoff admission serve`` (:mod:`components.admission_serv
 :func:`review` takes an AdmissionReview v1 ``request``, the trust policy, the cluster policy's GPU
 routes and ``now``, and returns a :class:`Decision`. Pure: no clock, no network, no files.
 
+Why it is one module of more than 500 lines: it is one decision, read in the order of "What is
+judged" below (decode the bundle, verify the promotion, then match contract, model, verdicts and
+manifests against it); each step relies on what the steps before it established, and every refusal
+reason is worded from that chain. Split, a step could be called without the ones it relies on.
+
 **What an object carries.** Beside the four annotations the policy requires, the deploy step stamps
 :data:`BUNDLE_ANNOTATION` (:func:`encode_bundle`): standard base64 of gzip of canonical JSON
 

@@ -2,6 +2,12 @@
 
 Pure: builds plain dicts from a :class:`~contracts.workload.WorkloadContract`; no I/O.
 
+Why it is one module of more than 500 lines: the scrape objects, the rule file and the Alertmanager
+routing tree are built from one set of metric expressions (:class:`MetricNames`, ``_Exprs``) and one
+rule of who each alert pages, and each reads the others' names (the routing tree matches the labels
+the rules put on their alerts; the rules read the labels the monitors relabel). They change
+together, and the readiness gate and promtool/amtool test them together.
+
 * :func:`render_observability` returns the objects for the cluster: a ``PodMonitor`` (KServe mode)
   or ``ServiceMonitor`` (Deployment mode) selecting the serving pods by the label
   ``signoff.dev/workload: <name>`` and relabelling it to the target label ``workload``; and a

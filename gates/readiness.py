@@ -37,6 +37,11 @@ Checks (ids as they appear in the verdict):
 Without a probe (``probe=None``) the gate fails ``probe.present``: SRE signs readiness only for a
 workload measured live against its SLOs, first release or not. The static checks still run and
 report, so a team can fix manifests and alerts before a staging endpoint exists.
+
+The ``probe.*`` checks live in :mod:`gates.readiness_probe` (``signoff probe`` shows them to a
+person too). The rest stay in this module, over 500 lines, as one unit: they are one gate's checks
+of one set of inputs, each a short function that the verdict lists in the order above, and
+splitting them by input (manifests, rules, routing) would put the gate's one list in three places.
 """
 
 from __future__ import annotations
@@ -48,30 +53,14 @@ from typing import Any
 from contracts.trust import Gate
 from contracts.workload import Alert, Role, WorkloadContract, canonical_json
 from gates import observability as obs
-from gates.evidence import ProbeResult, histogram_text
-from gates.verdict import Check, Figure, Outcome, Subject, Verdict, digest_bytes
+from gates._checks import check, ok
+from gates.evidence import ProbeResult
+from gates.readiness_probe import RATE_TOLERANCE, probe_checks
+from gates.verdict import Check, Outcome, Subject, Verdict, digest_bytes
 
 __all__ = ["RATE_TOLERANCE", "evaluate", "probe_checks", "serving_container", "startup_budget_seconds"]
 
-RATE_TOLERANCE = 0.10
-"""How far below the target arrival rate the probe's achieved rate may fall."""
-
-_FLOAT_SLACK = 1e-12
-"""An error rate exactly at the budget holds: 1/2000 against 1 - 99.95% differs only in float rounding."""
-
 _PROBE_HANDLERS = ("httpGet", "tcpSocket", "exec", "grpc")
-
-
-def _check(id_: str, outcome: Outcome, message: str, **figures: Figure) -> Check:
-    return Check(id=id_, outcome=outcome, message=message, figures=figures)
-
-
-def _ok(cond: bool) -> Outcome:
-    return Outcome.PASS if cond else Outcome.FAIL
-
-
-def _num(value: float) -> str:
-    return f"{value:.6g}"
 
 
 # ------------------------------------------------------------------------------------- manifests
@@ -129,22 +118,22 @@ def _probe_checks(contract: WorkloadContract, serving: dict[str, Any] | None) ->
     if serving is None:
         msg = "no InferenceService or Deployment in the manifests: nothing serves the model"
         return [
-            _check("probes.present", Outcome.FAIL, msg),
-            _check("probes.startup-budget", Outcome.FAIL, msg, max_cold_start_s=max_cold),
+            check("probes.present", Outcome.FAIL, msg),
+            check("probes.startup-budget", Outcome.FAIL, msg, max_cold_start_s=max_cold),
         ]
     where, container = serving_container(serving)
     if container is None:
         msg = f"{where}: no container"
         return [
-            _check("probes.present", Outcome.FAIL, msg),
-            _check("probes.startup-budget", Outcome.FAIL, msg, max_cold_start_s=max_cold),
+            check("probes.present", Outcome.FAIL, msg),
+            check("probes.startup-budget", Outcome.FAIL, msg, max_cold_start_s=max_cold),
         ]
     present = {k: _has_probe(container, f"{k}Probe") for k in ("readiness", "liveness", "startup")}
     missing = [k for k, v in present.items() if not v]
     out = [
-        _check(
+        check(
             "probes.present",
-            _ok(not missing),
+            ok(not missing),
             f"{where}: " + ("readiness, liveness and startup probes set" if not missing
                             else f"missing {', '.join(missing)} probe(s)"),
             **present,
@@ -152,7 +141,7 @@ def _probe_checks(contract: WorkloadContract, serving: dict[str, Any] | None) ->
     ]  # fmt: skip
     if not present["startup"]:
         out.append(
-            _check(
+            check(
                 "probes.startup-budget", Outcome.FAIL,
                 f"{where}: no startup probe, so nothing bounds the cold start to the contract's "
                 f"{max_cold:g}s",
@@ -163,9 +152,9 @@ def _probe_checks(contract: WorkloadContract, serving: dict[str, Any] | None) ->
     sp = container["startupProbe"]
     budget = startup_budget_seconds(sp)
     out.append(
-        _check(
+        check(
             "probes.startup-budget",
-            _ok(budget <= max_cold),
+            ok(budget <= max_cold),
             f"startup probe allows {budget:g}s (initialDelaySeconds {sp.get('initialDelaySeconds', 0)} + "
             f"failureThreshold {sp.get('failureThreshold', 3)} x "
             f"periodSeconds {sp.get('periodSeconds', 10)}); "
@@ -215,7 +204,7 @@ def _pdb_check(
 ) -> Check:
     min_replicas = contract.spec.resources.replicas.min
     if min_replicas < 2:
-        return _check(
+        return check(
             "pdb.keeps-one", Outcome.SKIP,
             f"min replicas {min_replicas} < 2: a disruption budget cannot keep one replica up "
             "while another is evicted",
@@ -232,15 +221,15 @@ def _pdb_check(
         if kept is not None and (best is None or kept > best[0]):
             best = (kept, (pdb.get("metadata") or {}).get("name", "?"))
     if best is None:
-        return _check(
+        return check(
             "pdb.keeps-one", Outcome.FAIL,
             f"no PodDisruptionBudget selects the serving pods; with min replicas {min_replicas} a node drain "
             "may evict them all",
             min_replicas=min_replicas, kept=None,
         )  # fmt: skip
     kept, name = best
-    return _check(
-        "pdb.keeps-one", _ok(kept >= 1),
+    return check(
+        "pdb.keeps-one", ok(kept >= 1),
         f"PodDisruptionBudget/{name} keeps {kept} of {min_replicas} replicas running during disruptions "
         "(need >= 1)",
         min_replicas=min_replicas, kept=kept, pdb=name,
@@ -270,13 +259,13 @@ def _autoscaler_check(
             source = f"HorizontalPodAutoscaler/{hpa['metadata'].get('name', '?')}"
             want_min = max(1, want.min)  # an HPA cannot scale a Deployment to zero
     if source is None:
-        return _check(
+        return check(
             "autoscaler.bounds", Outcome.FAIL,
             f"no autoscaler for the serving object; the contract asks for {want.min}-{want.max} replicas",
             contract_min=want.min, contract_max=want.max, min=None, max=None,
         )  # fmt: skip
-    return _check(
-        "autoscaler.bounds", _ok(got_min == want_min and got_max == want.max),
+    return check(
+        "autoscaler.bounds", ok(got_min == want_min and got_max == want.max),
         f"{source}: replicas {got_min}-{got_max}; contract {want.min}-{want.max}",
         contract_min=want.min, contract_max=want.max, min=got_min, max=got_max,
     )  # fmt: skip
@@ -303,13 +292,13 @@ def _monitor_check(contract: WorkloadContract, observability: Sequence[dict[str,
     for m in monitors:
         labels = ((m.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
         if labels.get(obs.WORKLOAD_LABEL) == contract.name:
-            return _check(
+            return check(
                 "monitor.selects-workload", Outcome.PASS,
                 f"{m['kind']}/{m.get('metadata', {}).get('name', '?')} scrapes pods labelled "
                 f"{obs.WORKLOAD_LABEL}={contract.name}",
                 monitors=len(monitors),
             )  # fmt: skip
-    return _check(
+    return check(
         "monitor.selects-workload", Outcome.FAIL,
         f"no PodMonitor or ServiceMonitor selects {obs.WORKLOAD_LABEL}={contract.name}: "
         "nothing scrapes the SLO metrics",
@@ -375,8 +364,8 @@ def _slo_check(
         f"{objective}: recording rules for {', '.join(obs.SLO_WINDOWS)} and burn-rate alerts "
         f"{', '.join(factors)}x routed to {team}"
     )
-    return _check(
-        f"slo.{slo}", _ok(not problems),
+    return check(
+        f"slo.{slo}", ok(not problems),
         good if not problems else f"{objective}: " + "; ".join(problems),
         recording_rules=len(obs.SLO_WINDOWS) - len(missing), burn_alerts=len(burns), team=team,
     )  # fmt: skip
@@ -395,14 +384,14 @@ def _alert_check(
         and (r.get("labels") or {}).get("signal") == alert.signal.value
     ]  # fmt: skip
     if not found:
-        return _check(
+        return check(
             id_, Outcome.FAIL, f"no alert rule {name} (signal {alert.signal.value}) for {contract.name}",
             rule=None, team=team,
         )  # fmt: skip
     rule = found[0]
     labels = rule.get("labels") or {}
     if labels.get("team") != team or labels.get("owner") != role.value:
-        return _check(
+        return check(
             id_, Outcome.FAIL,
             f"{name} is labelled team={labels.get('team')!r} owner={labels.get('owner')!r}; "
             "the contract says it "
@@ -411,8 +400,8 @@ def _alert_check(
         )  # fmt: skip
     problem, receivers = _route_problem(rule, alertmanager)
     if problem:
-        return _check(id_, Outcome.FAIL, problem, rule=name, team=team, receiver=", ".join(receivers) or None)
-    return _check(
+        return check(id_, Outcome.FAIL, problem, rule=name, team=team, receiver=", ".join(receivers) or None)
+    return check(
         id_, Outcome.PASS, f"{name} pages {role.value}: routed to receiver {', '.join(receivers)}",
         rule=name, team=team, receiver=", ".join(receivers),
     )  # fmt: skip
@@ -425,11 +414,11 @@ def _runbook_check(rules: list[dict[str, Any]]) -> Check:
         if not str((r.get("annotations") or {}).get("runbook_url", "")).startswith(("https://", "http://"))
     })  # fmt: skip
     if not paging:
-        return _check(
+        return check(
             "alerts.runbooks", Outcome.FAIL, "no paging alert rules at all", paging=0, without_runbook=0
         )
-    return _check(
-        "alerts.runbooks", _ok(not bare),
+    return check(
+        "alerts.runbooks", ok(not bare),
         f"all {len(paging)} paging alert rules link a runbook" if not bare
         else f"{len(bare)} paging alert(s) without a runbook_url: {', '.join(bare)} "
         "(set the owner's runbook in the contract)",
@@ -449,7 +438,7 @@ def _bucket_check(contract: WorkloadContract, buckets: Sequence[float]) -> Check
     slo = contract.spec.slos.p99_latency.seconds
     on_bound = any(abs(b - slo) <= 1e-9 * max(1.0, slo) for b in buckets)
     if on_bound:
-        return _check(
+        return check(
             "slo.latency-bucket", Outcome.PASS,
             f"P99 latency SLO {_ms(slo)} is a bucket bound of the server's latency histogram",
             slo_s=slo,
@@ -457,7 +446,7 @@ def _bucket_check(contract: WorkloadContract, buckets: Sequence[float]) -> Check
     below = max((b for b in buckets if b < slo), default=None)
     above = min((b for b in buckets if b > slo), default=None)
     nearest = " or ".join(_ms(b) for b in (below, above) if b is not None)
-    return _check(
+    return check(
         "slo.latency-bucket", Outcome.FAIL,
         f"P99 latency SLO {_ms(slo)} is not a bucket bound of the server's latency histogram "
         f"({', '.join(_ms(b) for b in buckets)}): the share of slower requests cannot be measured, "
@@ -468,171 +457,21 @@ def _bucket_check(contract: WorkloadContract, buckets: Sequence[float]) -> Check
 
 def _rollback_check(rollback_target: str | None, first_release: bool) -> Check:
     if rollback_target:
-        return _check(
+        return check(
             "rollback.target", Outcome.PASS, f"rollback target: version {rollback_target}",
             rollback_target=rollback_target, first_release=first_release,
         )  # fmt: skip
     if first_release:
-        return _check(
+        return check(
             "rollback.target", Outcome.WARN,
             "first release: no previous production version to roll back to (declared explicitly)",
             rollback_target=None, first_release=True,
         )  # fmt: skip
-    return _check(
+    return check(
         "rollback.target", Outcome.FAIL,
         "no rollback target: name the previous production version, or declare a first release explicitly",
         rollback_target=None, first_release=False,
     )  # fmt: skip
-
-
-def _prediction_check(probe: ProbeResult) -> Check:
-    """``probe.prediction``: the staging endpoint answered the stored input example with a
-    well-formed prediction of one row per input row. The ML gate defers its example prediction here
-    when its step cannot load the model (the step image holds no model runtime)."""
-    where = f"staging endpoint {probe.url}"
-    figs: dict[str, Figure] = {
-        "prediction_ran_in": where,
-        "rows_in": probe.prediction_rows_in,
-        "rows_out": probe.prediction_rows_out,
-    }
-    if not probe.ready:
-        return _check(
-            "probe.prediction", Outcome.FAIL, "no prediction checked: the endpoint never became ready", **figs
-        )
-    if not probe.prediction_checked:
-        return _check(
-            "probe.prediction", Outcome.FAIL,
-            "the probe did not send the stored input example to check the prediction; probe again "
-            "with this signoff (signoff probe)",
-            **figs,
-        )  # fmt: skip
-    if probe.prediction_error:
-        return _check(
-            "probe.prediction", Outcome.FAIL,
-            f"the {where} did not answer the stored example with a well-formed prediction: "
-            f"{probe.prediction_error[:400]}",
-            **figs,
-        )  # fmt: skip
-    return _check(
-        "probe.prediction", Outcome.PASS,
-        f"the {where} answered the stored example's {probe.prediction_rows_in} rows with "
-        f"{probe.prediction_rows_out} prediction rows",
-        **figs,
-    )  # fmt: skip
-
-
-def probe_checks(contract: WorkloadContract, probe: ProbeResult | None) -> list[Check]:
-    """The live probe's figures against the contract's SLOs: the one judgement of a probe.
-
-    The readiness gate signs these checks; ``signoff probe`` (:func:`components.probe.slo_rows`)
-    shows the same decisions to a person, so the two can never disagree.
-    """
-    slos = contract.spec.slos
-    if probe is None:
-        return [
-            _check(
-                "probe.present",
-                Outcome.FAIL,
-                "no live probe: measure the staging endpoint (signoff probe) first",
-            )
-        ]
-    out = [_check("probe.present", Outcome.PASS, f"probed {probe.url} ({probe.protocol})", url=probe.url)]
-    max_cold = slos.max_cold_start.seconds
-    out.append(
-        _check(
-            "probe.ready", _ok(probe.ready),
-            "endpoint became ready" if probe.ready
-            else probe.server_exit if probe.server_exit
-            else f"endpoint never became ready (deadline {_num(probe.cold_start_deadline_s or max_cold)}s)",
-            ready=probe.ready,
-        )
-    )  # fmt: skip
-    out.append(_prediction_check(probe))
-    if probe.cold_start_s is None:
-        why = (
-            "the endpoint was already running" if probe.ready
-            else "the server exited before it was ready" if probe.server_exit
-            else "the endpoint never became ready"
-        )  # fmt: skip
-        out.append(
-            _check(
-                "probe.cold-start", Outcome.WARN if probe.ready else Outcome.FAIL,
-                f"cold start not measured ({why}); contract max {max_cold:g}s",
-                cold_start_s=None, max_cold_start_s=max_cold,
-            )
-        )  # fmt: skip
-    else:
-        out.append(
-            _check(
-                "probe.cold-start", _ok(probe.ready and probe.cold_start_s <= max_cold),
-                f"cold start {_num(probe.cold_start_s)}s; contract max {max_cold:g}s",
-                cold_start_s=probe.cold_start_s, max_cold_start_s=max_cold,
-            )
-        )  # fmt: skip
-    if probe.requests == 0:
-        out.append(_check("probe.load", Outcome.FAIL, "the probe sent no requests", requests=0))
-        return out
-    p99_slo = slos.p99_latency.milliseconds
-    out.append(
-        _check(
-            "probe.p99-latency", _ok(probe.p99_ms is not None and probe.p99_ms <= p99_slo),
-            f"p99 {_num(probe.p99_ms)}ms; SLO {_num(p99_slo)}ms" if probe.p99_ms is not None
-            else f"no p99 measured (no successful request); SLO {_num(p99_slo)}ms",
-            p99_ms=probe.p99_ms, slo_ms=p99_slo,
-            **({"latency_histogram_ms": histogram_text(probe.latency_histogram)} if probe.latency_histogram
-               else {}),
-        )
-    )  # fmt: skip
-    if slos.p50_latency is not None:
-        p50_slo = slos.p50_latency.milliseconds
-        out.append(
-            _check(
-                "probe.p50-latency", _ok(probe.p50_ms is not None and probe.p50_ms <= p50_slo),
-                f"p50 {_num(probe.p50_ms) if probe.p50_ms is not None else 'n/a'}ms; SLO {_num(p50_slo)}ms",
-                p50_ms=probe.p50_ms, slo_ms=p50_slo,
-            )
-        )  # fmt: skip
-    budget = slos.error_budget
-    out.append(
-        _check(
-            "probe.error-rate", _ok(probe.error_rate <= budget + _FLOAT_SLACK),
-            f"{probe.errors} errors in {probe.requests} requests ({_num(probe.error_rate * 100)}%); "
-            f"budget {_num(budget * 100)}%",
-            errors=probe.errors, requests=probe.requests,
-            error_rate=round(probe.error_rate, 12), budget=round(budget, 12),
-        )
-    )  # fmt: skip
-    if probe.target_rate <= 0:
-        out.append(
-            _check(
-                "probe.rate",
-                Outcome.WARN,
-                f"no target rate recorded; achieved {_num(probe.achieved_rate)}/s",
-                target_rate=probe.target_rate, achieved_rate=probe.achieved_rate,
-            )
-        )  # fmt: skip
-    else:
-        floor = probe.target_rate * (1 - RATE_TOLERANCE)
-        out.append(
-            _check(
-                "probe.rate", _ok(probe.achieved_rate >= floor),
-                f"achieved {_num(probe.achieved_rate)}/s of target {_num(probe.target_rate)}/s "
-                f"(need >= {_num(floor)}/s, within {RATE_TOLERANCE:.0%})",
-                target_rate=probe.target_rate, achieved_rate=probe.achieved_rate,
-            )
-        )  # fmt: skip
-    expected = slos.throughput_per_replica
-    if expected is not None:
-        enough = probe.target_rate >= expected * (1 - RATE_TOLERANCE)
-        out.append(
-            _check(
-                "probe.load-level", Outcome.PASS if enough else Outcome.WARN,
-                f"probed at {_num(probe.target_rate)}/s; the contract expects {_num(expected)}/s per replica"
-                + ("" if enough else ": the latency figures describe a lighter load than production's"),
-                target_rate=probe.target_rate, expected_per_replica=expected,
-            )
-        )  # fmt: skip
-    return out
 
 
 # ------------------------------------------------------------------------------------------ gate
@@ -692,8 +531,8 @@ def evaluate(
         checks.append(_bucket_check(contract, metrics.latency_buckets_s))
     has_cold = any(r.get("record") == "signoff:pod_cold_start_seconds:max" for r in rules)
     checks.append(
-        _check(
-            "slo.cold-start", _ok(has_cold),
+        check(
+            "slo.cold-start", ok(has_cold),
             f"max cold start {contract.spec.slos.max_cold_start}: "
             + ("recorded as " if has_cold else "no rule ")
             + "signoff:pod_cold_start_seconds:max",

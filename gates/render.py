@@ -4,6 +4,12 @@ Pure: data in, data out. Every object is built as a ``dict`` and dumped with ``y
 every name and label value taken from a contract, policy or model reference is checked first
 (DNS-1123 / DNS-1035 names, 63-character label values), so no field can inject keys or text.
 
+Why it is one module of more than 500 lines: the objects refer to each other by name, label and
+port (the Service, PodDisruptionBudget and NetworkPolicy select the serving pods; the HPA targets
+the Deployment; the NetworkPolicy admits the ports the containers declare; the probes name those
+ports), all from one set of names validated once. This is the one place those references are made,
+so they cannot drift apart; the goldens of the rendered manifests hold its output as a whole.
+
 What is rendered (namespace from ``policy.spec.namespaces.<environment>``):
 
 * ``ServiceAccount <workload>-serving`` with ``automountServiceAccountToken: false``;

@@ -30,7 +30,7 @@ from components.steps._common import (
 )
 from contracts import errors
 from contracts.trust import Gate
-from gates import observability, readiness, render
+from gates import observability, readiness, render, serving
 from gates.evidence import ProbeResult
 from gates.verdict import Check, Outcome
 
@@ -102,7 +102,7 @@ def _staging_problems(
 
     kind, namespace, name = target
     obj = kube.get_serving(kind, name, namespace)
-    return kube.serving_problems(
+    return serving.serving_problems(
         obj, version=model.version, digest=model.digest, storage_uri=model.storage_uri
     )
 

@@ -281,7 +281,7 @@ def test_in_a_pod_the_service_account_token_is_sent_and_named_on_403(
     sa.mkdir()
     (sa / "token").write_text(token, encoding="utf-8")
     (sa / "ca.crt").write_bytes((cluster.pki / "ca.crt").read_bytes())
-    monkeypatch.setattr(kube, "_SA_DIR", sa)
+    monkeypatch.setattr(kube._client, "_SA_DIR", sa)
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(cluster.api_port))
     with pytest.raises(PermanentError) as err:

@@ -39,7 +39,7 @@ from components.mlflow_registry import Registry
 from contracts.cluster import ServingMode
 from contracts.loader import load_cluster_policy, load_contract, load_trust_policy
 from contracts.trust import Gate
-from gates import promotion, signing
+from gates import promotion, serving, signing
 from gates.render import ModelRef, render, with_promotion
 from gates.verdict import Check, Outcome, Subject, Verdict, digest_bytes
 from pipelines._cli.main import main as signoff
@@ -215,7 +215,7 @@ def test_manual_rollback_reapplies_the_previous_versions_manifests_and_waits_unt
     assert f"ready     Deployment/{w.contract.name} serves version {v1}" in out
     assert w.registry.aliases(w.model)["production"] == v1
     obj = kube.get_serving("Deployment", w.contract.name, NS, client=w.client)
-    assert kube.is_ready(obj) and obj["metadata"]["annotations"]["signoff.dev/model-version"] == v1
+    assert serving.is_ready(obj) and obj["metadata"]["annotations"]["signoff.dev/model-version"] == v1
     assert obj["spec"]["template"]["metadata"]["annotations"]["signoff.dev/model-version"] == v1
     assert (w.registry.serving_record(w.model) or {})["state"] == "ready"
 

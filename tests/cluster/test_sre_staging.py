@@ -20,6 +20,7 @@ from _infra import ROOT
 from components import kube
 from contracts.cluster import ServingMode
 from contracts.loader import load_cluster_policy, load_contract
+from gates import serving
 from gates.render import ModelRef, render
 
 pytestmark = pytest.mark.cluster
@@ -62,10 +63,13 @@ def test_the_sre_step_waits_checks_the_version_and_reads_the_cold_start_from_the
     ready = kube.wait_ready("Deployment", staged, NS, deadline_s=90, launched_at=started, client=client)
     assert ready is not None, cluster.kubectl("get", "pods,rs,deploy", "-n", NS, "-o", "wide").stdout
     obj = kube.get_serving("Deployment", staged, NS, client=client)
-    assert kube.serving_problems(obj, version="7", digest=MODEL.digest, storage_uri=MODEL.storage_uri) == []
+    problems = serving.serving_problems(obj, version="7", digest=MODEL.digest, storage_uri=MODEL.storage_uri)
+    assert problems == []
     # What the API server stores is what is judged: another version's digest is refused, with both.
     other = "sha256:" + "c" * 64
-    problems = kube.serving_problems(obj, version="8", digest=other, storage_uri="s3://models/fraud-scorer/8")
+    problems = serving.serving_problems(
+        obj, version="8", digest=other, storage_uri="s3://models/fraud-scorer/8"
+    )
     assert any(f"serves model digest {MODEL.digest}, not this version's {other}" in p for p in problems)
     cold = kube.pods_cold_start(staged, "7", NS, client=client)
     assert cold is not None and 0 <= cold < 90, cold

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components import local_serving
+from components import http_client
 from components import probe as probing
 from contracts.workload import WorkloadContract
 from gates import observability as obs
@@ -91,7 +91,7 @@ def mlserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     model = sklearn.linear_model.LogisticRegression(max_iter=500).fit(x, y)
     model_dir = root / "model"
     mlflow.sklearn.save_model(model, str(model_dir), input_example=x[:2])
-    http, grpc, metrics = (local_serving.free_port() for _ in range(3))
+    http, grpc, metrics = (http_client.free_port() for _ in range(3))
     (root / "settings.json").write_text(
         json.dumps({"http_port": http, "grpc_port": grpc, "metrics_port": metrics, "parallel_workers": 0})
     )

@@ -21,7 +21,7 @@ ALLOWED = {
         # the demo's stand-in for the ML team's own training code (user code, not the adapter)
         "pipelines.demo_training",
     },
-    "kubernetes": {"components.kube"},
+    "kubernetes": {"components.kube._client"},
     "hera": {"components.hera_templates", "pipelines.argo_workflow"},
     "kfp": {
         "components.kfp_components",
@@ -56,6 +56,37 @@ def test_one_module_per_outside_system(system: str) -> None:
     importers = {name for name, path in _modules() if system in _imports(path)}
     unexpected = importers - ALLOWED[system]
     assert not unexpected, f"{system} is imported by {sorted(unexpected)}; only {sorted(ALLOWED[system])} may"
+
+
+HTTP_CLIENT = {"http.client", "urllib.request", "socket"}
+"""What sends HTTP requests from the standard library: only :mod:`components.http_client` imports it."""
+
+
+def _module_names(path: Path) -> set[str]:
+    """Every module an import names, in full (``http.client``, not ``http``), and its parents."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            found.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+    return found
+
+
+def test_http_requests_go_out_from_the_http_client_only() -> None:
+    importers = {name: sorted(_module_names(path) & HTTP_CLIENT) for name, path in _modules()}
+    offenders = {
+        name: found for name, found in importers.items() if found and name != "components.http_client"
+    }
+    assert not offenders, f"send HTTP through components.http_client, but: {offenders}"
+    assert importers["components.http_client"], (
+        "the HTTP client module no longer imports the standard library's"
+    )
 
 
 def test_contracts_and_gates_do_no_io_imports() -> None:

@@ -90,7 +90,7 @@ def in_a_pod(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     sa.mkdir()
     (sa / "token").write_text(_jwt({"sub": "system:serviceaccount:signoff-system:signoff-deployer"}))
     (sa / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\nnot checked here\n-----END CERTIFICATE-----\n")
-    monkeypatch.setattr(kube, "_SA_DIR", sa)
+    monkeypatch.setattr(kube._client, "_SA_DIR", sa)
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))

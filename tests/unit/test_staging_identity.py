@@ -1,6 +1,6 @@
 """The SRE step's "this staging object serves exactly this version" check, on rendered objects.
 
-``components.kube.serving_problems`` reads what the API server returns for the staging object; here
+``gates.serving.serving_problems`` judges what the API server returns for the staging object; here
 it reads the objects ``gates.render`` produces (what ``signoff deploy`` applies), then edited the way
 a person with write access to staging could edit them. The API-server path itself runs in the
 cluster tier (tests/cluster).
@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from components.kube import serving_problems
 from contracts.cluster import ServingMode
 from contracts.loader import load_cluster_policy, load_contract
 from gates.render import ANNOTATION_DIGEST, ANNOTATION_VERSION, ModelRef, render
+from gates.serving import serving_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "contracts" / "examples"
