@@ -48,6 +48,7 @@ from _controlplane import GPU_NODE, ClusterError, ControlPlane, _free_port
 
 from components import kube
 from contracts.cluster import ServingMode
+from gates import serving
 from pipelines._cli import main as cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -453,10 +454,10 @@ def test_the_sre_step_reads_the_staging_version_from_what_kserve_reports(
         url = kube.staging_url("InferenceService", name, STAGING, client=client)
         assert url == f"http://{name}-predictor.{STAGING}.svc.cluster.local", url
         served = kube.get_serving("InferenceService", name, STAGING, client=client)
-        assert kube.serving_problems(served, version=model.version, digest=model.digest,
+        assert serving.serving_problems(served, version=model.version, digest=model.digest,
                                      storage_uri=model.storage_uri) == []  # fmt: skip
         other = "sha256:" + "9" * 64
-        problems = kube.serving_problems(
+        problems = serving.serving_problems(
             served, version=model.version, digest=other, storage_uri=model.storage_uri
         )
         assert problems and model.digest in problems[0] and other in problems[0], problems
