@@ -8,6 +8,7 @@ refusing gate's reason in the output.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -233,6 +234,20 @@ def test_platform_gate_refusal_stops_before_promotion(
         setup, mlflow_server, contract, model, version, tmp_path, image="docker.io/library/nginx:latest"
     )
     _assert_stopped_at(result, Gate.PLATFORM, "registr", mlflow_server, model)
+    # What the real KFP backend needs to show the refusal in its UI: the refused gate's task
+    # SUCCEEDED (the backend uploads output artifacts only of tasks that succeed) with its report,
+    # envelope and passed=false as outputs; the gate-refused task failed the run; promotion never ran.
+    platform = result.run_dir / "platform"
+    assert (platform / "passed").read_text(encoding="utf-8") == "false"
+    report = (platform / "report").read_text(encoding="utf-8")
+    assert "platform: REFUSED" in report and "image.registry" in report, report
+    assert (platform / "envelope").is_file()
+    log = re.sub(r"\x1b\[[0-9;]*m", "", result.log_path.read_text(encoding="utf-8"))
+    assert "Task 'platform' finished with status SUCCESS" in log
+    assert re.search(r"Task 'gate-refused(-\d+)?' finished with status FAILURE", log), log[-3000:]
+    assert "Task 'promotion'" not in log and not (result.run_dir / "promotion").exists()
+    summary = (result.run_dir / "run-summary" / "report").read_text(encoding="utf-8")
+    assert "FAILED" in summary, summary
 
 
 def test_sre_gate_refusal_stops_before_promotion(
