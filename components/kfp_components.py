@@ -198,7 +198,7 @@ def ml_artifact(
     model_ref: Output[Artifact],
     report: Output[Markdown],
     metrics: Output[Metrics],
-    passed: dsl.OutputPath(str),
+    passed: dsl.OutputPath(str),  # type: ignore[valid-type]
 ) -> None:
     """ML handoff: validate the registered model version against the workload contract (ML team signs).
 
@@ -237,7 +237,7 @@ def platform(
     manifests: Output[Artifact],
     report: Output[Markdown],
     metrics: Output[Metrics],
-    passed: dsl.OutputPath(str),
+    passed: dsl.OutputPath(str),  # type: ignore[valid-type]
 ) -> None:
     """Platform handoff: render the serving manifests and check them against cluster policy (Platform signs).
 
@@ -279,7 +279,7 @@ def sre_readiness(
     envelope: Output[Artifact],
     report: Output[Markdown],
     metrics: Output[Metrics],
-    passed: dsl.OutputPath(str),
+    passed: dsl.OutputPath(str),  # type: ignore[valid-type]
     observability: Output[Artifact],
     alertmanager: Output[Artifact],
     server_log: Output[Artifact],
@@ -335,7 +335,7 @@ def promotion(
     deployable_manifests: Output[Artifact],
     report: Output[Markdown],
     metrics: Output[Metrics],
-    passed: dsl.OutputPath(str),
+    passed: dsl.OutputPath(str),  # type: ignore[valid-type]
 ) -> None:
     """Promotion: verify every owner's signed verdict, then move the MLflow "production" alias (ML signs).
 
