@@ -162,6 +162,25 @@ def test_passing_path_promotes_with_every_owner_signature(
     kept = mlflow_registry.Registry(mlflow_server.url).promoted_manifests(model, version)
     assert kept == deployable
     assert not (result.run_dir / "deploy").exists(), "a local run never deploys"
+    # What the deploy step applies beside the manifests (--observability) is what the SRE team signed.
+    from contracts.loader import load_trust_policy
+    from contracts.workload import canonical_json
+    from gates import signing
+
+    monitors = [
+        d for d in yaml.safe_load_all((result.run_dir / "sre-readiness" / "observability").read_text()) if d
+    ]
+    assert sorted(o["kind"] for o in monitors) in (
+        ["PodMonitor", "PrometheusRule"],
+        ["PrometheusRule", "ServiceMonitor"],
+    )
+    signed = signing.verify_envelope(
+        sre.envelope_path.read_bytes(), load_trust_policy(setup["trust"])
+    ).verdict
+    assert signed.artifacts["observability"] == digest_bytes(canonical_json(monitors))
+    routes = yaml.safe_load((result.run_dir / "sre-readiness" / "alertmanager").read_text(encoding="utf-8"))
+    assert signed.artifacts["alertmanager"] == digest_bytes(canonical_json(routes))
+    assert (result.run_dir / "sre-readiness" / "passed").read_text(encoding="utf-8") == "true"
     # The local server's log is kept in the run's folder, as the SRE task's server_log artifact.
     served = (result.run_dir / "sre-readiness" / "server_log" / "mlflow-models-serve.log").read_text("utf-8")
     assert "Uvicorn running" in served or "Listening at" in served or "Started server" in served, served[
