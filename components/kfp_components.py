@@ -16,8 +16,9 @@ Outputs, so the Kubeflow Pipelines UI shows who signed what and why at a glance:
 * ``manifests`` (platform, promotion): the rendered serving manifests.
 
 A refused gate's task SUCCEEDS: the real KFP backend uploads a task's output artifacts only when it
-succeeds (its launcher stops at a failed command), so a gate that failed its task would leave its
-report, figures and envelope out of the UI. Each gate task therefore writes them and the output
+succeeds (its launcher, ``backend/src/v2/component/launcher_v2.go``, uploads nothing of a failed task
+up to 2.15 and only the ``executor-logs`` from 2.16 on), so a gate that failed its task would leave
+its report, figures and envelope out of the UI. Each gate task therefore writes them and the output
 parameter ``passed`` (``true``/``false``) and exits 0 when its gate decided, either way; the pipeline
 runs the gate's dependants under ``dsl.If(passed == 'true')`` and, under ``dsl.Else``, the
 ``gate-refused`` task, which prints the report and fails, so the run fails and nothing downstream
