@@ -133,7 +133,8 @@ def _step(step: spec.StepSpec, image: str) -> Any:
 
 
 def _deploy(step: spec.StepSpec, image: str) -> Any:
-    """``signoff deploy`` of the promotion step's ``deployable-manifests.yaml`` into production.
+    """``signoff deploy`` of the promotion step's ``deployable-manifests.yaml`` into production, with
+    the SRE step's monitors and alert rules (``--observability``).
 
     Runs as ``signoff-deployer``, the only account ``infra/base/rbac.yaml`` lets write serving
     objects in ``ml-prod`` and the only identity the admission policy accepts for production GPU
@@ -142,8 +143,8 @@ def _deploy(step: spec.StepSpec, image: str) -> Any:
     """
     from hera.workflows import Artifact, Container
 
-    (source,) = step.inputs
-    args = [f"{IN_DIR}/{source.step}/{spec.step(source.step).output_file(source.output)}"]
+    files = {i.name: f"{IN_DIR}/{i.step}/{spec.step(i.step).output_file(i.output)}" for i in step.inputs}
+    args = [files["deployable_manifests"], "--observability", files["observability"]]
     args += ["--namespace", "{{inputs.parameters.production-namespace}}", "--production", "--wait"]
     args += ["--deadline", "{{inputs.parameters.deploy-deadline}}"]
     return Container(

@@ -15,8 +15,15 @@ Outputs, so the Kubeflow Pipelines UI shows who signed what and why at a glance:
 * ``metrics``: the checks' figures (a ``Metrics`` artifact),
 * ``manifests`` (platform, promotion): the rendered serving manifests.
 
-A refused gate still writes its envelope and report, then fails the task (exit code 1): the run
-fails and nothing downstream runs.
+A refused gate's task SUCCEEDS: the real KFP backend uploads a task's output artifacts only when it
+succeeds (its launcher, ``backend/src/v2/component/launcher_v2.go``, uploads nothing of a failed task
+up to 2.15 and only the ``executor-logs`` from 2.16 on), so a gate that failed its task would leave
+its report, figures and envelope out of the UI. Each gate task therefore writes them and the output
+parameter ``passed`` (``true``/``false``) and exits 0 when its gate decided, either way; the pipeline
+runs the gate's dependants under ``dsl.If(passed == 'true')`` and, under ``dsl.Else``, the
+``gate-refused`` task, which prints the report and fails, so the run fails and nothing downstream
+(promotion, deploy) ever runs. A step that could not decide (bad input, an upstream verdict that
+does not verify, MLflow down) still fails its task, as retries need.
 
 Keys: a component reads its owner's key with :func:`components.steps.key_path`, i.e. the Secret the
 pipeline mounts into that task only, or ``$SIGNOFF_KEYS_DIR`` in local runs (``kfp.local`` has no
@@ -26,6 +33,7 @@ Secrets).
 import contextlib
 import json
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -35,9 +43,9 @@ from typing import Any
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Markdown, Metrics, Output
 
-from components.steps import entry, spec
+from components.steps import GateRefused, entry, spec
 
-__all__ = ["Components", "call", "emit", "make_components"]
+__all__ = ["Components", "call", "emit", "make_components", "refuse"]
 
 
 @contextlib.contextmanager
@@ -116,27 +124,63 @@ def call(step: str, given: Mapping[str, Any]) -> Any:
         log_dir = outputs["server_log"][1].path
         Path(log_dir).mkdir(parents=True, exist_ok=True)
     status = given.get("status")
-    with emit(
-        out,
-        envelope=outputs["envelope"][1] if "envelope" in outputs else None,
-        report=outputs["report"][1] if "report" in outputs and outputs["report"][0] == spec.REPORT else None,
-        metrics=outputs["metrics"][1] if "metrics" in outputs else None,
-        files=files,
-    ):
-        result = entry.run(
-            step,
-            {k: v for k, v in given.items() if k.replace("_", "-") in s.params},
-            {i.name: given[i.name].path for i in s.inputs if i.name in given},
+    passed = given.get(spec.PASSED)  # a gate task's output parameter file
+    try:
+        with emit(
             out,
-            log_dir=log_dir,
-            status=status.state if status is not None else "",
-            error=status.error_message if status is not None else "",
-        )
+            envelope=outputs["envelope"][1] if "envelope" in outputs else None,
+            report=outputs["report"][1]
+            if "report" in outputs and outputs["report"][0] == spec.REPORT
+            else None,
+            metrics=outputs["metrics"][1] if "metrics" in outputs else None,
+            files=files,
+        ):
+            result = entry.run(
+                step,
+                {k: v for k, v in given.items() if k.replace("_", "-") in s.params},
+                {i.name: given[i.name].path for i in s.inputs if i.name in given},
+                out,
+                log_dir=log_dir,
+                status=status.state if status is not None else "",
+                error=status.error_message if status is not None else "",
+            )
+    except GateRefused as refused:
+        if passed is None:
+            raise
+        # The gate decided "no": the task succeeds so that its outputs reach the UI; the
+        # pipeline's gate-refused task fails the run.
+        print(f"signoff {step}: {refused}", file=sys.stderr)
+        _write_passed(str(passed), False)
+        return None
+    if passed is not None:
+        _write_passed(str(passed), True)
     if status is not None:
         return str(status.state)
     if isinstance(result, dict):
         return str(result["reason"])
     return None
+
+
+def _write_passed(path: str, value: bool) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text("true" if value else "false", encoding="utf-8")
+
+
+def refuse(step: str, report_path: str) -> None:
+    """The ``gate-refused`` task's body: print the refused gate's report and fail the task (exit 1).
+
+    Args:
+        step: the gate step that refused.
+        report_path: its Markdown report (the gate task's output).
+    """
+    report = Path(report_path)
+    text = report.read_text(encoding="utf-8") if report.is_file() else "(no report)"
+    print(text, file=sys.stderr)
+    print(
+        f"signoff: gate {step} refused; its report, figures and envelope are its task's outputs",
+        file=sys.stderr,
+    )
+    raise SystemExit(1)
 
 
 # The component functions below are compiled into the pipeline as source text: each must be
@@ -155,12 +199,13 @@ def ml_artifact(
     model_ref: Output[Artifact],
     report: Output[Markdown],
     metrics: Output[Metrics],
+    passed: dsl.OutputPath(str),  # type: ignore[valid-type]
 ) -> None:
     """ML handoff: validate the registered model version against the workload contract (ML team signs).
 
     Checks the MLflow model (flavors, signature, input example prediction, quality metrics, size
     against the declared model size, serialization format) and signs the verdict with the ML team's
-    key. Fails the run when the gate refuses.
+    key. On refusal the task still succeeds, with passed false; the run then fails.
 
     Args:
         model_name: MLflow registered model name.
@@ -174,6 +219,7 @@ def ml_artifact(
         model_ref: the model's name, version, storage URI and digest, for the platform step.
         report: the gate's checks and reasons, in Markdown.
         metrics: the figures each check used.
+        passed: "true" when the gate passed, "false" when it refused.
     """
     from components import kfp_components
 
@@ -192,12 +238,14 @@ def platform(
     manifests: Output[Artifact],
     report: Output[Markdown],
     metrics: Output[Metrics],
+    passed: dsl.OutputPath(str),  # type: ignore[valid-type]
 ) -> None:
     """Platform handoff: render the serving manifests and check them against cluster policy (Platform signs).
 
     Verifies the ML team's verdict first, renders the KServe/Deployment objects for the model with
     the serving image, and checks GPU product and memory, node selectors and tolerations, quota,
-    registry and digest pinning, priority class. Fails the run when the gate refuses.
+    registry and digest pinning, priority class. On refusal the task still succeeds, with passed
+    false; the run then fails.
 
     Args:
         contract: the workload contract, YAML text.
@@ -211,6 +259,7 @@ def platform(
         manifests: the rendered serving manifests (YAML), whose digest the verdict signs.
         report: the gate's checks and reasons, in Markdown.
         metrics: the figures each check used.
+        passed: "true" when the gate passed, "false" when it refused.
     """
     from components import kfp_components
 
@@ -231,6 +280,9 @@ def sre_readiness(
     envelope: Output[Artifact],
     report: Output[Markdown],
     metrics: Output[Metrics],
+    passed: dsl.OutputPath(str),  # type: ignore[valid-type]
+    observability: Output[Artifact],
+    alertmanager: Output[Artifact],
     server_log: Output[Artifact],
 ) -> None:
     """SRE handoff: production readiness with a live probe against the SLOs (SRE signs).
@@ -238,8 +290,8 @@ def sre_readiness(
     Verifies the platform verdict and its manifests, renders the monitors, alert rules and
     Alertmanager routes, probes the staging endpoint (or, with staging_url "local", launches
     `mlflow models serve` of the version and probes it) and checks P99 latency, errors, cold start
-    and the rollback target (a previous production version, or first_release declared). Fails the
-    run when the gate refuses.
+    and the rollback target (a previous production version, or first_release declared). On refusal
+    the task still succeeds, with passed false; the run then fails.
 
     Args:
         contract: the workload contract, YAML text.
@@ -259,6 +311,9 @@ def sre_readiness(
         envelope: the SRE team's signed verdict (DSSE envelope).
         report: the gate's checks, reasons and probe figures, in Markdown.
         metrics: the figures each check used (latency percentiles, error rate, cold start).
+        passed: "true" when the gate passed, "false" when it refused.
+        observability: the monitors and alert rules judged (the deploy task applies them).
+        alertmanager: the Alertmanager routes for the workload's alerts (for the cluster's Alertmanager).
         server_log: with staging_url "local", the folder with the log of `mlflow models serve`
             (the report names it when the server died before it was ready).
     """
@@ -281,13 +336,14 @@ def promotion(
     deployable_manifests: Output[Artifact],
     report: Output[Markdown],
     metrics: Output[Metrics],
+    passed: dsl.OutputPath(str),  # type: ignore[valid-type]
 ) -> None:
     """Promotion: verify every owner's signed verdict, then move the MLflow "production" alias (ML signs).
 
     Each verdict must verify against the trust policy, be signed by the team that owns its gate,
     be about this exact model version and contract, and not be expired. Only then is the alias
-    moved, with the signed promotion record stored on the version. Fails the run otherwise, leaving
-    the registry as it was.
+    moved, with the signed promotion record stored on the version. Otherwise the registry is left
+    as it was, the task succeeds with passed false, and the run fails.
 
     Args:
         model_name: MLflow registered model name.
@@ -303,6 +359,7 @@ def promotion(
         deployable_manifests: the manifests to apply, once promoted.
         report: what was verified, in Markdown.
         metrics: the promotion's figures.
+        passed: "true" when the gate passed, "false" when it refused.
     """
     from components import kfp_components
 
@@ -364,30 +421,52 @@ def run_summary(
     return kfp_components.call("run-summary", locals())
 
 
+def gate_refused(gate: str, report: Input[Markdown]) -> None:
+    """Gate refused: fail the run. The refused gate's own task holds its report, figures and envelope.
+
+    Runs only when the gate before it wrote passed "false"; prints that gate's report and exits 1,
+    so the run shows as failed and nothing after the gate runs.
+
+    Args:
+        gate: the gate that refused.
+        report: the gate's Markdown report.
+    """
+    from components import kfp_components
+
+    kfp_components.refuse(gate, report.path)
+
+
 def _deploy_component(image: str) -> Callable[..., Any]:
     """The deployer's container component on ``image`` (``signoff deploy``, no Python wrapper)."""
 
     def deploy(
-        deployable_manifests: Input[Artifact], production_namespace: str, deploy_deadline: str
+        deployable_manifests: Input[Artifact],
+        observability: Input[Artifact],
+        production_namespace: str,
+        deploy_deadline: str,
     ) -> dsl.ContainerSpec:
-        """Deploy: apply the promoted manifests to production and wait until they serve.
+        """Deploy: apply the promoted manifests and their monitors and alert rules, and wait until they serve.
 
         Runs `signoff deploy` of the promotion step's deployable manifests (what the platform team
         signed, stamped with the promotion record's digest the admission policy checks) with
-        --production --wait. Mounts no signing key. KFP runs every task of a run under the run's
-        service account, so this task is not the signoff-deployer account the Argo WorkflowTemplate
-        uses: the run's account needs the deployer's rights in the namespace (and the admission
-        policy must accept it), or leave deploy off and deploy from Argo or by hand.
+        --production --wait, and --observability of the SRE step's PodMonitor/ServiceMonitor and
+        PrometheusRule (what its verdict covers), applied first. Mounts no signing key. KFP runs
+        every task of a run under the run's service account, so this task is not the
+        signoff-deployer account the Argo WorkflowTemplate uses: the run's account needs the
+        deployer's rights in the namespace (and the admission policy must accept it), or leave
+        deploy off and deploy from Argo or by hand.
 
         Args:
             deployable_manifests: the manifests the promotion step wrote.
+            observability: the monitors and alert rules the SRE step judged.
             production_namespace: the production namespace (ml-prod).
             deploy_deadline: how long to wait for the rollout to be ready (e.g. 10m).
         """
         return dsl.ContainerSpec(
             image=image,
             command=["python", "-m", "pipelines._cli.main", "deploy"],
-            args=[deployable_manifests.path, "--namespace", production_namespace, "--production", "--wait",
+            args=[deployable_manifests.path, "--observability", observability.path,
+                  "--namespace", production_namespace, "--production", "--wait",
                   "--deadline", deploy_deadline],
         )  # fmt: skip
 
@@ -404,6 +483,7 @@ class Components:
     promotion: Callable[..., Any]
     rollback_check: Callable[..., Any]
     run_summary: Callable[..., Any]
+    gate_refused: Callable[..., Any]
     deploy: Callable[..., Any]
 
 
@@ -427,5 +507,6 @@ def make_components(image: str) -> Components:
         promotion=build(promotion),
         rollback_check=build(rollback_check),
         run_summary=build(run_summary),
+        gate_refused=build(gate_refused),
         deploy=_deploy_component(image),
     )

@@ -1,9 +1,13 @@
 """The gated-promotion pipeline for Kubeflow Pipelines.
 
 ML artifact -> Platform -> SRE readiness -> promotion -> rollback check, chained by data (each gate
-consumes the previous gate's signed envelope), so a refused gate fails the run and nothing
-downstream runs. Gate tasks never use KFP's cache: a verdict is about *now* (expiry, the live
-probe, the registry's state). An exit handler writes a run summary whatever happened.
+consumes the previous gate's signed envelope) and by condition: a gate task exits 0 whether its gate
+passed or refused, with its report, Metrics and envelope as outputs (the real KFP backend uploads
+output artifacts only of tasks that succeed) and the output parameter ``passed``. Everything after
+a gate sits under ``dsl.If(passed == 'true')``; its ``dsl.Else`` branch runs ``gate-refused``, which
+fails, so a refused gate fails the run and nothing downstream runs. Gate tasks never use KFP's
+cache: a verdict is about *now* (expiry, the live probe, the registry's state). An exit handler
+writes a run summary whatever happened.
 
 Separation of duties: each gate task mounts only its owner's signing key (a Secret per task:
 ``signoff-key-ml``, ``signoff-key-platform``, ``signoff-key-sre``). KFP v2 has no per-task service
@@ -87,17 +91,35 @@ def build_pipeline(image: str = DEFAULT_STEP_IMAGE) -> Any:
         tasks[step.name] = task
         return task
 
+    def then(step: spec.StepSpec, given: dict[str, Any]) -> None:
+        """``step``, then (nested in its gate's condition) every step that waits for it."""
+        task = add(step, given)
+        following = [s for s in spec.STEPS if s.after == step.name]
+        if step not in spec.gate_steps():
+            for nxt in following:
+                then(nxt, given)
+            return
+        # A refused gate's task succeeds (so the backend uploads its outputs): its dependants run
+        # only when it passed, and otherwise gate-refused fails the run.
+        with dsl.If(task.outputs[spec.PASSED] == "true", name=f"{step.name}-passed"):
+            for nxt in following:
+                if nxt.name == "deploy":
+                    with dsl.If(given["deploy"] == True, name="deploy"):  # noqa: E712 (a KFP condition)
+                        add(nxt, given)
+                else:
+                    then(nxt, given)
+        with dsl.Else(name=f"{step.name}-refused"):
+            refused = c.gate_refused(gate=step.name, report=task.outputs["report"])
+            refused.set_caching_options(False)
+            refused.set_display_name(f"{step.display}: REFUSED")
+
     def gated_promotion(*args: Any) -> None:
         # KFP calls the pipeline with one channel per parameter, in the order of its signature,
         # which is the step spec's (set below).
         given = dict(zip(signature.parameters, args, strict=True))
         summary = add(spec.step("run-summary"), given)
         with dsl.ExitHandler(summary, name="gates"):
-            for step in spec.STEPS:
-                if step.name not in ("run-summary", "deploy"):
-                    add(step, given)
-            with dsl.If(given["deploy"] == True, name="deploy"):  # noqa: E712 (a KFP condition)
-                add(spec.step("deploy"), given)
+            then(spec.step("ml-artifact"), given)
 
     signature = pipeline_signature()
     gated_promotion.__signature__ = signature  # type: ignore[attr-defined]

@@ -28,6 +28,7 @@ from contracts.trust import Gate
 from contracts.workload import Role
 
 __all__ = [
+    "ALERTMANAGER",
     "ENVELOPE",
     "GATE_ROLE",
     "KEYS_DIR_ENV",
@@ -36,8 +37,10 @@ __all__ = [
     "MANIFESTS",
     "METRICS",
     "MODEL_REF",
+    "OBSERVABILITY",
     "OUTCOME",
     "PARAMETERS",
+    "PASSED",
     "REPORT",
     "STEPS",
     "VERDICT",
@@ -81,6 +84,17 @@ MANIFESTS = "manifests.yaml"
 MODEL_REF = "model-ref.json"
 OUTCOME = "outcome.json"
 DEPLOYABLE = "deployable-manifests.yaml"
+OBSERVABILITY = "observability.yaml"
+"""The SRE step's monitors and rules (PodMonitor/ServiceMonitor, PrometheusRule) for production,
+the objects its verdict's ``observability`` digest covers; the deploy step applies them."""
+ALERTMANAGER = "alertmanager.yaml"
+"""The SRE step's Alertmanager routes for the workload (a configuration fragment for the
+cluster's Alertmanager, which its owners merge; never applied by the deployer)."""
+
+PASSED = "passed"
+"""The output parameter every gate task writes on KFP: ``true`` or ``false``. A refused gate's task
+succeeds (so the backend uploads its report, metrics and envelope) and the pipeline runs the
+dependants only under ``passed == 'true'`` (:mod:`pipelines.kfp_pipeline`)."""
 
 # ------------------------------------------------------------------------------------ parameters
 
@@ -253,7 +267,8 @@ STEPS: tuple[StepSpec, ...] = (
             Input("platform_envelope", "platform", "envelope"),
             Input("model_ref", "ml-artifact", "model_ref"),
         ),
-        outputs=(*_GATE_OUT, ("server_log", "server-log/")),
+        outputs=(*_GATE_OUT, ("observability", OBSERVABILITY), ("alertmanager", ALERTMANAGER),
+                 ("server_log", "server-log/")),
         # infra/base/network-policies.yaml lets only pods with this label (in signoff-system) reach
         # the staging serving pods, for the live probe; no other step carries it.
         labels={"signoff.dev/step": "sre"},
@@ -290,7 +305,10 @@ STEPS: tuple[StepSpec, ...] = (
         name="deploy", display="Deployer: production rollout", gate=None, owner=None,
         service_account="signoff-deployer",
         params=("production-namespace", "deploy-deadline"),
-        inputs=(Input("deployable_manifests", "promotion", "deployable_manifests"),),
+        inputs=(
+            Input("deployable_manifests", "promotion", "deployable_manifests"),
+            Input("observability", "sre-readiness", "observability"),
+        ),
         after="promotion",
     ),
 )  # fmt: skip

@@ -28,6 +28,7 @@ from components.steps._common import (
     _verified,
     _write_outputs,
 )
+from components.steps.spec import ALERTMANAGER, OBSERVABILITY
 from contracts import errors
 from contracts.trust import Gate
 from gates import observability, readiness, render, serving
@@ -257,6 +258,12 @@ def sre_readiness_step(
     registry.store_envelope(model.name, model.version, Gate.SRE_READINESS, envelope)
     out.mkdir(parents=True, exist_ok=True)
     (out / "probe.json").write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    # What the verdict's observability and alertmanager digests cover: the deploy step applies the
+    # monitors and rules beside the serving objects; the routes go to the cluster's Alertmanager.
+    (out / OBSERVABILITY).write_text(
+        "---\n".join(observability.to_yaml(o) for o in objects), encoding="utf-8"
+    )
+    (out / ALERTMANAGER).write_text(observability.to_yaml(alertmanager), encoding="utf-8")
     report = probing.report_markdown(result, contract)
     figures = {"p99_ms": result.p99_ms, "error_rate": result.error_rate, "cold_start_s": result.cold_start_s}
     return _finish(_write_outputs(out, verdict, envelope, report_extra=report, extra=figures))

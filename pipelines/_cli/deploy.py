@@ -2,8 +2,8 @@
 
 ::
 
-    signoff deploy MANIFESTS.yaml --namespace NS [--kubeconfig F --context C --dry-run
-                   --wait --deadline 10m --production --model models:/NAME/VERSION]
+    signoff deploy MANIFESTS.yaml --namespace NS [--observability OBSERVABILITY.yaml --kubeconfig F
+                   --context C --dry-run --wait --deadline 10m --production --model models:/NAME/VERSION]
 
 What the ``signoff-deployer`` service account runs in the cluster after promotion (it alone may
 write serving objects in production; ``infra/base/rbac.yaml``). Reads a multi-document YAML of
@@ -16,6 +16,12 @@ any namespace with ``--production``) every InferenceService/Deployment must carr
 to validate and admit everything without persisting it. ``--wait`` polls the InferenceService (or
 the Deployment) until ready, prints the seconds it took and the URL to probe, and exits 1 when the
 deadline passes first.
+
+``--observability`` adds the SRE step's ``observability.yaml`` (the PodMonitor or ServiceMonitor and
+the PrometheusRule its verdict covers, labelled for the cluster's Prometheus Operator): applied
+first, so the alerts watch the rollout from its first pod, and only those kinds. The Alertmanager
+routes (``alertmanager.yaml``) belong to the cluster's Alertmanager configuration and are never
+applied here.
 
 Credentials: ``--kubeconfig``/``--context`` when given; else the pod's service account inside a
 cluster; else ``$KUBECONFIG`` or ``~/.kube/config``.
@@ -47,6 +53,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--namespace", "-n", required=True, metavar="NS", help="namespace to apply into")
     parser.add_argument(
+        "--observability",
+        metavar="OBSERVABILITY.yaml",
+        help="the SRE step's monitors and rules (PodMonitor/ServiceMonitor, PrometheusRule): applied first",
+    )
+    parser.add_argument(
         "--kubeconfig", metavar="FILE", help="kubeconfig file (default: in-cluster, then ~/.kube)"
     )
     parser.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current one)")
@@ -76,13 +87,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run)
 
 
-def _read(path: str) -> list[dict[str, Any]]:
+def _read(path: str, what: str = "MANIFESTS.yaml") -> list[dict[str, Any]]:
     import yaml
 
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise errors.InputError(f"{path}: no such file (MANIFESTS.yaml)") from None
+        raise errors.InputError(f"{path}: no such file ({what})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise errors.InputError(f"{path}: cannot read: {exc}") from None
     try:
@@ -110,6 +121,22 @@ def _read(path: str) -> list[dict[str, Any]]:
     return objects
 
 
+OBSERVABILITY_KINDS = ("PodMonitor", "ServiceMonitor", "PrometheusRule")
+"""What ``--observability`` applies (monitoring.coreos.com/v1); the deployer's Role grants these and
+no other monitoring kind."""
+
+
+def _observability(path: str) -> list[dict[str, Any]]:
+    objects = _read(path, "--observability")
+    for i, obj in enumerate(objects, start=1):
+        if obj.get("kind") not in OBSERVABILITY_KINDS:
+            raise errors.InputError(
+                f"{path}: document {i} is a {obj.get('kind')!r}; --observability applies only "
+                f"{', '.join(OBSERVABILITY_KINDS)} (the SRE step's observability.yaml)"
+            )
+    return objects
+
+
 def run(ns: argparse.Namespace) -> int:
     """Apply, then optionally wait; returns the exit code."""
 
@@ -120,6 +147,7 @@ def run(ns: argparse.Namespace) -> int:
     if ns.poll <= 0:
         raise errors.InputError("--poll: must be a positive number of seconds")
     objects = _read(ns.manifests)
+    monitors = _observability(ns.observability) if ns.observability else []
     if ns.model:
         parse_model_uri(ns.model)  # before anything is applied
         if not ns.wait or ns.dry_run:
@@ -132,7 +160,7 @@ def run(ns: argparse.Namespace) -> int:
             f"{ns.manifests}: --wait needs an InferenceService or a Deployment in the file"
         )
 
-    manifests = Manifests(objects=tuple(objects))
+    manifests = Manifests(objects=(*monitors, *objects))
     client = kube.load_client(ns.kubeconfig, ns.context)
     launched_at = time.monotonic()
     applied = kube.apply(

@@ -8,6 +8,7 @@ refusing gate's reason in the output.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,25 @@ def test_passing_path_promotes_with_every_owner_signature(
     kept = mlflow_registry.Registry(mlflow_server.url).promoted_manifests(model, version)
     assert kept == deployable
     assert not (result.run_dir / "deploy").exists(), "a local run never deploys"
+    # What the deploy step applies beside the manifests (--observability) is what the SRE team signed.
+    from contracts.loader import load_trust_policy
+    from contracts.workload import canonical_json
+    from gates import signing
+
+    monitors = [
+        d for d in yaml.safe_load_all((result.run_dir / "sre-readiness" / "observability").read_text()) if d
+    ]
+    assert sorted(o["kind"] for o in monitors) in (
+        ["PodMonitor", "PrometheusRule"],
+        ["PrometheusRule", "ServiceMonitor"],
+    )
+    signed = signing.verify_envelope(
+        sre.envelope_path.read_bytes(), load_trust_policy(setup["trust"])
+    ).verdict
+    assert signed.artifacts["observability"] == digest_bytes(canonical_json(monitors))
+    routes = yaml.safe_load((result.run_dir / "sre-readiness" / "alertmanager").read_text(encoding="utf-8"))
+    assert signed.artifacts["alertmanager"] == digest_bytes(canonical_json(routes))
+    assert (result.run_dir / "sre-readiness" / "passed").read_text(encoding="utf-8") == "true"
     # The local server's log is kept in the run's folder, as the SRE task's server_log artifact.
     served = (result.run_dir / "sre-readiness" / "server_log" / "mlflow-models-serve.log").read_text("utf-8")
     assert "Uvicorn running" in served or "Listening at" in served or "Started server" in served, served[
@@ -233,6 +253,20 @@ def test_platform_gate_refusal_stops_before_promotion(
         setup, mlflow_server, contract, model, version, tmp_path, image="docker.io/library/nginx:latest"
     )
     _assert_stopped_at(result, Gate.PLATFORM, "registr", mlflow_server, model)
+    # What the real KFP backend needs to show the refusal in its UI: the refused gate's task
+    # SUCCEEDED (the backend uploads output artifacts only of tasks that succeed) with its report,
+    # envelope and passed=false as outputs; the gate-refused task failed the run; promotion never ran.
+    platform = result.run_dir / "platform"
+    assert (platform / "passed").read_text(encoding="utf-8") == "false"
+    report = (platform / "report").read_text(encoding="utf-8")
+    assert "platform: REFUSED" in report and "image.registry" in report, report
+    assert (platform / "envelope").is_file()
+    log = re.sub(r"\x1b\[[0-9;]*m", "", result.log_path.read_text(encoding="utf-8"))
+    assert "Task 'platform' finished with status SUCCESS" in log
+    assert re.search(r"Task 'gate-refused(-\d+)?' finished with status FAILURE", log), log[-3000:]
+    assert "Task 'promotion'" not in log and not (result.run_dir / "promotion").exists()
+    summary = (result.run_dir / "run-summary" / "report").read_text(encoding="utf-8")
+    assert "FAILED" in summary, summary
 
 
 def test_sre_gate_refusal_stops_before_promotion(

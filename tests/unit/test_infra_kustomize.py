@@ -143,3 +143,138 @@ def test_production_overlay_values() -> None:
     assert mlflow["spec"]["replicas"] == 2
     (image,) = [c["image"] for c in mlflow["spec"]["template"]["spec"]["containers"]]
     assert "@sha256:" in image and ":" not in image.split("@")[0].rsplit("/", 1)[-1], image
+
+
+EXAMPLE_POLICY = ROOT / "contracts" / "examples" / "cluster-policy.yaml"
+
+
+def _policy_of(entry_point: Path) -> Path:
+    """The cluster policy the platform gate checks against for the cluster an entry point sets up:
+    the entry point's own ``cluster-policy.yaml`` (the staging overlay: a smaller GPU fleet), else
+    the example policy (the production overlay and the base)."""
+    own = entry_point / "cluster-policy.yaml"
+    return own if own.is_file() else EXAMPLE_POLICY
+
+
+@pytest.mark.parametrize("entry_point", ENTRY_POINTS, ids=IDS)
+def test_gpu_quotas_are_the_cluster_policys(entry_point: Path) -> None:
+    """A contract the platform gate passes (it checks the policy's ``gpu_quota``) fits the quota the
+    cluster really enforces: every GPU ResourceQuota an entry point renders is its policy's figure."""
+    from contracts.loader import load_cluster_policy
+
+    quotas = {
+        o["metadata"]["namespace"]: o["spec"]["hard"]["requests.nvidia.com/gpu"]
+        for o in render(entry_point)
+        if o["kind"] == "ResourceQuota" and "requests.nvidia.com/gpu" in o["spec"].get("hard", {})
+    }
+    if not quotas:
+        assert not (entry_point / "cluster-policy.yaml").is_file(), f"{entry_point}: a policy but no quota"
+        return
+    namespaces = load_cluster_policy(_policy_of(entry_point)).spec.namespaces
+    wanted = {ns.name: str(ns.gpu_quota) for ns in (namespaces.staging, namespaces.production)}
+    assert quotas == wanted, (
+        f"{entry_point.relative_to(INFRA)}: quotas {quotas}, {_policy_of(entry_point)}: {wanted}"
+    )
+
+
+def test_the_staging_clusters_policy_is_the_example_but_for_its_gpu_quotas() -> None:
+    """The staging overlay's own policy differs from the example only in its name and GPU quotas, so
+    the two cannot drift apart in what else the platform gate checks."""
+    example = yaml.safe_load(EXAMPLE_POLICY.read_text(encoding="utf-8"))
+    staging = yaml.safe_load(
+        (INFRA / "overlays" / "staging" / "cluster-policy.yaml").read_text(encoding="utf-8")
+    )
+    for doc in (example, staging):
+        doc["metadata"].pop("name")
+        for ns in doc["spec"]["namespaces"].values():
+            ns.pop("gpu_quota")
+    assert staging == example
+
+
+KFP_PROFILE = INFRA / "overlays" / "kfp-profile"
+KFP_GOLDEN = ROOT / "tests" / "golden" / "infra" / "kfp-profile.yaml"
+READ = {"get", "list", "watch"}
+
+
+def test_kfp_profile_overlay_renders_its_golden(request: pytest.FixtureRequest) -> None:
+    """What ``kubectl apply -k infra/overlays/kfp-profile`` applies, reviewed as a diff when it changes
+    (regenerate with ``--update-goldens``, never in CI)."""
+    import os
+
+    text = yaml.safe_dump_all(render(KFP_PROFILE), sort_keys=False)
+    if request.config.getoption("--update-goldens"):
+        if os.environ.get("CI"):
+            pytest.fail("--update-goldens is not allowed in CI")
+        KFP_GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        KFP_GOLDEN.write_text(text, encoding="utf-8")
+    assert KFP_GOLDEN.is_file(), "missing tests/golden/infra/kfp-profile.yaml: run with --update-goldens"
+    assert text == KFP_GOLDEN.read_text(encoding="utf-8"), "kfp-profile renders differently: --update-goldens"
+
+
+def test_kfp_profile_overlay_binds_the_run_account_to_reads_only_and_opens_mlflow_and_staging(
+    tmp_path: Path,
+) -> None:
+    """In a profile namespace: the namespace and account set in kfp-namespace.yaml reach every binding
+    and policy (nothing left at a placeholder, the local config not applied); the roles bound are
+    infra/base's, and read only; the network doors are MLflow's port and the staging pods for the
+    SRE task's label only."""
+    overlay = tmp_path / "kfp-profile"
+    shutil.copytree(KFP_PROFILE, overlay)
+    config = yaml.safe_load((overlay / "kfp-namespace.yaml").read_text(encoding="utf-8"))
+    config["data"] = {"namespace": "kubeflow-user-example-com", "serviceAccount": "default-editor"}
+    (overlay / "kfp-namespace.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    objects = render(overlay)
+    assert "KFP-" not in yaml.safe_dump_all(objects) and not any(o["kind"] == "ConfigMap" for o in objects)
+    base = {
+        (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o
+        for o in render(INFRA / "base")
+    }
+    bindings = [o for o in objects if o["kind"] in ("RoleBinding", "ClusterRoleBinding")]
+    assert bindings
+    for b in bindings:
+        assert b["subjects"] == [
+            {"kind": "ServiceAccount", "name": "default-editor", "namespace": "kubeflow-user-example-com"}
+        ]
+        ref = b["roleRef"]
+        role = base[
+            (ref["kind"], b["metadata"].get("namespace", "") if ref["kind"] == "Role" else "", ref["name"])
+        ]
+        verbs = {v for rule in role["rules"] for v in rule["verbs"]}
+        assert verbs <= READ and not any(
+            r == "secrets" for rule in role["rules"] for r in rule["resources"]
+        ), ref
+    bound = {(b["metadata"].get("namespace", "*"), b["roleRef"]["name"]) for b in bindings}
+    assert bound == {
+        ("*", "signoff-platform-step-cluster-read"),
+        ("ml-staging", "signoff-platform-step-quota-read"),
+        ("ml-prod", "signoff-platform-step-quota-read"),
+        ("ml-staging", "signoff-sre-step-observe"),
+    }
+    policies = {
+        (o["metadata"]["namespace"], o["metadata"]["name"]): o["spec"]
+        for o in objects
+        if o["kind"] == "NetworkPolicy"
+    }
+    mlflow = policies["signoff-system", "mlflow-from-kfp-tasks"]
+    assert mlflow["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "mlflow"}}
+    assert mlflow["ingress"] == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "kubeflow-user-example-com"}
+                    }
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": 5000}],
+        }
+    ]
+    (peer,) = policies["ml-staging", "allow-kfp-sre-task-probe"]["ingress"][0]["from"]
+    assert peer == {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kubeflow-user-example-com"}},
+        "podSelector": {"matchLabels": {"signoff.dev/step": "sre"}},
+    }
+    # the label the pipeline gives the SRE task's pods, and only those
+    from components.steps import spec
+
+    assert peer["podSelector"]["matchLabels"] == spec.step("sre-readiness").labels

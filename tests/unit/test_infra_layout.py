@@ -119,6 +119,32 @@ def test_only_the_deployer_writes_serving_objects_in_production() -> None:
     assert not any(v.startswith("delete") for _, _, v in deployer)
 
 
+def test_the_deployer_may_write_exactly_the_kinds_signoff_deploy_applies() -> None:
+    """In each serving namespace, the deployer's grants are get/create/update/patch on the kinds
+    ``components.kube`` applies (the serving manifests, and the observability objects of
+    ``signoff deploy --observability``), and nothing else: no other monitoring kind, no delete."""
+    from components import kube
+    from pipelines._cli import deploy
+
+    wanted = {
+        (version.rpartition("/")[0], plural, verb)
+        for version, plural in kube.KINDS.values()
+        for verb in ("get", "create", "update", "patch")
+    }
+    for namespace in ("ml-staging", "ml-prod"):
+        got = {
+            (g.group, g.resource, g.verb) for g in _grants() if g.subject == DEPLOYER and g.scope == namespace
+        }
+        assert got == wanted, (namespace, sorted(got ^ wanted))
+    monitoring = {
+        plural for version, plural in kube.KINDS.values() if version.startswith("monitoring.coreos.com/")
+    }
+    assert monitoring == {kube.KINDS[k][1] for k in deploy.OBSERVABILITY_KINDS}
+    # Elsewhere (signoff-system: Argo's executor records) it writes no monitoring object at all.
+    elsewhere = {g for g in _grants() if g.subject == DEPLOYER and g.scope not in ("ml-staging", "ml-prod")}
+    assert not any(g.group == "monitoring.coreos.com" for g in elsewhere), elsewhere
+
+
 def test_nobody_can_create_pods_or_read_secrets_by_listing() -> None:
     """Pod creation in signoff-system would mount any key Secret; list/watch would read them all."""
     for g in _grants():

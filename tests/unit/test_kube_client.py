@@ -150,6 +150,32 @@ def test_deploy_missing_file_and_bad_deadline_exit_2(
     assert "--wait needs an InferenceService or a Deployment" in capsys.readouterr().err
 
 
+def test_deploy_observability_takes_only_monitors_and_rules_and_is_read_before_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--observability`` is the SRE step's monitors and rules: another kind in it (here a
+    Deployment) or a missing file is bad input, exit 2, before credentials are even looked for."""
+    manifests = tmp_path / "m.yaml"
+    manifests.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: a}\n", encoding="utf-8")
+    assert (
+        cli.main(["deploy", str(manifests), "-n", "ml-staging", "--observability", str(tmp_path / "no")]) == 2
+    )
+    assert "no such file (--observability)" in capsys.readouterr().err
+    obs = tmp_path / "observability.yaml"
+    obs.write_text(
+        "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: r}\n---\n"
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n",
+        encoding="utf-8",
+    )
+    rc = cli.main(["deploy", str(manifests), "-n", "ml-staging", "--observability", str(obs),
+                   "--kubeconfig", str(tmp_path / "none")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert f"{obs}: document 2 is a 'Deployment'; --observability applies only " in err
+    assert "only PodMonitor, ServiceMonitor, PrometheusRule (the SRE step's observability.yaml)" in err
+    assert "kubeconfig" not in err, "refused before any credentials were loaded"
+
+
 def test_deploy_without_credentials_exits_2_before_any_request(
     outside_a_pod: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

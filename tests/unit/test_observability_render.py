@@ -203,3 +203,29 @@ def test_the_policy_chooses_the_metrics_and_labels_the_operator_selects_by() -> 
     other["spec"]["kserve"]["runtime"] = "my-runtime"
     with pytest.raises(InputError, match=r"kserve.runtime 'my-runtime': signoff knows the metrics of"):
         obs.MetricNames.for_policy(ClusterPolicy.model_validate(other))
+
+
+KPS_RELEASE = ("release", "kube-prometheus-stack")
+"""What kube-prometheus-stack's Prometheus selects monitors and rules by with its chart defaults
+(``*SelectorNilUsesHelmValues: true``: the label ``release: <the Helm release>``)."""
+
+
+@pytest.mark.parametrize(
+    "policy_path",
+    [
+        ROOT / "contracts" / "examples" / "cluster-policy.yaml",
+        ROOT / "infra" / "overlays" / "staging" / "cluster-policy.yaml",
+    ],
+    ids=["example", "staging-overlay"],
+)
+@pytest.mark.parametrize("mode", list(ServingMode), ids=lambda m: m.value)
+def test_the_shipped_policies_label_every_monitor_and_rule_for_kube_prometheus_stack(
+    policy_path: Path, mode: ServingMode
+) -> None:
+    """The shipped cluster policies name the release label, so what the deploy step applies is what
+    kube-prometheus-stack's Prometheus loads, not objects it silently ignores."""
+    policy = load_cluster_policy(policy_path)
+    assert KPS_RELEASE in policy.spec.monitoring.labels.items()
+    for path in _contracts():
+        for obj in obs.render_observability(load_contract(path), namespace=NS, mode=mode, policy=policy):
+            assert obj["metadata"]["labels"].get(KPS_RELEASE[0]) == KPS_RELEASE[1], (path.stem, obj["kind"])

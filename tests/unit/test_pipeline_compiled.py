@@ -114,24 +114,78 @@ def test_kfp_only_the_sre_task_carries_the_label_that_reaches_staging() -> None:
     assert all(not v for k, v in labels.items() if k != "exec-sre-readiness"), labels
 
 
+def _kfp_tasks(spec_doc: dict[str, Any]) -> dict[str, tuple[dict[str, Any], tuple[str, ...]]]:
+    """Every task of the compiled DAG, nested groups flattened: name -> (task, the trigger conditions
+    of the condition groups that enclose it, outermost first)."""
+    found: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {}
+
+    def walk(tasks: dict[str, Any], conditions: tuple[str, ...]) -> None:
+        for name, task in tasks.items():
+            component = spec_doc["components"][task["componentRef"]["name"]]
+            if "dag" in component:
+                condition = task.get("triggerPolicy", {}).get("condition")
+                walk(component["dag"]["tasks"], (*conditions, condition) if condition else conditions)
+            else:
+                found[name] = (task, conditions)
+
+    walk(spec_doc["root"]["dag"]["tasks"], ())
+    return found
+
+
+def _passed(gate: str) -> str:
+    return f"inputs.parameter_values['pipelinechannel--{gate}-passed'] == 'true'"
+
+
 def test_kfp_gate_tasks_never_use_the_cache_and_chain_by_data() -> None:
     spec_doc, _ = _kfp_docs()
-    dag = spec_doc["components"]["comp-exit-handler-1"]["dag"]["tasks"]
-    condition = next(name for name in dag if name.startswith("condition-"))
-    assert set(dag) == {*GATE_OWNER, "rollback-check", condition}
-    for name, task in dag.items():
+    tasks = _kfp_tasks(spec_doc)
+    assert {*GATE_OWNER, "rollback-check", "deploy", "run-summary"} <= set(tasks)
+    for name, (task, _) in tasks.items():
         assert not task.get("cachingOptions", {}).get("enableCache", False), f"{name} may use the cache"
-    # Each gate consumes the previous gate's envelope: a refused gate leaves nothing downstream to run.
+    # Each gate consumes the previous gate's envelope (through the condition groups' channels).
     chain = [("platform", "ml-artifact"), ("sre-readiness", "platform"), ("promotion", "sre-readiness"),
              ("rollback-check", "promotion")]  # fmt: skip
     for task, upstream in chain:
-        producers = {
-            a["taskOutputArtifact"]["producerTask"] for a in dag[task]["inputs"]["artifacts"].values()
-        }
-        assert upstream in producers
-        assert upstream in dag[task]["dependentTasks"]
+        channels = [
+            a.get("componentInputArtifact", "") for a in tasks[task][0]["inputs"]["artifacts"].values()
+        ]
+        assert f"pipelinechannel--{upstream}-envelope" in channels, (task, channels)
     root = spec_doc["root"]["dag"]["tasks"]
     assert root["run-summary"]["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
+
+
+def test_kfp_a_refused_gate_succeeds_with_its_outputs_and_nothing_after_it_runs() -> None:
+    """The real KFP backend uploads a task's output artifacts only when the task succeeds, so a gate
+    task exits 0 either way: its report, Metrics and envelope are outputs of that task, with the
+    parameter ``passed``; every later step waits under ``passed == 'true'``, and the only task under
+    its negation is gate-refused (which reads the gate's report and fails the run)."""
+    spec_doc, _ = _kfp_docs()
+    tasks = _kfp_tasks(spec_doc)
+    order = ["ml-artifact", "platform", "sre-readiness", "promotion"]
+    later = {g: {*order[order.index(g) + 1 :], "rollback-check", "deploy"} for g in order}
+    for gate in order:
+        outputs = spec_doc["components"][f"comp-{gate}"]["outputDefinitions"]
+        kinds = {name: a["artifactType"]["schemaTitle"] for name, a in outputs["artifacts"].items()}
+        assert kinds["report"] == "system.Markdown" and kinds["metrics"] == "system.Metrics", gate
+        assert kinds["envelope"] == "system.Artifact", gate
+        assert outputs["parameters"] == {"passed": {"parameterType": "STRING"}}, gate
+        assert tasks[gate][1] == tuple(_passed(g) for g in order[: order.index(gate)]), gate
+        for name in later[gate]:
+            assert _passed(gate) in tasks[name][1], f"{name} runs without {gate} passed"
+        refused = [n for n, (_, conds) in tasks.items() if f"!({_passed(gate)})" in conds]
+        assert len(refused) == 1 and refused[0].startswith("gate-refused"), (gate, refused)
+        task = tasks[refused[0]][0]
+        assert task["inputs"]["parameters"]["gate"]["runtimeValue"]["constant"] == gate
+        assert (
+            task["inputs"]["artifacts"]["report"]["componentInputArtifact"]
+            == f"pipelinechannel--{gate}-report"
+        )
+        executor = spec_doc["deploymentSpec"]["executors"][f"exec-{refused[0]}"]["container"]
+        assert "kfp_components.refuse(gate, report.path)" in " ".join(executor["command"])
+    # The gate bodies go through call(), which turns the gate's refusal into passed=false and exit 0.
+    for gate in order:
+        executor = spec_doc["deploymentSpec"]["executors"][f"exec-{gate}"]["container"]
+        assert f'kfp_components.call("{gate}", locals())' in " ".join(executor["command"]), gate
 
 
 def test_kfp_deploy_runs_only_when_asked_after_promotion_with_no_key() -> None:
@@ -139,21 +193,17 @@ def test_kfp_deploy_runs_only_when_asked_after_promotion_with_no_key() -> None:
     params = spec_doc["root"]["inputDefinitions"]["parameters"]
     assert params["deploy"] == {"defaultValue": False, "isOptional": True, "parameterType": "BOOLEAN"}
     assert params["production_namespace"]["defaultValue"] == "ml-prod"
-    dag = spec_doc["components"]["comp-exit-handler-1"]["dag"]["tasks"]
-    condition = next(task for name, task in dag.items() if name.startswith("condition-"))
-    expected = "inputs.parameter_values['pipelinechannel--deploy'] == true"
-    assert condition["triggerPolicy"]["condition"] == expected
-    assert condition["dependentTasks"] == ["promotion"]
-    (artifact,) = condition["inputs"]["artifacts"].values()
-    assert artifact["taskOutputArtifact"] == {
-        "outputArtifactKey": "deployable_manifests",
-        "producerTask": "promotion",
+    task, conditions = _kfp_tasks(spec_doc)["deploy"]
+    assert conditions[-1] == "inputs.parameter_values['pipelinechannel--deploy'] == true"
+    assert conditions[-2] == _passed("promotion")
+    channels = {k: a["componentInputArtifact"] for k, a in task["inputs"]["artifacts"].items()}
+    assert channels == {
+        "deployable_manifests": "pipelinechannel--promotion-deployable_manifests",
+        "observability": "pipelinechannel--sre-readiness-observability",
     }
-    inner = spec_doc["components"][condition["componentRef"]["name"]]["dag"]["tasks"]
-    assert list(inner) == ["deploy"] and not inner["deploy"].get("cachingOptions", {}).get("enableCache")
     container = spec_doc["deploymentSpec"]["executors"]["exec-deploy"]["container"]
     assert container["command"] == ["python", "-m", "pipelines._cli.main", "deploy"]
-    assert {"--production", "--wait"} <= set(container["args"])
+    assert {"--production", "--wait", "--observability"} <= set(container["args"])
     executors = platform_doc["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     assert "exec-deploy" not in executors, "the deploy task mounts no key"
 
@@ -229,8 +279,9 @@ def test_argo_deploy_is_off_by_default_and_applies_the_promoted_manifests_as_the
     task = next(t for t in _templates(path)["gated-promotion"]["dag"]["tasks"] if t["name"] == "deploy")
     # The expr form compares the parameter as a string: "false", "False", "" or anything else skips.
     assert task["when"] == "{{= workflow.parameters.deploy == 'true'}}"
-    assert task["arguments"]["artifacts"] == [
-        {"name": "promotion", "from": "{{tasks.promotion.outputs.artifacts.out}}"}
+    assert sorted(task["arguments"]["artifacts"], key=lambda a: a["name"]) == [
+        {"name": "promotion", "from": "{{tasks.promotion.outputs.artifacts.out}}"},
+        {"name": "sre-readiness", "from": "{{tasks.sre-readiness.outputs.artifacts.out}}"},
     ]
     t = _templates(path)["deploy"]
     assert t["serviceAccountName"] == "signoff-deployer"
@@ -238,6 +289,8 @@ def test_argo_deploy_is_off_by_default_and_applies_the_promoted_manifests_as_the
     args = t["container"]["args"]
     # What the promotion step wrote: platform's manifests stamped with the promotion record digest.
     assert args[0] == "/tmp/signoff/in/promotion/deployable-manifests.yaml"
+    # ... and the monitors and rules the SRE step judged, applied with them.
+    assert args[args.index("--observability") + 1] == "/tmp/signoff/in/sre-readiness/observability.yaml"
     assert {"--production", "--wait"} <= set(args)
     assert args[args.index("--namespace") + 1] == "{{inputs.parameters.production-namespace}}"
     assert args[args.index("--deadline") + 1] == "{{inputs.parameters.deploy-deadline}}"

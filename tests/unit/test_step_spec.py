@@ -33,6 +33,12 @@ def test_each_kfp_component_takes_exactly_what_the_spec_declares(name: str) -> N
     inputs = {i.name for i in step.inputs}
     outputs = {o for o, _ in step.outputs}
     extra = {"status"} if name == "run-summary" else set()  # KFP fills the final status in itself
+    # Every gate writes the output parameter the pipeline's conditions read (a refused gate's task
+    # succeeds, so that the backend uploads its report); nothing else writes one.
+    if step in spec.gate_steps():
+        extra.add(spec.PASSED)
+        assert isinstance(signature[spec.PASSED].annotation, type_annotations.OutputPath), name
+        assert signature[spec.PASSED].annotation.type is str, name
     assert params == declared | inputs | outputs | extra
     for p in step.params:
         assert signature[spec.param(p).snake].annotation is _KIND[spec.param(p).kind], (name, p)
