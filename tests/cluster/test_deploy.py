@@ -7,10 +7,10 @@ the stand-in of tests/integration/test_kube_api.py could only imitate:
 * a promoted production Deployment is server-side applied (field manager ``signoff``, operation
   Apply in every object's managedFields), the controllers make its pods, kwok makes them Ready, and
   ``--wait`` returns with the Service's URL;
-* an InferenceService: the KServe CRD is installed but no KServe controller runs here, so the test
-  plays the controller's one part that matters to ``--wait``: it writes ``status`` (Ready,
-  observedGeneration, address) through the status subresource, as KServe's controller does; a
-  status for an older generation does not count;
+* an InferenceService: this module runs no KServe controller (test_kserve_controller.py runs the
+  real one), so to test ``--wait``'s edge cases it plays the controller's one part that matters: it
+  writes ``status`` (Ready, observedGeneration, address) through the status subresource, as KServe's
+  controller does; a status for an older generation does not count;
 * unpromoted objects for production are refused before anything is sent (the objects stay absent);
 * ``--dry-run`` is judged by the server (admission included) and persists nothing;
 * the faults the real server produces: 403 (an account without the verb), 404 (no such namespace),
