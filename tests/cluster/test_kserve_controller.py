@@ -271,6 +271,36 @@ def _gpu_quota(cluster: ControlPlane, overlay: str) -> dict[str, Any]:
     return dict(quota)
 
 
+def _gpus_of(pod: dict[str, Any]) -> int:
+    return sum(
+        int((c.get("resources") or {}).get("limits", {}).get("nvidia.com/gpu", 0))
+        for c in pod["spec"].get("containers") or []
+    )
+
+
+def _wait_for_gpus(cluster: ControlPlane, kserve: Manager, isvc: dict[str, Any]) -> None:
+    """Wait until the GPU node has room for the InferenceService's minReplicas: pods of earlier tests
+    on the one 8-GPU kwok node are still being garbage collected after their owners were deleted."""
+    predictor = isvc["spec"]["predictor"]
+    limits = predictor["model"]["resources"].get("limits", {})
+    wanted = int(limits.get("nvidia.com/gpu", 0)) * int(predictor["minReplicas"])
+    if not wanted:
+        return
+    node = json.loads(cluster.kubectl("get", "node", GPU_NODE, "-o", "json").stdout)
+    capacity = int(node["status"]["allocatable"]["nvidia.com/gpu"])
+
+    def room() -> bool:
+        pods = json.loads(
+            cluster.kubectl(
+                "get", "pods", "-A", f"--field-selector=spec.nodeName={GPU_NODE}", "-o", "json"
+            ).stdout
+        )["items"]
+        used = sum(_gpus_of(p) for p in pods if p["status"].get("phase") not in ("Succeeded", "Failed"))
+        return capacity - used >= wanted
+
+    kserve.wait(f"{wanted} free GPUs on {GPU_NODE}", room, deadline_s=120)
+
+
 @pytest.fixture
 def production_quota(cluster: ControlPlane, infra_applied: dict[str, str]) -> Iterator[None]:
     """ml-prod's GPU quota as the production overlay sets it (the tier applies the staging overlay
@@ -296,6 +326,7 @@ def test_signoff_deploy_of_a_rendered_inferenceservice_is_served_by_kserve(
     (rendered,) = manifests.by_kind("InferenceService")
     name = rendered["metadata"]["name"]
     path = _serving.write(tmp_path / "deployable-manifests.yaml", manifests)
+    _wait_for_gpus(cluster, kserve, rendered)
     try:
         rc = cli.main(["deploy", str(path), "-n", PROD, "--kubeconfig", str(deployer), "--wait",
                        "--deadline", f"{DEADLINE_S:.0f}s", "--poll", "0.5"])  # fmt: skip
