@@ -1134,24 +1134,20 @@ class Registry:
                 if m:
                     env = cls._read(tags, f"{TAG}{m[1]}-envelope.{m[2]}", damage, ver)
                     records.append(audit_rule.StoredRecord(m[1], m[2], ver, tags[k], env))
-                stored = re.fullmatch(
-                    r"(signoff\.(?:verdict\.[a-z-]+|(?:promotion|rollback)-envelope\.[0-9a-f]{16}|manifests))(\.digest)?",
-                    k,
-                )
-                if not stored:
+                if k.endswith(".digest"):
+                    if k.removesuffix(".digest") not in tags:
+                        damage.append(f"version {ver}: tag {k} names a value that is not there")
                     continue
-                base = stored[1]
-                if stored[2] and base not in tags:
-                    damage.append(f"version {ver}: tag {k} names a value that is not there")
+                if f"{k}.digest" not in tags:
+                    if _STORED.fullmatch(k):
+                        damage.append(f"version {ver}: tag {k} has no digest tag beside it")
                     continue
-                if stored[2]:
-                    continue
-                data = cls._read(tags, base, damage, ver)
+                data = cls._read(tags, k, damage, ver)
                 if data is None:
                     continue
-                if tags.get(f"{base}.digest") != digest_bytes(data):
-                    damage.append(f"version {ver}: tag {base}.digest does not match the value kept in {base}")
-                if base != f"{TAG}manifests":
+                if tags[f"{k}.digest"] != digest_bytes(data):
+                    damage.append(f"version {ver}: tag {k}.digest does not match the value kept in {k}")
+                if k != f"{TAG}manifests":
                     pool.append(data)
             envelopes[ver] = tuple(pool)
         return audit_rule.Snapshot(name, dict(aliases), placements, tuple(records), envelopes, tuple(damage))
@@ -1208,6 +1204,10 @@ class Registry:
             raise errors.InputError(f"alert episode {episode!r} is not a hex key")
         self._set_model_tag(name, f"{TAG}alert.{episode}", json.dumps(dict(record), sort_keys=True))
 
+
+_STORED = re.compile(r"signoff\.(verdict\.[a-z0-9-]+|(promotion|rollback)-envelope\.[0-9a-f]{16}|manifests)")
+"""Tags that hold a stored value (an envelope, the manifests): each has a ``.digest`` tag beside it.
+Any other tag with a ``.digest`` beside it is read as a stored value too."""
 
 _OWN_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 

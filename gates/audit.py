@@ -166,10 +166,16 @@ class AuditReport:
     verified: bool
     """Whether envelopes were verified against a trust policy."""
     damage: tuple[str, ...] = ()
+    """Stored values that do not match their digest tags, or cannot be read."""
 
     @property
     def ok(self) -> bool:
-        return not self.damage and all(a.status is AliasStatus.BACKED for a in self.aliases)
+        """Every alias BACKED, no record that does not verify or hold, nothing damaged."""
+        return (
+            not self.damage
+            and all(a.status is AliasStatus.BACKED for a in self.aliases)
+            and all(h.valid is not False for h in self.history)
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
