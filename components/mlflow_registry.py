@@ -1130,6 +1130,9 @@ class Registry:
         for ver, tags in sorted(version_tags.items()):
             pool: list[bytes] = []
             for k in sorted(tags):
+                orphan = re.fullmatch(r"signoff\.(promotion|rollback)-envelope\.([0-9a-f]{16})", k)
+                if orphan and f"{TAG}{orphan[1]}.{orphan[2]}" not in tags:
+                    damage.append(f"version {ver}: tag {k} keeps a {orphan[1]} envelope whose record is gone")
                 m = re.fullmatch(r"signoff\.(promotion|rollback)\.([0-9a-f]{16})", k)
                 if m:
                     env = cls._read(tags, f"{TAG}{m[1]}-envelope.{m[2]}", damage, ver)
