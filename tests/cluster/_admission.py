@@ -358,12 +358,16 @@ def send_case(cluster: ControlPlane, index: int, path: Path) -> Answer:
         label_namespace(cluster, name, labels)
         wait_judged(cluster, name, labels)
         target = api_path(parent, name, parent["metadata"]["name"]) + "/scale"
-        status, current = cluster.request("GET", target)
-        if status != 200:
-            raise ClusterError(f"{path.name}: reading the Scale failed ({status})")
-        return _send(
-            cluster, "PUT", target + "?dryRun=All", changed(current, _stored(old), _stored(obj)), user
-        )
+        for _ in range(10):  # the deployment controller writes the parent's status meanwhile: 409, retry
+            status, current = cluster.request("GET", target)
+            if status != 200:
+                raise ClusterError(f"{path.name}: reading the Scale failed ({status})")
+            answer = _send(
+                cluster, "PUT", target + "?dryRun=All", changed(current, _stored(old), _stored(obj)), user
+            )
+            if answer.status != 409:
+                break
+        return answer
     deleting = "deletionTimestamp" in (old["metadata"]) or "deletionTimestamp" in obj["metadata"]
     status, body = cluster.request("POST", api_path(old, name), _stored(old))
     if status != 201:
