@@ -32,7 +32,7 @@ from components import rollout
 from contracts import errors
 from contracts.trust import TrustPolicy
 from contracts.workload import WorkloadContract
-from gates import listen, signing
+from gates import audit, listen, signing
 from gates.verdict import Subject
 
 if TYPE_CHECKING:
@@ -175,6 +175,11 @@ class RollbackListener:
             digest = self.registry.version_digest(name, target)
             if digest is None:
                 return record("refused", f"{name} version {target} has no ML-artifact verdict")
+            unpromoted = audit.rollback_target_problem(
+                self.registry.snapshot(name), self.trust, contract, target
+            )
+            if unpromoted:
+                return record("refused", unpromoted + "; a human decides")
             verdict = listen.automated_rollback_verdict(
                 contract,
                 d,

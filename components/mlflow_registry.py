@@ -44,7 +44,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import enum
 import hashlib
 import json
 import os
@@ -67,8 +66,9 @@ from components.model_files import RAN_HERE, check_artifact_path, check_source
 from contracts import errors
 from contracts.model_uri import logged_model_id, parse_model_uri
 from contracts.trust import Gate, TrustPolicy
+from gates import audit as audit_rule
 from gates import rollback as rollback_rule
-from gates import signing
+from gates.audit import AliasReport, AliasStatus, AuditReport, HistoryEntry
 from gates.evidence import FileEntry, FileManifest, MlEvidence, PredictionCheck
 from gates.ml_artifact import manifest_digest
 from gates.verdict import Subject, Verdict, digest_bytes
@@ -113,17 +113,6 @@ _NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "ENDPOINT_
 # ------------------------------------------------------------------------------------------- results
 
 
-class AliasStatus(enum.StrEnum):
-    BACKED = "backed"
-    """signoff put the alias there, and its record is complete (and verifies, with a trust policy)."""
-    INCOMPLETE = "incomplete"
-    """signoff's record is still pending: a promotion was interrupted; re-run it."""
-    INVALID = "invalid"
-    """A record is there but its envelope was altered, overwritten or does not verify."""
-    UNBACKED = "unbacked"
-    """The alias points at a version signoff did not put there (moved by hand)."""
-
-
 @dataclass(frozen=True)
 class PromotionResult:
     model: str
@@ -147,75 +136,6 @@ class RollbackResult:
     rollback_id: str
     automated: bool
     reason: str
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    kind: str
-    """``promotion`` or ``rollback``."""
-    id: str
-    at: str
-    version: str
-    """The version production moved to."""
-    previous: str | None
-    state: str
-    by: str | None
-    reason: str = ""
-    valid: bool | None = None
-    """Whether its envelope verified (None: no trust policy given, or no envelope)."""
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class AliasReport:
-    alias: str
-    version: str
-    status: AliasStatus
-    detail: str
-    record: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {**self.__dict__, "status": self.status.value}
-
-
-@dataclass(frozen=True)
-class AuditReport:
-    model: str
-    aliases: tuple[AliasReport, ...]
-    history: tuple[HistoryEntry, ...]
-    verified: bool
-    """Whether envelopes were verified against a trust policy."""
-
-    @property
-    def ok(self) -> bool:
-        return all(a.status is AliasStatus.BACKED for a in self.aliases)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "verified": self.verified,
-            "ok": self.ok,
-            "aliases": [a.to_json() for a in self.aliases],
-            "history": [h.to_json() for h in self.history],
-        }
-
-    def to_text(self) -> str:
-        lines = [f"model {self.model}" + ("" if self.verified else " (envelopes not verified: no --trust)")]
-        if not self.aliases:
-            lines.append("  no aliases")
-        for a in self.aliases:
-            lines.append(f"  {a.alias} -> version {a.version}: {a.status.value.upper()}: {a.detail}")
-        lines.append("history (oldest first):")
-        if not self.history:
-            lines.append("  none")
-        for h in self.history:
-            prev = f" (from {h.previous})" if h.previous else ""
-            valid = "" if h.valid is None else (" verified" if h.valid else " DOES NOT VERIFY")
-            why = f": {h.reason}" if h.reason else ""
-            lines.append(f"  {h.at} {h.kind} -> {h.version}{prev} by {h.by or '?'} [{h.state}{valid}]{why}")
-        return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------- path checks
@@ -1163,99 +1083,89 @@ class Registry:
 
     # ----------------------------------------------------------------------------- audit
 
-    def audit(self, name: str, trust: TrustPolicy | None = None) -> AuditReport:
-        """For each alias: is it backed by a complete, (with ``trust``) verifying signoff record? And the
-        promotion and rollback history, oldest first."""
+    def audit(
+        self,
+        name: str,
+        trust: TrustPolicy | None = None,
+        contract: WorkloadContract | None = None,
+        *,
+        production_alias: str = "production",
+    ) -> AuditReport:
+        """Each alias's status and the history, oldest first: read here, judged by :mod:`gates.audit`."""
+        return audit_rule.judge(self.snapshot(name), trust, contract, production_alias=production_alias)
+
+    def snapshot(self, name: str) -> audit_rule.Snapshot:
+        """What the registry holds for ``name``, as read back (unverified), for :mod:`gates.audit`."""
         model = self._model(name)
-        mtags = dict(model.tags or {})
-        aliases = {str(k): str(v) for k, v in (model.aliases or {}).items()}
         versions = self._call(
             f"versions of {name}",
             self.client.search_model_versions,
             f"name='{_quote(name)}'",
             max_results=10_000,
         )
-        vtags = {str(v.version): dict(v.tags or {}) for v in versions}
-        history: list[HistoryEntry] = []
-        valid: dict[str, bool | None] = {}
-        for ver, tags in vtags.items():
-            for k, v in tags.items():
+        return self.snapshot_from_tags(
+            name,
+            {str(k): str(v) for k, v in (model.aliases or {}).items()},
+            dict(model.tags or {}),
+            {str(v.version): dict(v.tags or {}) for v in versions},
+        )
+
+    @classmethod
+    def snapshot_from_tags(
+        cls,
+        name: str,
+        aliases: Mapping[str, str],
+        model_tags: Mapping[str, str],
+        version_tags: Mapping[str, Mapping[str, str]],
+    ) -> audit_rule.Snapshot:
+        """The audit's input from tags as MLflow returns them (pure: the property tests feed it edited
+        copies of a real registry's tags). Every stored value with a ``.digest`` tag is decoded and
+        checked against it; what does not match is listed as damage."""
+        placements = {
+            k.removeprefix(f"{TAG}alias."): v for k, v in model_tags.items() if k.startswith(f"{TAG}alias.")
+        }
+        records: list[audit_rule.StoredRecord] = []
+        envelopes: dict[str, tuple[bytes, ...]] = {}
+        damage: list[str] = []
+        for ver, tags in sorted(version_tags.items()):
+            pool: list[bytes] = []
+            for k in sorted(tags):
+                orphan = re.fullmatch(r"signoff\.(promotion|rollback)-envelope\.([0-9a-f]{16})", k)
+                if orphan and f"{TAG}{orphan[1]}.{orphan[2]}" not in tags:
+                    damage.append(f"version {ver}: tag {k} keeps a {orphan[1]} envelope whose record is gone")
                 m = re.fullmatch(r"signoff\.(promotion|rollback)\.([0-9a-f]{16})", k)
-                if not m:
+                if m:
+                    env = cls._read(tags, f"{TAG}{m[1]}-envelope.{m[2]}", damage, ver)
+                    records.append(audit_rule.StoredRecord(m[1], m[2], ver, tags[k], env))
+                if k.endswith(".digest"):
+                    if k.removesuffix(".digest") not in tags:
+                        damage.append(f"version {ver}: tag {k} names a value that is not there")
                     continue
-                try:
-                    rec = json.loads(v)
-                except ValueError:
+                if f"{k}.digest" not in tags:
+                    if _STORED.fullmatch(k):
+                        damage.append(f"version {ver}: tag {k} has no digest tag beside it")
                     continue
-                ok = self._record_valid(name, ver, m[1], rec, tags, trust)
-                valid[rec.get("id", "")] = ok
-                history.append(
-                    HistoryEntry(
-                        kind=m[1],
-                        id=str(rec.get("id", "")),
-                        at=str(rec.get("at", "")),
-                        version=ver,
-                        previous=rec.get("previous"),
-                        state=str(rec.get("state", "")),
-                        by=rec.get("by"),
-                        reason=str(rec.get("reason", rec.get("note", "")) or ""),
-                        valid=ok,
-                    )
-                )
-        history.sort(key=lambda h: (h.at, h.id))
-        reports = []
-        for alias, ver in sorted(aliases.items()):
-            placed_raw = mtags.get(f"{TAG}alias.{alias}")
-            placed = json.loads(placed_raw) if placed_raw else None
-            if placed is None:
-                reports.append(AliasReport(alias, ver, AliasStatus.UNBACKED, "signoff never set this alias"))
-                continue
-            if str(placed.get("version")) != ver:
-                reports.append(
-                    AliasReport(
-                        alias,
-                        ver,
-                        AliasStatus.UNBACKED,
-                        f"moved outside signoff: signoff last set it to version {placed.get('version')}",
-                    )
-                )
-                continue
-            rid = str(placed.get("record"))
-            rver = str(placed.get("record_version"))
-            kind = str(placed.get("kind"))
-            rec_raw = vtags.get(rver, {}).get(f"{TAG}{kind}.{rid[:16]}")
-            if rec_raw is None:
-                reports.append(
-                    AliasReport(
-                        alias, ver, AliasStatus.UNBACKED, f"the {kind} record {rid[:16]} is missing", rid
-                    )
-                )
-                continue
-            rec = json.loads(rec_raw)
-            if valid.get(rid) is False:
-                reports.append(
-                    AliasReport(
-                        alias, ver, AliasStatus.INVALID, f"the {kind} record's envelope does not verify", rid
-                    )
-                )
-            elif rec.get("state") != "complete":
-                reports.append(
-                    AliasReport(
-                        alias, ver, AliasStatus.INCOMPLETE, f"the {kind} was interrupted; re-run it", rid
-                    )
-                )
-            else:
-                how = "verified" if valid.get(rid) else "not verified"
-                reports.append(
-                    AliasReport(
-                        alias,
-                        ver,
-                        AliasStatus.BACKED,
-                        f"{kind} {rid[:16]} at {rec.get('at')} by {rec.get('by')} ({how})",
-                        rid,
-                    )
-                )
-        return AuditReport(name, tuple(reports), tuple(history), verified=trust is not None)
+                data = cls._read(tags, k, damage, ver)
+                if data is None:
+                    continue
+                if tags[f"{k}.digest"] != digest_bytes(data):
+                    damage.append(f"version {ver}: tag {k}.digest does not match the value kept in {k}")
+                if k != f"{TAG}manifests":
+                    pool.append(data)
+            envelopes[ver] = tuple(pool)
+        return audit_rule.Snapshot(name, dict(aliases), placements, tuple(records), envelopes, tuple(damage))
+
+    @classmethod
+    def _read(cls, tags: Mapping[str, str], key: str, damage: list[str], ver: str) -> bytes | None:
+        try:
+            data = cls._get(tags, key)
+        except (ValueError, UnicodeError) as exc:  # binascii.Error is a ValueError
+            damage.append(f"version {ver}: tag {key} cannot be decoded ({exc})")
+            return None
+        m = re.fullmatch(r"chunks:(\d+):(sha256:[0-9a-f]{64})", tags.get(key, ""))
+        if data is not None and m and digest_bytes(data) != m[2]:
+            damage.append(f"version {ver}: the parts of tag {key} do not join to the digest it names")
+        return data
 
     # ----------------------------------------------------------------------------- serving, alerts
     # (kept with the registry so that every replica of a listener, and `signoff audit`, read the same)
@@ -1297,32 +1207,10 @@ class Registry:
             raise errors.InputError(f"alert episode {episode!r} is not a hex key")
         self._set_model_tag(name, f"{TAG}alert.{episode}", json.dumps(dict(record), sort_keys=True))
 
-    def _record_valid(
-        self,
-        name: str,
-        version: str,
-        kind: str,
-        rec: Mapping[str, Any],
-        tags: Mapping[str, str],
-        trust: TrustPolicy | None,
-    ) -> bool | None:
-        rid = str(rec.get("id", ""))
-        env = self._get(tags, f"{TAG}{kind}-envelope.{rid[:16]}")
-        if env is None:
-            return None if kind == "rollback" and rec.get("automated") else False
-        if digest_bytes(env) != rec.get("envelope_digest"):
-            return False
-        if trust is None:
-            return None
 
-        try:
-            signed = signing.verify_envelope(env, trust)
-        except errors.VerificationError:
-            return False
-        v = signed.verdict
-        want = Gate.PROMOTION if kind == "promotion" else Gate.ROLLBACK
-        return v.gate is want and v.subject.model == name and v.subject.version == version
-
+_STORED = re.compile(r"signoff\.(verdict\.[a-z0-9-]+|(promotion|rollback)-envelope\.[0-9a-f]{16}|manifests)")
+"""Tags that hold a stored value (an envelope, the manifests): each has a ``.digest`` tag beside it.
+Any other tag with a ``.digest`` beside it is read as a stored value too."""
 
 _OWN_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 

@@ -4,7 +4,8 @@
 the promotion verdict with the ML team's key and moves the production alias; when the gate refuses,
 the registry is left exactly as it was. Re-running an interrupted promotion resumes it.
 ``rollback`` moves production back, signed by the team the contract names for that kind of problem.
-``audit`` shows each alias and whether a valid signoff record backs it, and the history.
+``audit`` shows each alias and whether a verified signoff record backs it, and the history; the
+judgement is :mod:`gates.audit`'s (this command only reads the registry and prints).
 
 MLflow is imported only when a command runs (through ``components.mlflow_registry``).
 """
@@ -25,7 +26,7 @@ from contracts.errors import InputError, VerificationError
 from contracts.loader import load_contract, load_trust_policy
 from contracts.trust import Gate, TrustPolicy
 from contracts.workload import ProblemKind, WorkloadContract
-from gates import promotion, signing
+from gates import audit, promotion, signing
 from gates.signing import sign_verdict
 from gates.verdict import Check, Outcome, Subject, Verdict
 from pipelines._cli import _serving, _signed
@@ -226,6 +227,9 @@ def run_rollback(ns: argparse.Namespace) -> int:
             f"{name} version {target} has no ML-artifact verdict: it was never promoted by signoff"
         )
 
+    problem_with_target = audit.rollback_target_problem(registry.snapshot(name), trust, contract, str(target))
+    if problem_with_target:
+        raise InputError(problem_with_target)
     _serving.precheck(ns, registry, name, str(target))
     now = datetime.now(UTC)
     check = Check(
@@ -275,7 +279,19 @@ def run_rollback(ns: argparse.Namespace) -> int:
 def configure_audit(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``signoff audit``."""
     parser.add_argument("model", metavar="MODEL", help="registered model name")
-    parser.add_argument("--trust", type=Path, metavar="FILE", help="verify every stored envelope against it")
+    parser.add_argument(
+        "--trust",
+        type=Path,
+        metavar="FILE",
+        help="verify every stored envelope against it (needed for BACKED)",
+    )
+    parser.add_argument(
+        "--contract",
+        type=Path,
+        metavar="FILE",
+        help="the workload contract: checks each verdict's owner and the team that decided a rollback "
+        "(an alias a rollback put there is BACKED only with it)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--production-alias", default="production", metavar="ALIAS")
     _tracking(parser)
@@ -288,8 +304,9 @@ def run_audit(ns: argparse.Namespace) -> int:
     """Print the audit; exit 0 when every alias is backed by a valid signoff record, 1 otherwise."""
 
     trust = _trust(ns.trust) if ns.trust else None
+    contract = _contract(ns.contract) if ns.contract else None
     registry = _registry(ns)
-    report = registry.audit(ns.model, trust)
+    report = registry.audit(ns.model, trust, contract, production_alias=ns.production_alias)
     serving = _serving.state(ns, registry, ns.model, ns.production_alias)
     if ns.json:
         doc = report.to_json()

@@ -182,7 +182,7 @@ def run(ns: argparse.Namespace) -> int:
     contract = load_contract(ns.contract)
     trust = load_trust_policy(ns.trust)
     registry = Registry(ns.tracking_uri)
-    audit = registry.audit(ns.model, trust)
+    audit = registry.audit(ns.model, trust, contract)
     by_version: dict[str, list[str]] = {v: [] for v in ns.version}
     for a in audit.aliases:
         by_version.setdefault(a.version, []).append(a.alias)

@@ -14,7 +14,8 @@ A case (format: infra/policies/require-promotion/cases/README.md) becomes real r
    for a production namespace the test waits until the binding selects it (:func:`wait_judged`);
 4. the object is sent as the case's user (``Impersonate-User`` / ``Impersonate-Group``) with
    ``dryRun=All``: POST for CREATE, PUT (carrying the stored resourceVersion) for UPDATE, on the
-   subresource where the case names one.
+   subresource where the case names one. A ``scale`` case's objects are Scales: its ``parent`` (the
+   workload) is created instead of ``oldObject``, and the Scale the server reads back is changed.
 
 The answer is ``Answer(allowed, message)``; a refusal that did not come from a
 ValidatingAdmissionPolicy (schema, Pod Security, RBAC) is kept with ``by_policy=False`` so a test can
@@ -62,6 +63,7 @@ RESOURCES = {
     ("resource.k8s.io", "ResourceClaim"): "resourceclaims",
     ("resource.k8s.io", "ResourceClaimTemplate"): "resourceclaimtemplates",
     ("leaderworkerset.x-k8s.io", "LeaderWorkerSet"): "leaderworkersets",
+    ("autoscaling", "HorizontalPodAutoscaler"): "horizontalpodautoscalers",
 }
 _UPDATE_NAMESPACES = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "update", "patch"]}
 # Cluster-scoped kinds other than Namespace: sent without a namespace, CREATE only.
@@ -347,6 +349,25 @@ def send_case(cluster: ControlPlane, index: int, path: Path) -> Answer:
         return _send(cluster, "POST", api_path(obj, name) + "?dryRun=All", obj, user)
 
     assert old is not None, f"{path}: an UPDATE case needs oldObject"
+    if subresource == "scale":  # the object is a Scale; the workload it scales is the case's parent
+        parent = copy.deepcopy(case["parent"])
+        parent["metadata"]["namespace"] = name
+        status, body = cluster.request("POST", api_path(parent, name), _stored(parent))
+        if status != 201:
+            raise ClusterError(f"{path.name}: creating the parent failed ({status}): {body.get('message')}")
+        label_namespace(cluster, name, labels)
+        wait_judged(cluster, name, labels)
+        target = api_path(parent, name, parent["metadata"]["name"]) + "/scale"
+        for _ in range(10):  # the deployment controller writes the parent's status meanwhile: 409, retry
+            status, current = cluster.request("GET", target)
+            if status != 200:
+                raise ClusterError(f"{path.name}: reading the Scale failed ({status})")
+            answer = _send(
+                cluster, "PUT", target + "?dryRun=All", changed(current, _stored(old), _stored(obj)), user
+            )
+            if answer.status != 409:
+                break
+        return answer
     deleting = "deletionTimestamp" in (old["metadata"]) or "deletionTimestamp" in obj["metadata"]
     status, body = cluster.request("POST", api_path(old, name), _stored(old))
     if status != 201:

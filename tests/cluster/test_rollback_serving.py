@@ -224,6 +224,8 @@ def test_manual_rollback_reapplies_the_previous_versions_manifests_and_waits_unt
         w.model,
         "--trust",
         str(w.trust_file),
+        "--contract",  # the rollback's deciding team is checked against it
+        str(w.contract_file),
         "--tracking-uri",
         mlflow_url,
         "--namespace",
@@ -279,5 +281,5 @@ def test_the_alertmanager_listener_rollback_moves_serving_and_records_it(
     assert w.serving_version() == v1 and w.registry.aliases(w.model)["production"] == v1
     [again] = listener.handle({"alerts": [alert]})
     assert again.action == "already-handled" and w.serving_version() == v1
-    history = [h for h in w.registry.audit(w.model, w.trust).history if h.kind == "rollback"]
+    history = [h for h in w.registry.audit(w.model, w.trust, w.contract).history if h.kind == "rollback"]
     assert len(history) == 1 and history[0].valid is True and history[0].by == ML

@@ -315,7 +315,7 @@ def test_accuracy_drift_firing_through_alertmanager_rolls_back_once_signed_and_a
     assert len(stack.log_lines("SignoffAccuracyDrift: rolled-back")) == 1
     assert stack.registry.aliases(MODEL)["production"] == v1
 
-    report = stack.registry.audit(MODEL, stack.trust)
+    report = stack.registry.audit(MODEL, stack.trust, stack.contract)
     rollbacks = [h for h in report.history if h.kind == "rollback"]
     assert len(rollbacks) == 1 and rollbacks[0].version == v1 and rollbacks[0].previous == v2
     assert rollbacks[0].by == ML and rollbacks[0].valid is True  # signed by the alert's owner, verifies

@@ -576,7 +576,9 @@ def test_manual_rollback_is_signed_by_the_team_the_contract_names(
     assert "names no team" in capsys.readouterr().err
     assert cli(*base, "--problem", "availability", "--reason", "5xx spike", "--key", kit.key_files[SRE]) == 0
     assert reg.aliases(name) == {"production": v1}
-    report = reg.audit(name, kit.trust)
+    # Without the contract the audit cannot tell whether SRE may decide this rollback: not BACKED.
+    assert [a.status for a in reg.audit(name, kit.trust).aliases] == [AliasStatus.UNVERIFIED]
+    report = reg.audit(name, kit.trust, kit.contract)
     assert [(a.alias, a.status) for a in report.aliases] == [("production", AliasStatus.BACKED)]
     assert [(h.kind, h.version, h.by, h.valid) for h in report.history] == [
         ("promotion", v1, ML, True),
@@ -599,9 +601,16 @@ def test_automated_rollback_on_accuracy_drift(kit: Kit) -> None:
     assert result is not None and (result.from_version, result.to_version, result.automated) == (v2, v1, True)
     assert "0.0500 above" in result.reason
     assert reg.aliases(name) == {"production": v1}
-    report = reg.audit(name, kit.trust)
-    assert (
-        report.ok and report.history[-1].kind == "rollback" and report.history[-1].by == "signoff (automated)"
+    # No key signed this automated rollback: the record backs nothing, and nothing of it shows as signed.
+    report = reg.audit(name, kit.trust, kit.contract)
+    assert not report.ok and report.aliases[0].status is AliasStatus.INVALID
+    assert "the record has no envelope" in report.aliases[0].detail
+    last = report.history[-1]
+    assert (last.kind, last.by, last.valid, last.unsigned["by"]) == (
+        "rollback",
+        None,
+        False,
+        "signoff (automated)",
     )
     with pytest.raises(errors.PermanentError, match="needs a human"):
         reg.auto_rollback(name, contract=kit.contract, drift=0.5)
@@ -715,4 +724,5 @@ def test_the_pipelines_rollback_check_fires_the_same_rule_as_the_registry(kit: K
     fired = steps.rollback_check_step(**check, out_dir=tmp_path / "b", observed_drift=0.05)
     assert fired["rolled_back"] is True and "0.0500 above" in fired["reason"]
     assert reg.aliases(name) == {"production": v1}
-    assert reg.audit(name, kit.trust).history[-1].by == "signoff (automated)"
+    last = reg.audit(name, kit.trust).history[-1]
+    assert (last.kind, last.by, last.unsigned["by"]) == ("rollback", None, "signoff (automated)")

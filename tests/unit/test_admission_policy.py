@@ -69,6 +69,7 @@ _RESOURCES = {
     ("resource.k8s.io", "ResourceClaim"): "resourceclaims",
     ("resource.k8s.io", "ResourceClaimTemplate"): "resourceclaimtemplates",
     ("leaderworkerset.x-k8s.io", "LeaderWorkerSet"): "leaderworkersets",
+    ("autoscaling", "HorizontalPodAutoscaler"): "horizontalpodautoscalers",
 }
 _CLUSTER_SCOPED = {"Namespace", "ClusterServingRuntime"}
 
@@ -139,7 +140,9 @@ def _rule_matches(rule: dict[str, Any], group: str, version: str, resource: str,
 def _matches(resources: dict[str, Any] | None, request: dict[str, Any], ns_labels: dict[str, str]) -> bool:
     """matchConstraints / matchResources: resource rules (if given) and namespace selector."""
     resources = resources or {}
-    group, version = request["kind"]["group"], request["kind"]["version"]
+    # Rules match the resource requested (a scale request's kind is autoscaling/v1 Scale, its
+    # resource apps/v1 deployments), as the API server matches them.
+    group, version = request["resource"]["group"], request["resource"]["version"]
     resource = request["resource"]["resource"]
     if request.get("subResource"):
         resource += "/" + request["subResource"]
@@ -175,13 +178,17 @@ def _request(case: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     obj = case["object"]
     group, _, version = obj["apiVersion"].rpartition("/")
     req = case["request"]
-    resource = _RESOURCES[(group, obj["kind"])]
+    # A subresource's object (a Scale) is of another kind than the workload it belongs to: the case
+    # names that workload as ``parent``, and the request is for the parent's resource.
+    parent = case.get("parent") or obj
+    pgroup, _, pversion = parent["apiVersion"].rpartition("/")
+    resource = _RESOURCES[(pgroup, parent["kind"])]
     request = {
         "operation": req["operation"],
         "subResource": req.get("subResource", ""),
         "userInfo": req["userInfo"],
         "kind": {"group": group, "version": version, "kind": obj["kind"]},
-        "resource": {"group": group, "version": version, "resource": resource},
+        "resource": {"group": pgroup, "version": pversion, "resource": resource},
         "name": obj["metadata"].get("name", ""),
         "namespace": case.get("namespace", {}).get("name", ""),
         "dryRun": False,
@@ -310,7 +317,7 @@ def test_case_objects_are_valid_kubernetes_objects() -> None:
     errors: list[str] = []
     for _, _, path in _cases():
         case = yaml.safe_load(path.read_text())
-        for key in ("object", "oldObject"):
+        for key in ("object", "oldObject", "parent"):
             obj = case.get(key)
             if (
                 obj is None
