@@ -92,7 +92,7 @@ $(BENCH_PEERS_VENV)/.installed:
 	rm -rf $(BENCH_PEERS_VENV)
 	$(PYTHON) -m venv $(BENCH_PEERS_VENV)
 	$(BENCH_PEERS_VENV)/bin/pip install -q --upgrade pip
-	$(BENCH_PEERS_VENV)/bin/pip install -q model-signing==$(MODEL_SIGNING_VER)
+	$(BENCH_PEERS_VENV)/bin/pip install -q model-signing==$(MODEL_SIGNING_VER) pyOpenSSL  # 1.1.1 imports OpenSSL without declaring it
 	touch $@
 
 ## schema / goldens: regenerate generated files (never in CI)
