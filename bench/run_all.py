@@ -12,6 +12,7 @@ numbers do not.
 from __future__ import annotations
 
 import importlib
+import os
 import platform
 import sys
 import time
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         n for n in ORDER if (HERE / f"bench_{n}.py").exists()
     ]
     rows: list[dict[str, object]] = []
+    load_before = _loadavg()
     for name in names:
         print(f"== bench_{name}", flush=True)
         started = time.perf_counter()
@@ -63,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {platform.machine()}, {_cpu_count()} cores, Python {platform.python_version()}. "
         "Each figure is measured next to its baseline in the same run; the ratio is figure / baseline.",
         "",
+        f"Load average (1, 5, 15 min) before the run: {load_before}; after it: {_loadavg()}. A load "
+        f"above {_cpu_count()} means other work shared these cores: absolute figures are then slower "
+        "and noisier than on a quiet machine, the ratios less so.",
+        "",
         "| group | benchmark | figure | baseline | ratio | unit |",
         "|---|---|---|---|---|---|",
     ]
@@ -80,9 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _cpu_count() -> int:
-    import os
+def _loadavg() -> str:
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:  # not available on this platform
+        return "unknown"
 
+
+def _cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
