@@ -43,7 +43,7 @@ CONTRACT: dict[str, Any] = {
             "sre": {"team": TEAMS["sre"], "pager": "pd-sre", "runbook": "https://runbooks.example.com/sre"},
         },
         "slos": {
-            "p99_latency": "2s",
+            "p99_latency": "2.5s",
             "availability": "99%",
             "max_cold_start": "120s",
             "throughput_per_replica": 5,
@@ -56,7 +56,7 @@ CONTRACT: dict[str, Any] = {
             "memory": "1GiB",
         },
         "alerts": [
-            {"signal": "latency", "percentile": 99, "threshold": "2s", "window": "5m", "pages": "sre"},
+            {"signal": "latency", "percentile": 99, "threshold": "2.5s", "window": "5m", "pages": "sre"},
             {"signal": "error_rate", "threshold": "1%", "window": "5m", "pages": "sre"},
             {"signal": "accuracy_drift", "threshold": "3%", "pages": "ml"},
         ],
