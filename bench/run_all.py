@@ -5,7 +5,7 @@ Each ``bench/bench_*.py`` module has ``main() -> list[dict]`` returning rows wit
 measured side by side in the same run, so the ratio holds on any machine even when the absolute
 numbers do not.
 
-    python -m bench.run_all            # all of them
+    python -m bench.run_all            # all of them (the last one runs the unit test tier)
     python -m bench.run_all cli digest # some of them
 """
 
@@ -31,6 +31,7 @@ ORDER = [
     "pipeline",
     "demo",
     "cluster",
+    "tests",
 ]
 HERE = Path(__file__).resolve().parent
 
