@@ -39,7 +39,10 @@ def main() -> list[dict[str, object]]:
                 rows.append({"benchmark": label, "figure": value, "baseline": BUDGET_S,
                              "ratio": value / BUDGET_S, "unit": "s vs the 120 s budget"})  # fmt: skip
     figures = {k.rsplit(".", 1)[-1]: v for k, v in (sre.figures.items() if sre is not None else ())}
-    parts = [result.phases.get("mlflow_start"), figures.get("cold_start_s"), figures.get("duration_s")]
+    probe = figures.get("duration_s")
+    if probe is None and figures.get("requests") and figures.get("achieved_rate"):
+        probe = float(figures["requests"]) / float(figures["achieved_rate"])  # the probe's length, measured
+    parts = [result.phases.get("mlflow_start"), figures.get("cold_start_s"), probe]
     total = result.phases.get("total")
     if total is not None and all(isinstance(p, int | float) for p in parts):
         floor = sum(float(p) for p in parts)
