@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test setup system-deps serving-peers cluster-tools engine-tools argo-tools kserve-tools check lint types layers pytest bench schema goldens
+.PHONY: demo test setup system-deps serving-peers bench-peers cluster-tools engine-tools argo-tools kserve-tools check lint types layers pytest bench schema goldens
 
 ## demo: set up and run the main job on the embedded default (local MLflow, local KFP run)
 demo: setup
@@ -84,8 +84,20 @@ pytest:
 	$(BIN)/pytest -q -p no:cacheprovider --allowed-skips tests/allowed-skips.txt
 
 ## bench: every benchmark, side by side with its baseline; writes bench/RESULTS.md
-bench: setup system-deps
-	$(BIN)/python -m bench.run_all
+bench: setup system-deps bench-peers
+	SIGNOFF_BENCH_PEERS=$(BENCH_PEERS_VENV) $(BIN)/python -m bench.run_all
+
+## bench-peers: the peers the benchmarks run side by side (OpenSSF model-signing's hashing), from PyPI
+## into their own venv in the tools cache: never a dependency of signoff itself
+MODEL_SIGNING_VER := 1.1.1
+BENCH_PEERS_VENV  := $(TOOLS_CACHE)/bench-peers-model-signing-$(MODEL_SIGNING_VER)-py311
+bench-peers: $(BENCH_PEERS_VENV)/.installed
+$(BENCH_PEERS_VENV)/.installed:
+	rm -rf $(BENCH_PEERS_VENV)
+	$(PYTHON) -m venv $(BENCH_PEERS_VENV)
+	$(BENCH_PEERS_VENV)/bin/pip install -q --upgrade pip
+	$(BENCH_PEERS_VENV)/bin/pip install -q model-signing==$(MODEL_SIGNING_VER) pyOpenSSL  # 1.1.1 imports OpenSSL without declaring it
+	touch $@
 
 ## schema / goldens: regenerate generated files (never in CI)
 schema: setup

@@ -43,7 +43,7 @@ CONTRACT: dict[str, Any] = {
             "sre": {"team": TEAMS["sre"], "pager": "pd-sre", "runbook": "https://runbooks.example.com/sre"},
         },
         "slos": {
-            "p99_latency": "2s",
+            "p99_latency": "2.5s",
             "availability": "99%",
             "max_cold_start": "120s",
             "throughput_per_replica": 5,
@@ -56,7 +56,7 @@ CONTRACT: dict[str, Any] = {
             "memory": "1GiB",
         },
         "alerts": [
-            {"signal": "latency", "percentile": 99, "threshold": "2s", "window": "5m", "pages": "sre"},
+            {"signal": "latency", "percentile": 99, "threshold": "2.5s", "window": "5m", "pages": "sre"},
             {"signal": "error_rate", "threshold": "1%", "window": "5m", "pages": "sre"},
             {"signal": "accuracy_drift", "threshold": "3%", "pages": "ml"},
         ],
@@ -255,6 +255,19 @@ def main() -> list[dict[str, Any]]:
             "unit": "s",
         }
     )
+    pairs = [(tasks[t], s) for t, s in direct.items() if t in tasks]
+    if pairs:
+        per_task = sum(k - d for k, d in pairs) / len(pairs)
+        rows.append(
+            {
+                "benchmark": f"kfp.local overhead per task: mean over the {len(pairs)} gate tasks of "
+                "(task under kfp.local - the step called directly) (goal <= 1 s)",
+                "figure": round(per_task, 2),
+                "baseline": round(sum(d for _, d in pairs) / len(pairs), 2),
+                "ratio": None,
+                "unit": "s (baseline: the mean direct step)",
+            }
+        )
     for task, seconds in direct.items():
         if task in tasks:
             rows.append(

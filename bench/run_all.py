@@ -5,13 +5,14 @@ Each ``bench/bench_*.py`` module has ``main() -> list[dict]`` returning rows wit
 measured side by side in the same run, so the ratio holds on any machine even when the absolute
 numbers do not.
 
-    python -m bench.run_all            # all of them
+    python -m bench.run_all            # all of them (the last one runs the unit test tier)
     python -m bench.run_all cli digest # some of them
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import platform
 import sys
 import time
@@ -30,6 +31,7 @@ ORDER = [
     "pipeline",
     "demo",
     "cluster",
+    "tests",
 ]
 HERE = Path(__file__).resolve().parent
 
@@ -45,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         n for n in ORDER if (HERE / f"bench_{n}.py").exists()
     ]
     rows: list[dict[str, object]] = []
+    load_before = _loadavg()
     for name in names:
         print(f"== bench_{name}", flush=True)
         started = time.perf_counter()
@@ -63,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {platform.machine()}, {_cpu_count()} cores, Python {platform.python_version()}. "
         "Each figure is measured next to its baseline in the same run; the ratio is figure / baseline.",
         "",
+        f"Load average (1, 5, 15 min) before the run: {load_before}; after it: {_loadavg()}. A load "
+        f"above {_cpu_count()} means other work shared these cores: absolute figures are then slower "
+        "and noisier than on a quiet machine, the ratios less so.",
+        "",
         "| group | benchmark | figure | baseline | ratio | unit |",
         "|---|---|---|---|---|---|",
     ]
@@ -80,9 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _cpu_count() -> int:
-    import os
+def _loadavg() -> str:
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:  # not available on this platform
+        return "unknown"
 
+
+def _cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

@@ -4,7 +4,7 @@ The manifest digest is the model's identity in every verdict: ``sha256`` over th
 (sorted keys, compact) of the entries sorted by path, each ``{"path", "sha256", "size"}``. See
 :func:`gates.ml_artifact.manifest_digest`, which the ML-artifact gate uses to re-check it.
 
-Fast on big models: each file is read sequentially in large chunks into one reused buffer per
+Fast on big models: each file is read sequentially in 1 MiB chunks into one reused buffer per
 worker (``readinto``, no whole-file loads), and files are hashed by ``workers`` threads in parallel
 (``hashlib`` releases the GIL while hashing large buffers, so two threads use two cores). One file
 is hashed by one thread, so a folder with a single huge file uses one core.
@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -28,8 +29,9 @@ from gates.ml_artifact import manifest_digest
 
 __all__ = ["DEFAULT_CHUNK", "digest_folder", "hash_file"]
 
-DEFAULT_CHUNK = 8 * 1024 * 1024
-"""Bytes read per ``readinto`` call: large sequential reads."""
+DEFAULT_CHUNK = 1024 * 1024
+"""Bytes read per ``readinto`` call. 1 MiB, not more: the buffer a read fills is hashed while it is
+still in the CPU's cache (8 MiB reads measured 0.6-0.8x the throughput here, see bench_digest)."""
 
 
 def _walk(root: Path) -> list[tuple[str, Path, int]]:
@@ -69,8 +71,6 @@ def _walk(root: Path) -> list[tuple[str, Path, int]]:
 
 def _hash_file(path: Path, chunk: int, buffers: dict[int, bytearray]) -> tuple[str, int]:
     """sha256 hex and byte count of one file, read into this thread's reused buffer."""
-    import threading
-
     ident = threading.get_ident()
     buf = buffers.get(ident)
     if buf is None:

@@ -17,25 +17,14 @@ from typing import Any, TypeVar, Union
 from pydantic import BaseModel, ValidationError
 
 from contracts._units import _show
+from contracts._yaml import Path_, fmt_path
 from contracts.errors import DocumentError, Problem
 
 __all__ = ["Path_", "fmt_path", "kind_of", "validate_data"]
 
 M = TypeVar("M", bound=BaseModel)
-Path_ = tuple[str | int, ...]
-"""A field path in a document: keys and list indexes."""
 _MAX_PROBLEMS = 20
 """At most this many problems are reported for one document."""
-
-
-def fmt_path(path: Sequence[str | int]) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + part
-    return out
 
 
 def _unwrap(annotation: Any) -> list[Any]:

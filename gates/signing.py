@@ -13,10 +13,12 @@ and the Statement inside it::
      "predicateType": "https://signoff.dev/verdict/v1",
      "predicate": <the Verdict as JSON>}
 
-The DSSE envelope and its pre-authentication encoding (PAE) come from securesystemslib; this module
-adds strict parsing around it (duplicate JSON keys, loose base64, unknown fields and more than one
-signature are refused) and the trust decision: which team's key signed, and whether that team may
-sign this gate. Verification collects every reason it can find, not just the first.
+The DSSE envelope and its pre-authentication encoding (PAE) are DSSE v1's, written here in a few lines
+(``PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body``): securesystemslib's own DSSE
+verify accepts signoff's envelopes (the tests check it), and signoff does not need it installed. Around
+it: strict parsing (duplicate JSON keys, loose base64, unknown fields and more than one signature are
+refused) and the trust decision: which team's key signed, and whether that team may sign this gate.
+Verification collects every reason it can find, not just the first.
 
 Expiry is not checked here (a gate has no clock): :mod:`gates.promotion` checks it against ``now``.
 Pure: no files, no network, no clock.
@@ -37,8 +39,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ValidationError
-from securesystemslib import dsse
-from securesystemslib.signer import CryptoSigner, SSlibKey
 
 from contracts.errors import VerificationError
 from contracts.trust import Team, TrustPolicy
@@ -159,6 +159,12 @@ def _subject(verdict: Verdict) -> dict[str, Any]:
     return {"name": verdict.subject.uri, "digest": {"sha256": verdict.subject.digest.removeprefix("sha256:")}}
 
 
+def _pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE v1's pre-authentication encoding: what the signature covers."""
+    kind = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %b %d %b" % (len(kind), kind, len(payload), payload)
+
+
 def sign_verdict(verdict: Verdict, private_key: Ed25519PrivateKey) -> bytes:
     """Sign a verdict: a DSSE envelope (JSON bytes) around its in-toto Statement.
 
@@ -169,12 +175,16 @@ def sign_verdict(verdict: Verdict, private_key: Ed25519PrivateKey) -> bytes:
     Returns:
         The envelope as compact JSON bytes with sorted keys.
     """
-    public = private_key.public_key()
-    kid = keyid(public)
-    signer = CryptoSigner(private_key, SSlibKey.from_crypto(public, keyid=kid))
-    envelope = dsse.Envelope(canonical_json(statement(verdict)), PAYLOAD_TYPE, {})
-    envelope.sign(signer)
-    return canonical_json(envelope.to_dict())
+    payload = canonical_json(statement(verdict))
+    sig = private_key.sign(_pae(PAYLOAD_TYPE, payload))
+    envelope = {
+        "payload": base64.b64encode(payload).decode("ascii"),
+        "payloadType": PAYLOAD_TYPE,
+        "signatures": [
+            {"keyid": keyid(private_key.public_key()), "sig": base64.b64encode(sig).decode("ascii")}
+        ],
+    }
+    return canonical_json(envelope)
 
 
 # --------------------------------------------------------------------------------------- verification
@@ -212,9 +222,9 @@ def _strict_b64(value: object, what: str) -> bytes:
     """Standard base64 with padding, canonical (re-encodes to exactly the same text), non-empty."""
     if not isinstance(value, str) or not value:
         raise VerificationError([f"{what} must be a non-empty base64 string"])
-    try:
-        raw = base64.b64decode(value.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError):
+    try:  # strict mode (in C): only the standard alphabet, padding only at the end
+        raw = binascii.a2b_base64(value, strict_mode=True)
+    except ValueError:  # binascii.Error, and text that is not ASCII
         raise VerificationError([f"{what} is not valid standard base64"]) from None
     # Only the last 4-character group can spell its bytes in more than one way (spare bits, padding).
     tail = len(raw) % 3 or 3
@@ -293,11 +303,10 @@ def verify_envelope(envelope: bytes, trust: TrustPolicy) -> SignedVerdict:
         reasons.append(f"key {kid} is listed for more than one team ({names}); a key must belong to one team")
     else:
         signer_team = teams[0].name
-        # The PAE is securesystemslib's; the check is one cryptography call with the cached key
-        # (the same as ``dsse.Envelope.verify`` does, without re-loading the key for every envelope).
-        pae = dsse.Envelope(payload, payload_type, {}).pae()
+        # One cryptography call with the cached key (what ``dsse.Envelope.verify`` does, without
+        # re-loading the key for every envelope).
         try:
-            keys[0].public.verify(sig, pae)
+            keys[0].public.verify(sig, _pae(payload_type, payload))
         except InvalidSignature:
             reasons.append(f"signature by key {kid} ({signer_team}) does not verify over the payload")
             signer_team = None

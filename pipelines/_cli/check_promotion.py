@@ -16,12 +16,11 @@ from pathlib import Path
 
 from components import keys
 from contracts.errors import InputError
-from contracts.loader import load_contract, load_trust_policy
-from contracts.trust import TrustPolicy
 from contracts.workload import WorkloadContract
 from gates import promotion, signing
 from gates.verdict import Subject
 from pipelines._cli import _report, _signed
+from pipelines._cli._documents import load_contract_checked, load_trust_checked, read_envelopes
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -60,33 +59,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=Path, metavar="FILE", help="with --key: write the signed verdict here")
     parser.set_defaults(func=run)
-
-
-def load_contract_checked(path: Path) -> WorkloadContract:
-    """Load a contract, with a clear error for a missing file."""
-
-    if not Path(path).is_file():
-        raise InputError(f"--contract: {path} is not a file")
-    return load_contract(path)
-
-
-def load_trust_checked(path: Path) -> TrustPolicy:
-    """Load a trust policy, with a clear error for a missing file."""
-
-    if not Path(path).is_file():
-        raise InputError(f"--trust: {path} is not a file")
-    return load_trust_policy(path)
-
-
-def read_envelopes(paths: list[Path], flag: str = "ENVELOPE") -> list[bytes]:
-    """The bytes of each envelope file (clear error when one is missing)."""
-    out = []
-    for p in paths:
-        try:
-            out.append(Path(p).read_bytes())
-        except OSError as exc:
-            raise InputError(f"{flag}: cannot read {p}: {exc.strerror}") from None
-    return out
 
 
 def subject_from_args(ns: argparse.Namespace, contract: WorkloadContract) -> Subject:

@@ -126,4 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # ``python -m pipelines._cli.main``: run the module proper, not this ``__main__`` copy of it, so
+    # the groups that read CURRENT_ARGV (``check``, ``contract``) see the arguments.
+    from pipelines._cli import main as _module
+
+    sys.exit(_module.main())

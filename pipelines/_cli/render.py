@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from components import mlflow_registry
 from contracts import model_uri
 from contracts.cluster import ClusterPolicy, ServingMode
 from contracts.errors import InputError
@@ -65,6 +64,8 @@ def add_inputs(parser: argparse.ArgumentParser) -> None:
 
 def _from_registry(name: str, version: str) -> tuple[str, str]:
     """Storage URI and digest of a version from the MLflow registry."""
+    from components import mlflow_registry  # the registry's adapter: only when the flags do not say
+
     uri, digest = mlflow_registry.resolve_serving_ref(name, version)
     return str(uri), str(digest)
 

@@ -18,7 +18,7 @@ from typing import Any
 from contracts.errors import InputError, VerificationError
 from gates import promotion, signing
 from gates.verdict import DIGEST, Subject
-from pipelines._cli.check_promotion import load_contract_checked, load_trust_checked, read_envelopes
+from pipelines._cli._documents import load_contract_checked, load_trust_checked, read_envelopes
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

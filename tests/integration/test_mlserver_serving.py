@@ -33,7 +33,7 @@ from components import http_client
 from components import probe as probing
 from contracts.workload import WorkloadContract
 from gates import observability as obs
-from pipelines._cli.contract import init_text
+from pipelines._cli.contract_tools import init_text
 
 VERSION = "1.7.1"
 MODEL = "iris-clf"

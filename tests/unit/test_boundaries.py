@@ -127,7 +127,15 @@ def test_gates_read_no_clock_and_no_files() -> None:
     assert not offenders, "gates must be pure: " + "; ".join(offenders)
 
 
-LAZY_FIRST_PARTY = {"components.kfp_components"}
+LAZY_FIRST_PARTY = {
+    "components.kfp_components",
+    # pydantic and the models (~150 ms of start-up): `signoff contract check` imports the loader only
+    # for the documents its pydantic-free fast path (contracts._fastcheck) leaves to the models
+    "contracts.loader",
+    # the MLflow adapter (with the prober and http.client, ~100 ms): `signoff render` imports it only
+    # to look a version up in the registry when --storage-uri and --model-digest do not say
+    "components.mlflow_registry",
+}
 """First-party modules that import a heavy library at their top: the only ones imported in a function."""
 
 

@@ -70,6 +70,7 @@ def test_installed_command_imports_nothing_heavy(argv: list[str], signoff_exe: s
         if line.startswith("import time:")
     }
     assert imported, "no import-time log: PYTHONPROFILEIMPORTTIME not honoured"
-    assert "pydantic" in imported or argv == ["--help"]
+    # the check did its work (read the YAML); a plain contract is checked without pydantic
+    assert "yaml" in imported or argv == ["--help"]
     heavy = sorted(m for m in imported if m.split(".")[0] in HEAVY)
     assert heavy == []
