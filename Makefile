@@ -18,7 +18,18 @@ TOOLS_CACHE    ?= $(or $(SIGNOFF_TOOLS_CACHE),$(HOME)/.cache/signoff-tools)
 MLSERVER_VER   := 1.7.1
 MLSERVER_VENV  := $(TOOLS_CACHE)/mlserver-$(MLSERVER_VER)-py311
 export SIGNOFF_MLSERVER := $(MLSERVER_VENV)/bin/mlserver
-serving-peers: $(MLSERVER_VENV)/.installed
+# KServe's storage initializer (kserve-storage, the package KServe's storage-initializer image runs),
+# at the version of tools/kserve, for the test of infra/docker/storage-initializer's download-then-verify
+KSERVE_STORAGE_VER  := 0.20.0
+KSERVE_STORAGE_VENV := $(TOOLS_CACHE)/kserve-storage-$(KSERVE_STORAGE_VER)-py311
+export SIGNOFF_KSERVE_STORAGE := $(KSERVE_STORAGE_VENV)/bin/python
+serving-peers: $(MLSERVER_VENV)/.installed $(KSERVE_STORAGE_VENV)/.installed
+$(KSERVE_STORAGE_VENV)/.installed:
+	rm -rf $(KSERVE_STORAGE_VENV)
+	$(PYTHON) -m venv $(KSERVE_STORAGE_VENV)
+	$(KSERVE_STORAGE_VENV)/bin/pip install -q --upgrade pip
+	$(KSERVE_STORAGE_VENV)/bin/pip install -q kserve-storage==$(KSERVE_STORAGE_VER)
+	touch $@
 $(MLSERVER_VENV)/.installed:
 	rm -rf $(MLSERVER_VENV)
 	$(PYTHON) -m venv $(MLSERVER_VENV)

@@ -95,6 +95,11 @@ class KServePolicy(_Frozen):
     """KServe's storage-initializer image, pinned by digest: ``infra/kserve`` configures KServe
     with it, and a plain Deployment (``serving: deployment``) runs it as its model-download init
     container (required there)."""
+    verifying_storage_initializer_image: Annotated[str | None, Field(pattern=_DIGEST_IMAGE)] = None
+    """KServe's storage initializer with signoff's digest check after the download
+    (``infra/docker/storage-initializer``), pinned by digest: the image infra/kserve's
+    ClusterStorageContainer runs in every InferenceService pod, so the pod refuses to start unless
+    its model folder digests to the signed model."""
     knative: KnativePolicy | None = None
     """The cluster's Knative Serving; required with a Knative deployment mode."""
 

@@ -15,8 +15,10 @@ What is shown, with nothing played by the test (kwok marks the pods Running, as 
   defaulting and validating webhooks run on it), KServe's reconciler creates its Deployment, Service
   and HorizontalPodAutoscaler in Standard mode, the ReplicaSet controller creates the pods, KServe's pod
   webhook injects the storage initializer infra/kserve configures (pinned by digest, restricted
-  securityContext), Pod Security ``restricted`` and the admission policy admit every pod, and KServe
-  reports the InferenceService Ready, which is what ``--wait`` waits for;
+  securityContext, told the signed digest by the pod's own annotation so that it verifies what it
+  downloaded: tests/integration/test_storage_initializer.py), Pod Security ``restricted`` and the
+  admission policy admit every pod, and KServe reports the InferenceService Ready, which is what
+  ``--wait`` waits for;
 * the same InferenceService applied by a person with every RBAC right in ``ml-prod`` is denied by
   the admission policy;
 * the SRE step's account reads a staging InferenceService as its ``kserve://`` path does: Ready, the
@@ -366,6 +368,17 @@ def test_signoff_deploy_of_a_rendered_inferenceservice_is_served_by_kserve(
             # the storage initializer KServe's pod webhook injected, as infra/kserve configures it
             (init,) = [c for c in pod["spec"]["initContainers"] if c["name"] == "storage-initializer"]
             assert init["image"] == csc["spec"]["container"]["image"]
+            # it verifies what it downloaded against the pod's own signed-digest annotation
+            assert init["args"][-1] == "/mnt/models"
+            assert {
+                "name": "SIGNOFF_MODEL_DIGEST",
+                "valueFrom": {
+                    "fieldRef": {
+                        "apiVersion": "v1",
+                        "fieldPath": "metadata.annotations['signoff.dev/model-digest']",
+                    }
+                },
+            } in init["env"], init.get("env")
             assert init["securityContext"]["runAsNonRoot"] is True
             assert init["securityContext"]["capabilities"] == {"drop": ["ALL"]}
             assert rendered["spec"]["predictor"]["model"]["storageUri"] in init["args"]

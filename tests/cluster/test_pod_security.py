@@ -178,7 +178,7 @@ def test_serving_pod_passes_the_namespaces_pod_security_level(
         pod = kserve_pod(manifests.by_kind("InferenceService")[0])
         init = pod["spec"]["initContainers"][0]
         # the ClusterStorageContainer matched the model's URI: its pinned image and securityContext
-        assert init["image"].startswith("registry.example.com/ml/kserve-storage-initializer@sha256:")
+        assert init["image"].startswith("registry.example.com/ml/signoff-storage-initializer@sha256:")
         assert init["securityContext"]["allowPrivilegeEscalation"] is False
     else:
         pod = deployment_pod(manifests.by_kind("Deployment")[0])

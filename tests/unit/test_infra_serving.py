@@ -54,7 +54,14 @@ def test_storage_initializer_is_pinned_restricted_and_fetches_what_render_accept
     # Replaces KServe's own "default" (the first one listed that supports a URI wins).
     assert csc["metadata"]["name"] == "default" and csc["spec"]["workloadType"] == "initContainer"
     container = csc["spec"]["container"]
-    assert container["image"] == policy().spec.kserve.storage_initializer_image
+    # KServe's initializer with signoff's digest check after the download, told the signed digest by
+    # the pod's own annotation (infra/docker/storage-initializer/initialize-and-verify)
+    assert container["image"] == policy().spec.kserve.verifying_storage_initializer_image
+    (env,) = container["env"]
+    assert env == {
+        "name": "SIGNOFF_MODEL_DIGEST",
+        "valueFrom": {"fieldRef": {"fieldPath": "metadata.annotations['signoff.dev/model-digest']"}},
+    }
     # The init container inside a pod spec the way KServe injects it, with the pod fields render sets.
     pod = {"securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
            "initContainers": [container], "containers": []}  # fmt: skip
