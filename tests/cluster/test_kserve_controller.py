@@ -174,6 +174,12 @@ def kserve(
     bin_dir = engine_tools.bin_dir("kserve")
     exe = engine_tools.tool("kserve", "kserve-controller-manager")
     assert infra_applied["kserve"] == "", infra_applied["kserve"]
+    # Earlier tests of the tier left InferenceServices that no controller ran for (the admission
+    # cases' stored objects, test_deploy's, whose status it wrote itself). KServe would start serving
+    # them, on the one GPU node: they go first (nothing reconciled them, so no finalizer holds them).
+    cluster.kubectl(
+        "delete", "inferenceservices", "--all", "--all-namespaces", "--wait=true", "--timeout=60s"
+    )
     for path in sorted((bin_dir / "crds").glob("*.yaml")):
         cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
     names = [f"crd/{d['metadata']['name']}" for p in (bin_dir / "crds").glob("*.yaml") for d in _load_all(p)]
@@ -214,6 +220,9 @@ def kserve(
         )
         yield manager
     finally:
+        # KServe removes its finalizer from what this module created before it stops
+        everything = ("inferenceservices", "--all", "--all-namespaces")
+        cluster.kubectl("delete", *everything, "--wait=true", "--timeout=90s", check=False)
         for doc in configs:
             cluster.kubectl(
                 "delete", doc["kind"].lower(), doc["metadata"]["name"], "--ignore-not-found", check=False

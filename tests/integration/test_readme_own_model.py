@@ -84,9 +84,9 @@ def test_a_new_team_gets_its_own_model_promoted_with_the_readme_commands(tmp_pat
     assert "## Live probe of iris-clf: PASS" in out
     assert "PASSED: every check passed; team sre-team signs this verdict" in out
     assert "PROMOTED: iris-clf version 1 is production (first release)" in out
-    assert re.search(r"production -> version 1: BACKED: promotion \w+ at \S+ by ml-team \(verified\)", out), (
-        out
-    )
+    assert re.search(
+        r"production -> version 1: BACKED: promotion \w+ signed by ml-team at \S+ \(verified\)", out
+    ), out
     verdicts = work / "iris-clf" / "verdicts"
     assert sorted(p.name for p in verdicts.glob("*.envelope.json")) == [
         "ml-artifact.envelope.json",
