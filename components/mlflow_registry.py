@@ -88,6 +88,7 @@ __all__ = [
     "PromotionResult",
     "Registry",
     "RollbackResult",
+    "VersionView",
     "check_artifact_path",
     "check_source",
     "resolve_serving_ref",
@@ -257,11 +258,77 @@ def _decode(text: str) -> bytes:
     return text.encode("ascii", errors="surrogateescape")
 
 
+def _get(tags: Mapping[str, str], key: str) -> bytes | None:
+    """The envelope (or other bytes) kept under ``key``, joined from its chunks when it was split."""
+    text = tags.get(key)
+    if text is None:
+        return None
+    m = re.fullmatch(r"chunks:(\d+):(sha256:[0-9a-f]{64})", text)
+    if m:
+        text = "".join(tags.get(f"{key}.part-{i}", "") for i in range(int(m[1])))
+    return _decode(text)
+
+
 def _short(ident: str) -> str:
     return ident.removeprefix("sha256:")[:16]
 
 
 # ------------------------------------------------------------------------------------------ registry
+
+
+@dataclass(frozen=True)
+class VersionView:
+    """A model version as one read returned it: status and tags (:meth:`Registry.version_view`)."""
+
+    name: str
+    version: str
+    status: str
+    tags: Mapping[str, str]
+
+    def envelopes(self) -> dict[Gate, bytes]:
+        """Every gate's latest signed verdict kept with the version (unverified bytes, as stored).
+
+        The promotion verdict is kept once, in its record's envelope tag; the newest complete
+        promotion's is returned for :attr:`Gate.PROMOTION` (an older layout's
+        ``signoff.verdict.promotion`` copy is still read when it is there).
+        """
+        out: dict[Gate, bytes] = {}
+        for gate in Gate:
+            env = _get(self.tags, f"{TAG}verdict.{gate.value}")
+            if env is not None:
+                out[gate] = env
+        if Gate.PROMOTION not in out:
+            done = sorted(
+                (str(rec.get("at", "")), rid)
+                for rid, rec in self.records("promotion").items()
+                if rec.get("state") == "complete"
+            )
+            env = _get(self.tags, f"{TAG}promotion-envelope.{done[-1][1]}") if done else None
+            if env is not None:
+                out[Gate.PROMOTION] = env
+        return out
+
+    def records(self, kind: str) -> dict[str, dict[str, Any]]:
+        """The ``promotion`` or ``rollback`` records kept with the version: short id -> record."""
+        out: dict[str, dict[str, Any]] = {}
+        for k, v in sorted(self.tags.items()):
+            m = re.fullmatch(rf"signoff\.{kind}\.([0-9a-f]{{16}})", k)
+            if not m:
+                continue
+            try:
+                rec = json.loads(v)
+            except ValueError:
+                continue
+            if isinstance(rec, dict):
+                out[m[1]] = rec
+        return out
+
+    def pending_promotion(self) -> bytes | None:
+        """The envelope of an interrupted (pending) promotion of this version, if there is one."""
+        for rid, rec in self.records("promotion").items():
+            if rec.get("state") == "pending":
+                return _get(self.tags, f"{TAG}promotion-envelope.{rid}")
+        return None
 
 
 @dataclass
@@ -382,8 +449,10 @@ class Registry:
 
     # ----------------------------------------------------------------------------- model versions
 
-    def resolve(self, model_uri: str) -> tuple[str, str]:
+    def resolve(self, model_uri: str, *, read: bool = True) -> tuple[str, str]:
         """``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` -> ``(name, version)``.
+
+        ``read=False``: a version URI is not looked up here (the caller reads that version next).
 
         Raises:
             InputError: not such a URI, or the model, version or alias does not exist.
@@ -391,7 +460,8 @@ class Registry:
         ref = parse_model_uri(model_uri, what="model URI", alias=True)
         name = ref.name
         if ref.version is not None:
-            self._version(name, ref.version)
+            if read:
+                self._version(name, ref.version)
             return name, ref.version
         mv = self._call(
             f"alias {ref.alias!r} of model {name!r}",
@@ -695,23 +765,16 @@ class Registry:
 
     @staticmethod
     def _get(tags: Mapping[str, str], key: str) -> bytes | None:
-        text = tags.get(key)
-        if text is None:
-            return None
-        m = re.fullmatch(r"chunks:(\d+):(sha256:[0-9a-f]{64})", text)
-        if m:
-            text = "".join(tags.get(f"{key}.part-{i}", "") for i in range(int(m[1])))
-        return _decode(text)
+        return _get(tags, key)
 
     def envelopes(self, name: str, version: str) -> dict[Gate, bytes]:
         """Every gate's latest signed verdict kept with the version (unverified bytes, as stored)."""
-        tags = self._tags(name, str(version))
-        out: dict[Gate, bytes] = {}
-        for gate in Gate:
-            env = self._get(tags, f"{TAG}verdict.{gate.value}")
-            if env is not None:
-                out[gate] = env
-        return out
+        return self.version_view(name, version).envelopes()
+
+    def version_view(self, name: str, version: str) -> VersionView:
+        """One read of a model version: its status and every tag (what a promotion decides on)."""
+        mv = self._version(name, str(version))
+        return VersionView(name, str(version), str(mv.status), dict(mv.tags or {}))
 
     def download_uri(self, name: str, version: str) -> str:
         """Where MLflow says the version's files are (``mlflow-artifacts:/...``, ``s3://...``)."""
@@ -738,18 +801,7 @@ class Registry:
 
     def pending_promotion(self, name: str, version: str) -> bytes | None:
         """The envelope of an interrupted (pending) promotion of this version, if there is one."""
-        tags = self._tags(name, str(version))
-        for k, v in sorted(tags.items()):
-            m = re.fullmatch(r"signoff\.promotion\.([0-9a-f]{16})", k)
-            if not m:
-                continue
-            try:
-                rec = json.loads(v)
-            except ValueError:
-                continue
-            if rec.get("state") == "pending":
-                return self._get(tags, f"{TAG}promotion-envelope.{m[1]}")
-        return None
+        return self.version_view(name, version).pending_promotion()
 
     # ----------------------------------------------------------------------------- lock
 
@@ -818,6 +870,7 @@ class Registry:
         rollback_alias: str = "previous",
         also_stage: bool = False,
         now: datetime | None = None,
+        seen: VersionView | None = None,
     ) -> PromotionResult:
         """Move the production alias to a version whose promotion gate passed, keeping the one it replaces.
 
@@ -834,6 +887,7 @@ class Registry:
             rollback_alias: The alias left on the version production had before.
             also_stage: Also make the legacy stage transition to ``Production``.
             now: Time to record (default: the clock).
+            seen: The version as the caller read it just before (:meth:`version_view`): not read again.
 
         Raises:
             InputError: the envelope is not a passing promotion verdict about this version, or the
@@ -855,10 +909,11 @@ class Registry:
             )
         pid = digest_bytes(promotion_envelope).removeprefix("sha256:")
         key = f"{TAG}promotion.{pid[:16]}"
-        mv = self._version(name, version)
-        if str(mv.status) != "READY":
-            raise errors.InputError(f"{name} version {version} is {mv.status}, not READY")
-        tags = dict(mv.tags or {})
+        if seen is None or (seen.name, seen.version) != (name, version):
+            seen = self.version_view(name, version)
+        if seen.status != "READY":
+            raise errors.InputError(f"{name} version {version} is {seen.status}, not READY")
+        tags = dict(seen.tags)
         if "mlflow.prompt.text" in tags:
             raise errors.InputError(f"{name!r} is an MLflow prompt, not a registered model")
         lock = self._acquire(name, pid)
