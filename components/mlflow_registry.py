@@ -46,10 +46,13 @@ import binascii
 import contextlib
 import enum
 import hashlib
+import http.client
 import json
 import os
 import re
 import shutil
+import socket
+import ssl
 import time
 import urllib.parse
 import uuid
@@ -109,6 +112,147 @@ _TRANSIENT_CODES = frozenset(
     {"TEMPORARILY_UNAVAILABLE", "INTERNAL_ERROR", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED", "ABORTED"}
 )
 _NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "ENDPOINT_NOT_FOUND"})
+
+
+# ---------------------------------------------------------------------------------------------- REST
+
+
+class _RestError(Exception):
+    """An MLflow REST answer other than 200: its HTTP status, ``error_code`` and message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{code or status}: {message}")
+        self.status, self.code = status, code
+
+
+class _Rest:
+    """MLflow's REST API (``/api/2.0/mlflow/...``) over one kept-alive connection.
+
+    The registry calls of a promotion go straight to it: one HTTP round trip each, where
+    MlflowClient's write methods first read the registered model (to refuse prompts), and without
+    importing mlflow in the step process. Authentication as MlflowClient reads it from the
+    environment: ``MLFLOW_TRACKING_TOKEN`` (bearer) or ``MLFLOW_TRACKING_USERNAME`` /
+    ``MLFLOW_TRACKING_PASSWORD`` (basic); TLS: ``MLFLOW_TRACKING_SERVER_CERT_PATH``,
+    ``MLFLOW_TRACKING_INSECURE_TLS``.
+    """
+
+    IDLE_S = 2.0
+    """A connection idle for longer is replaced before use (servers close idle ones: uvicorn 5 s)."""
+
+    def __init__(self, uri: str) -> None:
+        parts = urllib.parse.urlsplit(uri)
+        self.https = parts.scheme == "https"
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or (443 if self.https else 80)
+        self.base = parts.path.rstrip("/")
+        self.headers = {"Content-Type": "application/json", "User-Agent": "signoff"}
+        token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+        user, password = (
+            os.environ.get("MLFLOW_TRACKING_USERNAME"),
+            os.environ.get("MLFLOW_TRACKING_PASSWORD"),
+        )
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+        elif user and password:
+            basic = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+            self.headers["Authorization"] = f"Basic {basic}"
+        self.timeout = float(os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT") or 30)
+        self._conn: http.client.HTTPConnection | None = None
+        self._used = 0.0
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is not None and time.monotonic() - self._used > self.IDLE_S:
+            self.close()
+        if self._conn is None:
+            if self.https:
+                ctx = ssl.create_default_context(cafile=os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH"))
+                if os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
+                    ctx.check_hostname = False
+                    ctx.verify_mode = ssl.CERT_NONE
+                self._conn = http.client.HTTPSConnection(
+                    self.host, self.port, timeout=self.timeout, context=ctx
+                )
+            else:
+                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def call(
+        self, method: str, endpoint: str, body: Mapping[str, Any] | None = None, **query: str
+    ) -> dict[str, Any]:
+        """One request; the JSON answer. Raises :class:`_RestError`, or ``OSError`` /
+        ``http.client.HTTPException`` when the server cannot be reached."""
+        path = f"{self.base}/api/2.0/mlflow/{endpoint}"
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
+        data = json.dumps(body).encode("utf-8") if body is not None else None
+        conn = self._connection()
+        try:
+            conn.request(method, path, body=data, headers=self.headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+        except (OSError, http.client.HTTPException):
+            self.close()
+            raise
+        self._used = time.monotonic()
+        if resp.will_close:
+            self.close()
+        try:
+            doc = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            doc = {"message": raw[:300].decode("utf-8", "replace")}
+        if resp.status != 200:
+            raise _RestError(resp.status, str(doc.get("error_code") or ""), str(doc.get("message") or ""))
+        if not isinstance(doc, dict):
+            raise _RestError(resp.status, "", "the answer is not a JSON object")
+        return doc
+
+
+def _tag_map(items: Any) -> dict[str, str]:
+    return {str(t["key"]): str(t.get("value", "")) for t in items or []}
+
+
+@dataclass(frozen=True)
+class _Version:
+    """A model version as the REST API returns it (the fields signoff reads)."""
+
+    name: str
+    version: str
+    status: str
+    source: str
+    run_id: str
+    tags: dict[str, str]
+
+    @classmethod
+    def of(cls, doc: Mapping[str, Any]) -> _Version:
+        mv = doc.get("model_version") or {}
+        return cls(
+            str(mv.get("name", "")),
+            str(mv.get("version", "")),
+            str(mv.get("status", "")),
+            str(mv.get("source", "")),
+            str(mv.get("run_id", "")),
+            _tag_map(mv.get("tags")),
+        )
+
+
+@dataclass(frozen=True)
+class _Model:
+    """A registered model as the REST API returns it (the fields signoff reads)."""
+
+    name: str
+    tags: dict[str, str]
+    aliases: dict[str, str]
+
+    @classmethod
+    def of(cls, doc: Mapping[str, Any]) -> _Model:
+        rm = doc.get("registered_model") or {}
+        aliases = {str(a["alias"]): str(a["version"]) for a in rm.get("aliases") or []}
+        return cls(str(rm.get("name", "")), _tag_map(rm.get("tags")), aliases)
 
 
 # ------------------------------------------------------------------------------------------- results
@@ -269,6 +413,16 @@ def _get(tags: Mapping[str, str], key: str) -> bytes | None:
     return _decode(text)
 
 
+def _summary(predicate: Mapping[str, Any]) -> str:
+    """A verdict in one line a person reads in the MLflow UI: gate, outcome, signer, when."""
+    failed = [str(c.get("id")) for c in predicate.get("checks") or [] if c.get("outcome") == "fail"]
+    outcome = "passed" if predicate.get("passed") else f"REFUSED ({', '.join(failed[:5]) or 'no reason'})"
+    return (
+        f"{predicate.get('gate')}: {outcome}; signed by {predicate.get('team')} at "
+        f"{predicate.get('issued_at')}; valid until {predicate.get('expires_at')}"
+    )
+
+
 def _short(ident: str) -> str:
     return ident.removeprefix("sha256:")[:16]
 
@@ -324,17 +478,36 @@ class VersionView:
         return out
 
     def pending_promotion(self) -> bytes | None:
-        """The envelope of an interrupted (pending) promotion of this version, if there is one."""
-        for rid, rec in self.records("promotion").items():
+        """The envelope of an interrupted promotion of this version, if there is one: an envelope
+        kept without its record (or, in the earlier layout, a record still ``pending``); the newest
+        one when there are several."""
+        records = self.records("promotion")
+        for rid, rec in records.items():
             if rec.get("state") == "pending":
                 return _get(self.tags, f"{TAG}promotion-envelope.{rid}")
-        return None
+        found: list[tuple[str, bytes]] = []
+        for k in self.tags:
+            m = re.fullmatch(r"signoff\.promotion-envelope\.([0-9a-f]{16})", k)
+            env = _get(self.tags, k) if m and m[1] not in records else None
+            if env is not None:
+                try:
+                    found.append((str(_peek(env).get("issued_at", "")), env))
+                except errors.InputError:
+                    continue
+        return max(found)[1] if found else None
 
 
 @dataclass
 class _Lock:
     name: str
     holder: str
+    until: float = 0.0
+    """Our lease's end (wall clock), when we took the lock; 0 for another holder's lock."""
+
+
+_RELEASE_MARGIN_S = 10.0
+"""Releasing our own lock with more than this left of its lease deletes it at once: nobody may take
+over a lock before its lease runs out, so it is still ours (no read-back needed)."""
 
 
 @dataclass
@@ -353,6 +526,7 @@ class Registry:
     backoff_s: float = 0.5
     lease_s: float = 120.0
     _client: Any = field(default=None, init=False, repr=False)
+    _rest: _Rest | None = field(default=None, init=False, repr=False)
     _hooks: dict[str, Callable[[], None]] = field(default_factory=dict, init=False, repr=False)
     calls: int = field(default=0, init=False)
     """Remote calls made (for the benchmark)."""
@@ -367,6 +541,8 @@ class Registry:
         self.tracking_uri = uri
         if self.attempts < 1:
             raise errors.InputError("attempts must be at least 1")
+        if urllib.parse.urlsplit(uri).scheme in ("http", "https"):
+            self._rest = _Rest(uri)
 
     # ----------------------------------------------------------------------------- remote calls
 
@@ -395,9 +571,21 @@ class Registry:
     @staticmethod
     def _classify(exc: BaseException) -> tuple[str, str]:
         """(``transient`` | ``not-found`` | ``exists`` | ``invalid`` | ``other``, message)."""
+        msg = str(exc)
+        if isinstance(exc, _RestError):
+            if exc.code in _NOT_FOUND_CODES or (exc.status == 404 and not exc.code):
+                return "not-found", msg
+            if exc.code == "RESOURCE_ALREADY_EXISTS":
+                return "exists", msg
+            if exc.code in _TRANSIENT_CODES or exc.status >= 500 or exc.status == 429:
+                return "transient", msg
+            if exc.code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST", "INVALID_STATE") or exc.status == 400:
+                return "invalid", msg
+            return "other", msg
+        if isinstance(exc, ConnectionError | TimeoutError | http.client.HTTPException | socket.gaierror):
+            return "transient", msg
         from mlflow.exceptions import MlflowException
 
-        msg = str(exc)
         if isinstance(exc, MlflowException):
             code = str(exc.error_code)
             if code in _NOT_FOUND_CODES:
@@ -463,56 +651,83 @@ class Registry:
             if read:
                 self._version(name, ref.version)
             return name, ref.version
-        mv = self._call(
-            f"alias {ref.alias!r} of model {name!r}",
-            self.client.get_model_version_by_alias,
-            name,
-            ref.alias,
-        )
-        return name, str(mv.version)
+        return name, self._by_alias(name, str(ref.alias), f"alias {ref.alias!r} of model {name!r}")
 
     def _version(self, name: str, version: str) -> Any:
-        return self._call(
-            f"model {name!r} version {version}", self.client.get_model_version, name, str(version)
-        )
+        what = f"model {name!r} version {version}"
+        if self._rest is not None:
+            doc = self._call(
+                what, self._rest.call, "GET", "model-versions/get", name=name, version=str(version)
+            )
+            return _Version.of(doc)
+        return self._call(what, self.client.get_model_version, name, str(version))
 
     def _model(self, name: str) -> Any:
-        return self._call(f"registered model {name!r}", self.client.get_registered_model, name)
+        what = f"registered model {name!r}"
+        if self._rest is not None:
+            return _Model.of(self._call(what, self._rest.call, "GET", "registered-models/get", name=name))
+        return self._call(what, self.client.get_registered_model, name)
 
     def _tags(self, name: str, version: str) -> dict[str, str]:
         return dict(self._version(name, version).tags or {})
 
     def _set_tag(self, name: str, version: str, key: str, value: str) -> None:
-        self._call(
-            f"tag {key} on {name} version {version}",
-            self.writer.set_model_version_tag,
-            name,
-            version,
-            key,
-            value,
-        )
+        what = f"tag {key} on {name} version {version}"
+        if self._rest is not None:
+            body = {"name": name, "version": str(version), "key": key, "value": value}
+            self._call(what, self._rest.call, "POST", "model-versions/set-tag", body)
+            return
+        self._call(what, self.writer.set_model_version_tag, name, version, key, value)
 
     def _set_model_tag(self, name: str, key: str, value: str) -> None:
-        self._call(f"tag {key} on {name}", self.writer.set_registered_model_tag, name, key, value)
+        what = f"tag {key} on {name}"
+        if self._rest is not None:
+            self._call(
+                what,
+                self._rest.call,
+                "POST",
+                "registered-models/set-tag",
+                {"name": name, "key": key, "value": value},
+            )
+            return
+        self._call(what, self.writer.set_registered_model_tag, name, key, value)
 
     def _set_alias(self, name: str, alias: str, version: str) -> None:
-        self._call(
-            f"alias {alias} of {name} -> {version}",
-            self.writer.set_registered_model_alias,
-            name,
-            alias,
-            version,
-        )
+        what = f"alias {alias} of {name} -> {version}"
+        if self._rest is not None:
+            body = {"name": name, "alias": alias, "version": str(version)}
+            self._call(what, self._rest.call, "POST", "registered-models/alias", body)
+            return
+        self._call(what, self.writer.set_registered_model_alias, name, alias, version)
+
+    def _by_alias(self, name: str, alias: str, what: str) -> str:
+        if self._rest is not None:
+            doc = self._call(what, self._rest.call, "GET", "registered-models/alias", name=name, alias=alias)
+            return _Version.of(doc).version
+        return str(self._call(what, self.client.get_model_version_by_alias, name, alias).version)
 
     def _alias(self, name: str, alias: str) -> str | None:
         """The version behind one alias, or None when the alias is not set."""
         try:
-            mv = self._call(
-                f"alias {alias!r} of {name!r}", self.client.get_model_version_by_alias, name, alias
-            )
+            return self._by_alias(name, alias, f"alias {alias!r} of {name!r}")
         except errors.InputError:
             return None
-        return str(mv.version)
+
+    def _create_lock(self, lock: str, tags: Mapping[str, str]) -> None:
+        """Create the lock model (not retried blindly: an ambiguous failure is resolved by reading back)."""
+        what = f"lock {lock}"
+        if self._rest is not None:
+            body = {"name": lock, "tags": [{"key": k, "value": v} for k, v in tags.items()]}
+            self._call(what, self._rest.call, "POST", "registered-models/create", body, retry=False)
+            return
+        self._call(what, self.writer.create_registered_model, lock, tags=dict(tags), retry=False)
+
+    def _delete_model(self, name: str) -> None:
+        what = f"release {name}"
+        if self._rest is not None:
+            self._call(what, self._rest.call, "DELETE", "registered-models/delete", {"name": name})
+            return
+        self._call(what, self.writer.delete_registered_model, name)
 
     def _aliases(self, name: str) -> dict[str, str]:
         model = self._model(name)
@@ -751,7 +966,7 @@ class Registry:
         self._put(name, str(version), f"{TAG}verdict.{Gate(gate).value}", envelope)
         return digest_bytes(envelope)
 
-    def _put(self, name: str, version: str, key: str, envelope: bytes) -> None:
+    def _put(self, name: str, version: str, key: str, envelope: bytes, *, digest_tag: bool = True) -> None:
         text = _encode(envelope)
         digest = digest_bytes(envelope)
         if len(text) <= CHUNK:
@@ -761,7 +976,8 @@ class Registry:
             for i, part in enumerate(parts):
                 self._set_tag(name, version, f"{key}.part-{i}", part)
             self._set_tag(name, version, key, f"chunks:{len(parts)}:{digest}")
-        self._set_tag(name, version, f"{key}.digest", digest)
+        if digest_tag:
+            self._set_tag(name, version, f"{key}.digest", digest)
 
     @staticmethod
     def _get(tags: Mapping[str, str], key: str) -> bytes | None:
@@ -807,13 +1023,14 @@ class Registry:
 
     def _acquire(self, name: str, holder: str) -> _Lock:
         lock = LOCK_PREFIX + name
-        deadline = f"{time.time() + self.lease_s:.3f}"
+        until = time.time() + self.lease_s
+        deadline = f"{until:.3f}"
         tags = {"signoff.lock.holder": holder, "signoff.lock.expires": deadline, "signoff.lock.for": name}
         for _ in range(3):
             try:
                 # Not retried blindly: an ambiguous failure is resolved by reading the lock back.
-                self._call(f"lock {lock}", self.writer.create_registered_model, lock, tags=tags, retry=False)
-                return _Lock(lock, holder)
+                self._create_lock(lock, tags)
+                return _Lock(lock, holder, until)
             except _Exists:
                 pass
             except errors.TemporaryError:
@@ -824,14 +1041,8 @@ class Registry:
                 continue  # released meanwhile, or our create never happened: try again
             ctags = dict(current.tags or {})
             if ctags.get("signoff.lock.holder") == holder:
-                self._call(
-                    f"lock {lock}",
-                    self.writer.set_registered_model_tag,
-                    lock,
-                    "signoff.lock.expires",
-                    deadline,
-                )
-                return _Lock(lock, holder)
+                self._set_model_tag(lock, "signoff.lock.expires", deadline)
+                return _Lock(lock, holder, until)
             try:
                 expires = float(ctags.get("signoff.lock.expires", "0"))
             except ValueError:
@@ -848,14 +1059,15 @@ class Registry:
         raise errors.ConflictError(f"could not take the promotion lock of {name!r}: others keep taking it")
 
     def _release(self, lock: _Lock) -> None:
-        try:
-            current = self._model(lock.name)
-        except errors.InputError:
-            return
-        if dict(current.tags or {}).get("signoff.lock.holder") != lock.holder:
-            return
+        if lock.until - time.time() <= _RELEASE_MARGIN_S:  # another's, or ours near its lease's end
+            try:
+                current = self._model(lock.name)
+            except errors.InputError:
+                return
+            if dict(current.tags or {}).get("signoff.lock.holder") != lock.holder:
+                return
         with contextlib.suppress(errors.InputError):
-            self._call(f"release {lock.name}", self.writer.delete_registered_model, lock.name)
+            self._delete_model(lock.name)
 
     # ----------------------------------------------------------------------------- promotion
 
@@ -935,7 +1147,16 @@ class Registry:
                     return PromotionResult(
                         name, version, done.get("previous"), str(done["id"]), already_done=True
                     )
-            previous = existing.get("previous") if existing else current if current != version else None
+            envelope_key = f"{TAG}promotion-envelope.{pid[:16]}"
+            if existing:  # an interrupted promotion in the earlier layout (a pending record)
+                previous = existing.get("previous")
+            elif current != version:
+                previous = current
+            elif envelope_key in tags:  # resumed after production moved: the rollback alias moved first
+                previous = self._alias(name, rollback_alias)
+                previous = previous if previous != version else None
+            else:
+                previous = None
             verdicts: dict[str, str] = {}
             if isinstance(record, Verdict):
                 verdicts = dict(record.artifacts)
@@ -950,38 +1171,25 @@ class Registry:
                 "previous": previous,
                 "alias": production_alias,
                 "rollback_alias": rollback_alias,
-                "state": "pending",
+                "state": "complete",
                 "at": (existing or {}).get("at") or _now_iso(now),
                 "by": pred.get("team"),
                 "envelope_digest": "sha256:" + pid,
                 "verdicts": verdicts,
+                "summary": _summary(pred),
                 **{k: v for k, v in extra.items() if k not in ("kind", "id", "state")},
             }
-            # 1. The record and its envelope, on the version, before any alias moves.
-            self._put(name, version, f"{TAG}promotion-envelope.{pid[:16]}", promotion_envelope)
-            self._put(name, version, f"{TAG}verdict.{Gate.PROMOTION.value}", promotion_envelope)
-            self._set_tag(name, version, key, json.dumps(rec, sort_keys=True))
+            # 1. The signed promotion verdict, on the version, before any alias moves (kept once: an
+            # envelope without its record is an interrupted promotion, which a re-run finishes).
+            if envelope_key not in tags or _get(tags, envelope_key) != promotion_envelope:
+                self._put(name, version, envelope_key, promotion_envelope, digest_tag=False)
             self._hook("before-alias")
             # 2. The rollback alias onto the version being replaced, 3. production onto this one.
             if previous:
                 self._set_alias(name, rollback_alias, previous)
-                self._set_model_tag(
-                    name,
-                    f"{TAG}alias.{rollback_alias}",
-                    json.dumps(
-                        {"version": previous, "record": pid, "record_version": version, "kind": "promotion"}
-                    ),
-                )
             self._set_alias(name, production_alias, version)
-            self._set_model_tag(
-                name,
-                f"{TAG}alias.{production_alias}",
-                json.dumps(
-                    {"version": version, "record": pid, "record_version": version, "kind": "promotion"}
-                ),
-            )
             self._hook("before-complete")
-            # 4. Legacy stage (idempotent), 5. the record complete.
+            # 4. Legacy stage (idempotent), 5. the record, 6. what signoff put behind each alias.
             if also_stage:
                 with warnings.catch_warnings():  # asked for explicitly: no deprecation noise
                     warnings.simplefilter("ignore", FutureWarning)
@@ -993,9 +1201,16 @@ class Registry:
                         "Production",
                         archive_existing_versions=False,
                     )
-            rec["state"] = "complete"
             rec["completed_at"] = _now_iso(now)
             self._set_tag(name, version, key, json.dumps(rec, sort_keys=True))
+            placed = {"record": pid, "record_version": version, "kind": "promotion", "at": rec["at"]}
+            if previous:
+                self._set_model_tag(
+                    name, f"{TAG}alias.{rollback_alias}", json.dumps({"version": previous, **placed})
+                )
+            self._set_model_tag(
+                name, f"{TAG}alias.{production_alias}", json.dumps({"version": version, **placed})
+            )
             return PromotionResult(name, version, previous, pid)
         finally:
             self._release(lock)
