@@ -13,14 +13,22 @@ under that lock and are kept beside it. Splitting them into modules of their own
 Where things are kept (all plain MLflow tags, so any engine and ``signoff audit`` can read them):
 
 * model version tags ``signoff.verdict.<gate>`` hold the DSSE envelope of that gate's latest verdict
-  (envelopes longer than :data:`CHUNK` characters are split into ``.part-<i>`` tags; MLflow 3 stores
-  model-version tag values in a ``TEXT`` column and checks no length, but MySQL's ``TEXT`` holds
-  64 KiB), ``signoff.verdict.<gate>.digest`` its ``sha256:`` digest;
+  (envelopes longer than the registry's tag value limit, :attr:`Registry.tag_limit`, are split into
+  ``.part-<i>`` tags), ``signoff.verdict.<gate>.digest`` its ``sha256:`` digest and
+  ``signoff.summary.<gate>`` one line for people (passed or refused, signed by, when);
 * model version tags ``signoff.promotion.<id>`` / ``signoff.rollback.<id>`` hold the promotion and
-  rollback records (JSON), with their envelopes in ``signoff.promotion-envelope.<id>`` /
-  ``signoff.rollback-envelope.<id>``;
+  rollback records (JSON, with a ``summary`` line), their envelopes (each kept once) in
+  ``signoff.promotion-envelope.<id>`` / ``signoff.rollback-envelope.<id>``. A promotion envelope
+  without its record is an interrupted promotion (the envelope is written before any alias moves,
+  the record after); earlier versions wrote a ``pending`` record first and a copy of the envelope
+  as ``signoff.verdict.promotion``: both are still read;
 * registered model tags ``signoff.alias.<alias>`` name the version and record signoff last put
   behind each alias. An alias pointing elsewhere was moved outside signoff: the audit says UNBACKED.
+
+The calls of a promotion go to MLflow's REST API directly (:class:`_Rest`, one kept-alive
+connection; no mlflow import): the version read once (by the caller, :meth:`Registry.version_view`),
+the lock, the production alias read, the envelope, the aliases, the record, the alias tags, the
+release. Everything else (evidence, audit, rollback's alias removal) uses MlflowClient.
 
 MLflow has no compare-and-set on aliases, so promotion and rollback hold a lock: a registered model
 named ``signoff-lock.<name>``, whose creation is atomic in the registry (the name is its primary key).
@@ -101,13 +109,18 @@ _T = TypeVar("_T")
 
 CHUNK = 60_000
 """Longest tag value signoff writes; longer envelopes are split."""
+SUMMARY_MAX = 300
+"""Longest one-line summary of a verdict kept for people (well within every registry's tag limit)."""
 PREDICT_HERE_MAX_BYTES = 2 * 10**9
 """The largest model the ML step downloads whole to run its example prediction in its own process;
 a larger one (or one whose runtime is not installed there) is predicted on by the staging probe."""
 PREDICTION_DEFERRED_TO = "sre-readiness"
 """The step whose staging probe runs a deferred example prediction."""
 LOCK_PREFIX = "signoff-lock."
+UC_LOCK_PREFIX = "signoff_lock__"
 TAG = "signoff."
+TAG_LIMIT_ENV = "SIGNOFF_MLFLOW_TAG_LIMIT"
+TAG_STYLE_ENV = "SIGNOFF_MLFLOW_TAG_STYLE"
 _TRANSIENT_CODES = frozenset(
     {"TEMPORARILY_UNAVAILABLE", "INTERNAL_ERROR", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED", "ABORTED"}
 )
@@ -236,7 +249,7 @@ class _Version:
             str(mv.get("status", "")),
             str(mv.get("source", "")),
             str(mv.get("run_id", "")),
-            _tag_map(mv.get("tags")),
+            _canon(_tag_map(mv.get("tags"))),
         )
 
 
@@ -252,7 +265,7 @@ class _Model:
     def of(cls, doc: Mapping[str, Any]) -> _Model:
         rm = doc.get("registered_model") or {}
         aliases = {str(a["alias"]): str(a["version"]) for a in rm.get("aliases") or []}
-        return cls(str(rm.get("name", "")), _tag_map(rm.get("tags")), aliases)
+        return cls(str(rm.get("name", "")), _canon(_tag_map(rm.get("tags"))), aliases)
 
 
 # ------------------------------------------------------------------------------------------- results
@@ -413,14 +426,79 @@ def _get(tags: Mapping[str, str], key: str) -> bytes | None:
     return _decode(text)
 
 
+def _wire(key: str, uc: bool) -> str:
+    """A signoff tag key as written: itself, or in Unity Catalog's alphabet (no ``.`` or ``-``:
+    ``signoff.verdict.ml-artifact`` -> ``signoff__verdict__ml_artifact``)."""
+    if not uc or not key.startswith(TAG):
+        return key
+    if "_" in key:
+        raise errors.InputError(
+            f"tag key {key!r}: Unity Catalog tag keys allow no '.' or '-', so signoff writes '__' and '_' "
+            "for them; a name with '_' in it (an alias?) cannot be told apart: use one without"
+        )
+    return key.replace(".", "__").replace("-", "_")
+
+
+def _canon(tags: Mapping[str, Any] | None) -> dict[str, str]:
+    """Tags as signoff reads them: keys written in Unity Catalog's alphabet back to their own."""
+    out: dict[str, str] = {}
+    for k, v in (tags or {}).items():
+        key = str(k)
+        if key.startswith("signoff__"):
+            key = key.replace("__", ".").replace("_", "-")
+        out[key] = str(v)
+    return out
+
+
+def _records(tags: Mapping[str, str], kind: str) -> dict[str, dict[str, Any]]:
+    """The ``promotion`` or ``rollback`` records among a version's tags: short id -> record."""
+    out: dict[str, dict[str, Any]] = {}
+    for k in sorted(tags):
+        m = re.fullmatch(rf"signoff\.{kind}\.([0-9a-f]{{16}})", k)
+        raw = _get(tags, k) if m else None
+        if m is None or raw is None:
+            continue
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(rec, dict):
+            out[m[1]] = rec
+    return out
+
+
+def _record(tags: Mapping[str, str], key: str) -> dict[str, Any] | None:
+    """One record (JSON, possibly split) by its full key, or None."""
+    raw = _get(tags, key)
+    if raw is None:
+        return None
+    try:
+        rec = json.loads(raw)
+    except ValueError:
+        return None
+    return rec if isinstance(rec, dict) else None
+
+
+def _limit_in(message: str, length: int) -> int | None:
+    """The tag value limit a registry's refusal of a ``length``-character value names, if it is one."""
+    if length <= 250 or not re.search(r"length|long|limit|exceed|size", message, re.IGNORECASE):
+        return None
+    named = [n for n in (int(x) for x in re.findall(r"\d{3,7}", message)) if 250 <= n < length]
+    if named:
+        return max(named)
+    return 5000 if length > 5000 else 1000 if length > 1000 else None
+
+
 def _summary(predicate: Mapping[str, Any]) -> str:
     """A verdict in one line a person reads in the MLflow UI: gate, outcome, signer, when."""
-    failed = [str(c.get("id")) for c in predicate.get("checks") or [] if c.get("outcome") == "fail"]
-    outcome = "passed" if predicate.get("passed") else f"REFUSED ({', '.join(failed[:5]) or 'no reason'})"
-    return (
+    checks = [c for c in predicate.get("checks") or [] if isinstance(c, dict)]
+    failed = [str(c.get("id")) for c in checks if c.get("outcome") == "fail"]
+    outcome = "passed" if predicate.get("passed") else f"REFUSED ({', '.join(failed[:4]) or 'no reason'})"
+    line = (
         f"{predicate.get('gate')}: {outcome}; signed by {predicate.get('team')} at "
         f"{predicate.get('issued_at')}; valid until {predicate.get('expires_at')}"
     )
+    return line[:SUMMARY_MAX]
 
 
 def _short(ident: str) -> str:
@@ -464,18 +542,7 @@ class VersionView:
 
     def records(self, kind: str) -> dict[str, dict[str, Any]]:
         """The ``promotion`` or ``rollback`` records kept with the version: short id -> record."""
-        out: dict[str, dict[str, Any]] = {}
-        for k, v in sorted(self.tags.items()):
-            m = re.fullmatch(rf"signoff\.{kind}\.([0-9a-f]{{16}})", k)
-            if not m:
-                continue
-            try:
-                rec = json.loads(v)
-            except ValueError:
-                continue
-            if isinstance(rec, dict):
-                out[m[1]] = rec
-        return out
+        return _records(self.tags, kind)
 
     def pending_promotion(self) -> bytes | None:
         """The envelope of an interrupted promotion of this version, if there is one: an envelope
@@ -525,8 +592,18 @@ class Registry:
     attempts: int = 5
     backoff_s: float = 0.5
     lease_s: float = 120.0
+    tag_limit: int | None = None
+    """Longest tag value to write; longer values are split. None: ``$SIGNOFF_MLFLOW_TAG_LIMIT``, else
+    :data:`CHUNK`, lowered to the limit a registry names when it refuses a value as too long (OSS
+    servers before MLflow 2.x: 5,000; Unity Catalog: 1,000)."""
+    tag_style: str | None = None
+    """``uc``: tag keys in Unity Catalog's alphabet (no ``.`` or ``-``) and lock models named as
+    Unity Catalog allows; default ``$SIGNOFF_MLFLOW_TAG_STYLE``, else ``uc`` for a
+    ``databricks-uc`` registry and plain MLflow keys otherwise. Both spellings are always read."""
     _client: Any = field(default=None, init=False, repr=False)
     _rest: _Rest | None = field(default=None, init=False, repr=False)
+    _uc: bool = field(default=False, init=False, repr=False)
+    _limit: int = field(default=CHUNK, init=False, repr=False)
     _hooks: dict[str, Callable[[], None]] = field(default_factory=dict, init=False, repr=False)
     calls: int = field(default=0, init=False)
     """Remote calls made (for the benchmark)."""
@@ -543,6 +620,21 @@ class Registry:
             raise errors.InputError("attempts must be at least 1")
         if urllib.parse.urlsplit(uri).scheme in ("http", "https"):
             self._rest = _Rest(uri)
+        style = (
+            self.tag_style
+            or os.environ.get(TAG_STYLE_ENV)
+            or ("uc" if uri.startswith("databricks-uc") else "")
+        )
+        if style not in ("", "mlflow", "uc"):
+            raise errors.InputError(f"${TAG_STYLE_ENV} / tag_style: {style!r} is not 'mlflow' or 'uc'")
+        self._uc = style == "uc"
+        limit = self.tag_limit or os.environ.get(TAG_LIMIT_ENV) or CHUNK
+        try:
+            self._limit = int(limit)
+        except ValueError:
+            raise errors.InputError(f"${TAG_LIMIT_ENV}: {limit!r} is not a number of characters") from None
+        if self._limit < 250:
+            raise errors.InputError(f"tag value limit {self._limit}: at least 250 characters are needed")
 
     # ----------------------------------------------------------------------------- remote calls
 
@@ -660,27 +752,46 @@ class Registry:
                 what, self._rest.call, "GET", "model-versions/get", name=name, version=str(version)
             )
             return _Version.of(doc)
-        return self._call(what, self.client.get_model_version, name, str(version))
+        mv = self._call(what, self.client.get_model_version, name, str(version))
+        return _Version(
+            str(mv.name),
+            str(mv.version),
+            str(mv.status),
+            str(mv.source or ""),
+            str(mv.run_id or ""),
+            _canon(mv.tags),
+        )
 
     def _model(self, name: str) -> Any:
         what = f"registered model {name!r}"
         if self._rest is not None:
             return _Model.of(self._call(what, self._rest.call, "GET", "registered-models/get", name=name))
-        return self._call(what, self.client.get_registered_model, name)
+        rm = self._call(what, self.client.get_registered_model, name)
+        aliases = {str(k): str(v) for k, v in (rm.aliases or {}).items()}
+        return _Model(str(rm.name), _canon(rm.tags), aliases)
 
     def _tags(self, name: str, version: str) -> dict[str, str]:
         return dict(self._version(name, version).tags or {})
 
     def _set_tag(self, name: str, version: str, key: str, value: str) -> None:
         what = f"tag {key} on {name} version {version}"
-        if self._rest is not None:
-            body = {"name": name, "version": str(version), "key": key, "value": value}
-            self._call(what, self._rest.call, "POST", "model-versions/set-tag", body)
-            return
-        self._call(what, self.writer.set_model_version_tag, name, version, key, value)
+        key = _wire(key, self._uc)
+        try:
+            if self._rest is not None:
+                body = {"name": name, "version": str(version), "key": key, "value": value}
+                self._call(what, self._rest.call, "POST", "model-versions/set-tag", body)
+                return
+            self._call(what, self.writer.set_model_version_tag, name, version, key, value)
+        except errors.InputError as exc:
+            learned = _limit_in(str(exc), len(value))
+            if learned is None or learned >= self._limit:
+                raise
+            self._limit = learned  # the registry named its limit: split to fit it from now on
+            raise _TooLong(f"{what}: {exc}") from exc
 
     def _set_model_tag(self, name: str, key: str, value: str) -> None:
         what = f"tag {key} on {name}"
+        key = _wire(key, self._uc)
         if self._rest is not None:
             self._call(
                 what,
@@ -716,6 +827,7 @@ class Registry:
     def _create_lock(self, lock: str, tags: Mapping[str, str]) -> None:
         """Create the lock model (not retried blindly: an ambiguous failure is resolved by reading back)."""
         what = f"lock {lock}"
+        tags = {_wire(k, self._uc): v for k, v in tags.items()}
         if self._rest is not None:
             body = {"name": lock, "tags": [{"key": k, "value": v} for k, v in tags.items()]}
             self._call(what, self._rest.call, "POST", "registered-models/create", body, retry=False)
@@ -959,23 +1071,39 @@ class Registry:
     def store_envelope(self, name: str, version: str, gate: Gate, envelope: bytes) -> str:
         """Keep a signed verdict with its model version (replacing that gate's earlier one).
 
+        Besides the envelope (``signoff.verdict.<gate>``) and its digest, a one-line summary for
+        people is kept as ``signoff.summary.<gate>``: outcome, failing checks, signing team, issue
+        and expiry times, as the envelope states them (the gates verify the envelope, not this line).
+
         Returns:
             The envelope's ``sha256:`` digest (also tagged ``signoff.verdict.<gate>.digest``).
         """
         self._version(name, str(version))
         self._put(name, str(version), f"{TAG}verdict.{Gate(gate).value}", envelope)
+        # For people reading the version's tags in the MLflow UI (as signed; verified by the gates).
+        self._set_tag(name, str(version), f"{TAG}summary.{Gate(gate).value}", _summary(_peek(envelope)))
         return digest_bytes(envelope)
 
     def _put(self, name: str, version: str, key: str, envelope: bytes, *, digest_tag: bool = True) -> None:
+        """Keep bytes (an envelope, a record, manifests) under ``key``, split into ``.part-<i>`` tags
+        when longer than the registry's tag value limit (the ``chunks:N:DIGEST`` head written last)."""
         text = _encode(envelope)
         digest = digest_bytes(envelope)
-        if len(text) <= CHUNK:
-            self._set_tag(name, version, key, text)
+        for _ in range(3):
+            size = self._limit
+            try:
+                if len(text) <= size:
+                    self._set_tag(name, version, key, text)
+                else:
+                    parts = [text[i : i + size] for i in range(0, len(text), size)]
+                    for i, part in enumerate(parts):
+                        self._set_tag(name, version, f"{key}.part-{i}", part)
+                    self._set_tag(name, version, key, f"chunks:{len(parts)}:{digest}")
+                break
+            except _TooLong:
+                continue  # the registry named a lower limit: split again to fit it
         else:
-            parts = [text[i : i + CHUNK] for i in range(0, len(text), CHUNK)]
-            for i, part in enumerate(parts):
-                self._set_tag(name, version, f"{key}.part-{i}", part)
-            self._set_tag(name, version, key, f"chunks:{len(parts)}:{digest}")
+            raise errors.InputError(f"{key}: the registry refuses every split of it; set ${TAG_LIMIT_ENV}")
         if digest_tag:
             self._set_tag(name, version, f"{key}.digest", digest)
 
@@ -1021,8 +1149,16 @@ class Registry:
 
     # ----------------------------------------------------------------------------- lock
 
+    def _lock_name(self, name: str) -> str:
+        """The lock model of ``name``: ``signoff-lock.NAME``, or for Unity Catalog (three-level names
+        of letters, digits and ``_``) ``CATALOG.SCHEMA.signoff_lock__MODEL``."""
+        if not self._uc:
+            return LOCK_PREFIX + name
+        head, _, last = name.rpartition(".")
+        return f"{head}.{UC_LOCK_PREFIX}{last}" if head else UC_LOCK_PREFIX + last
+
     def _acquire(self, name: str, holder: str) -> _Lock:
-        lock = LOCK_PREFIX + name
+        lock = self._lock_name(name)
         until = time.time() + self.lease_s
         deadline = f"{until:.3f}"
         tags = {"signoff.lock.holder": holder, "signoff.lock.expires": deadline, "signoff.lock.for": name}
@@ -1133,7 +1269,7 @@ class Registry:
             # One alias read, not the registered model: that answer lists the latest versions, which
             # the server computes over every version of the model.
             current = self._alias(name, production_alias)
-            existing = json.loads(tags[key]) if key in tags else None
+            existing = _record(tags, key)
             if existing and existing.get("state") == "complete":
                 if current == version:
                     return PromotionResult(name, version, existing.get("previous"), pid, already_done=True)
@@ -1202,7 +1338,7 @@ class Registry:
                         archive_existing_versions=False,
                     )
             rec["completed_at"] = _now_iso(now)
-            self._set_tag(name, version, key, json.dumps(rec, sort_keys=True))
+            self._put(name, version, key, json.dumps(rec, sort_keys=True).encode(), digest_tag=False)
             placed = {"record": pid, "record_version": version, "kind": "promotion", "at": rec["at"]}
             if previous:
                 self._set_model_tag(
@@ -1221,8 +1357,7 @@ class Registry:
         placed = json.loads(placed_raw) if placed_raw else {}
         if str(placed.get("version")) != version or str(placed.get("record_version")) != version:
             return None
-        raw = tags.get(f"{TAG}{placed.get('kind')}.{str(placed.get('record'))[:16]}")
-        rec = json.loads(raw) if raw else None
+        rec = _record(tags, f"{TAG}{placed.get('kind')}.{str(placed.get('record'))[:16]}")
         return rec if rec and rec.get("state") == "complete" else None
 
     def previous_production_version(
@@ -1309,14 +1444,14 @@ class Registry:
         key = f"{TAG}rollback.{rid[:16]}"
         tmv = self._version(name, target)
         ttags = dict(tmv.tags or {})
-        promoted = [json.loads(v) for k, v in ttags.items() if k.startswith(f"{TAG}promotion.")]
+        promoted = list(_records(ttags, "promotion").values())
         promoted = [p for p in promoted if p.get("state") == "complete"]
         if not promoted:
             raise errors.InputError(
                 f"{name} version {target} was never promoted by signoff; roll back only to a version "
                 "that was in production"
             )
-        existing = json.loads(ttags[key]) if key in ttags else None
+        existing = _record(ttags, key)
         if current == target and not existing:
             raise errors.InputError(f"{name} version {target} is already {production_alias}")
         lock = self._acquire(name, rid)
@@ -1342,7 +1477,7 @@ class Registry:
             if record_envelope is not None:
                 self._put(name, target, f"{TAG}rollback-envelope.{rid[:16]}", record_envelope)
                 self._put(name, target, f"{TAG}verdict.{Gate.ROLLBACK.value}", record_envelope)
-            self._set_tag(name, target, key, json.dumps(rec, sort_keys=True))
+            self._put(name, target, key, json.dumps(rec, sort_keys=True).encode(), digest_tag=False)
             self._set_alias(name, production_alias, target)
             self._set_model_tag(
                 name,
@@ -1374,11 +1509,11 @@ class Registry:
                     f"remove tag of {rollback_alias}",
                     self.writer.delete_registered_model_tag,
                     name,
-                    f"{TAG}alias.{rollback_alias}",
+                    _wire(f"{TAG}alias.{rollback_alias}", self._uc),
                 )
             rec["state"] = "complete"
             rec["completed_at"] = _now_iso(now)
-            self._set_tag(name, target, key, json.dumps(rec, sort_keys=True))
+            self._put(name, target, key, json.dumps(rec, sort_keys=True).encode(), digest_tag=False)
             return RollbackResult(name, str(from_version), target, rid, automated, reason)
         finally:
             self._release(lock)
@@ -1414,7 +1549,7 @@ class Registry:
         placed = json.loads(dict(model.tags or {}).get(f"{TAG}alias.{production_alias}", "{}") or "{}")
         if placed.get("kind") == "rollback":
             ptags = self._tags(name, str(placed.get("version")))
-            rec = json.loads(ptags.get(f"{TAG}rollback.{str(placed.get('record'))[:16]}", "{}"))
+            rec = _record(ptags, f"{TAG}rollback.{str(placed.get('record'))[:16]}") or {}
             if rec.get("automated"):
                 raise errors.PermanentError(
                     f"{name} version {placed.get('version')} is production after an automated rollback; "
@@ -1445,33 +1580,27 @@ class Registry:
             f"name='{_quote(name)}'",
             max_results=10_000,
         )
-        vtags = {str(v.version): dict(v.tags or {}) for v in versions}
+        vtags = {str(v.version): _canon(v.tags) for v in versions}
         history: list[HistoryEntry] = []
         valid: dict[str, bool | None] = {}
         for ver, tags in vtags.items():
-            for k, v in tags.items():
-                m = re.fullmatch(r"signoff\.(promotion|rollback)\.([0-9a-f]{16})", k)
-                if not m:
-                    continue
-                try:
-                    rec = json.loads(v)
-                except ValueError:
-                    continue
-                ok = self._record_valid(name, ver, m[1], rec, tags, trust)
-                valid[rec.get("id", "")] = ok
-                history.append(
-                    HistoryEntry(
-                        kind=m[1],
-                        id=str(rec.get("id", "")),
-                        at=str(rec.get("at", "")),
-                        version=ver,
-                        previous=rec.get("previous"),
-                        state=str(rec.get("state", "")),
-                        by=rec.get("by"),
-                        reason=str(rec.get("reason", rec.get("note", "")) or ""),
-                        valid=ok,
+            for kind in ("promotion", "rollback"):
+                for rec in _records(tags, kind).values():
+                    ok = self._record_valid(name, ver, kind, rec, tags, trust)
+                    valid[rec.get("id", "")] = ok
+                    history.append(
+                        HistoryEntry(
+                            kind=kind,
+                            id=str(rec.get("id", "")),
+                            at=str(rec.get("at", "")),
+                            version=ver,
+                            previous=rec.get("previous"),
+                            state=str(rec.get("state", "")),
+                            by=rec.get("by"),
+                            reason=str(rec.get("reason", rec.get("note", "")) or ""),
+                            valid=ok,
+                        )
                     )
-                )
         history.sort(key=lambda h: (h.at, h.id))
         reports = []
         for alias, ver in sorted(aliases.items()):
@@ -1493,22 +1622,21 @@ class Registry:
             rid = str(placed.get("record"))
             rver = str(placed.get("record_version"))
             kind = str(placed.get("kind"))
-            rec_raw = vtags.get(rver, {}).get(f"{TAG}{kind}.{rid[:16]}")
-            if rec_raw is None:
+            found = _record(vtags.get(rver, {}), f"{TAG}{kind}.{rid[:16]}")
+            if found is None:
                 reports.append(
                     AliasReport(
                         alias, ver, AliasStatus.UNBACKED, f"the {kind} record {rid[:16]} is missing", rid
                     )
                 )
                 continue
-            rec = json.loads(rec_raw)
             if valid.get(rid) is False:
                 reports.append(
                     AliasReport(
                         alias, ver, AliasStatus.INVALID, f"the {kind} record's envelope does not verify", rid
                     )
                 )
-            elif rec.get("state") != "complete":
+            elif found.get("state") != "complete":
                 reports.append(
                     AliasReport(
                         alias, ver, AliasStatus.INCOMPLETE, f"the {kind} was interrupted; re-run it", rid
@@ -1521,7 +1649,7 @@ class Registry:
                         alias,
                         ver,
                         AliasStatus.BACKED,
-                        f"{kind} {rid[:16]} at {rec.get('at')} by {rec.get('by')} ({how})",
+                        f"{kind} {rid[:16]} at {found.get('at')} by {found.get('by')} ({how})",
                         rid,
                     )
                 )
@@ -1614,6 +1742,10 @@ def _own_retries() -> Iterator[None]:
 
 class _Exists(errors.PermanentError):
     """MLflow said RESOURCE_ALREADY_EXISTS (internal: the lock is taken)."""
+
+
+class _TooLong(errors.InputError):
+    """The registry refused a tag value as too long and named a lower limit (internal: split again)."""
 
 
 def _quote(name: str) -> str:
