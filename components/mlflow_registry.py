@@ -1081,7 +1081,11 @@ class Registry:
         self._version(name, str(version))
         self._put(name, str(version), f"{TAG}verdict.{Gate(gate).value}", envelope)
         # For people reading the version's tags in the MLflow UI (as signed; verified by the gates).
-        self._set_tag(name, str(version), f"{TAG}summary.{Gate(gate).value}", _summary(_peek(envelope)))
+        try:
+            line = _summary(_peek(envelope))
+        except errors.InputError:
+            line = f"{Gate(gate).value}: not readable as a signoff verdict (it will not verify)"
+        self._set_tag(name, str(version), f"{TAG}summary.{Gate(gate).value}", line)
         return digest_bytes(envelope)
 
     def _put(self, name: str, version: str, key: str, envelope: bytes, *, digest_tag: bool = True) -> None:
