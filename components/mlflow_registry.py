@@ -61,6 +61,7 @@ import re
 import shutil
 import socket
 import ssl
+import threading
 import time
 import urllib.parse
 import uuid
@@ -170,28 +171,45 @@ class _Rest:
             basic = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
             self.headers["Authorization"] = f"Basic {basic}"
         self.timeout = float(os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT") or 30)
-        self._conn: http.client.HTTPConnection | None = None
-        self._used = 0.0
+        self._local = threading.local()  # one connection per thread (the listeners serve in threads)
+
+    @property
+    def _conn(self) -> http.client.HTTPConnection | None:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        return conn
+
+    @_conn.setter
+    def _conn(self, conn: http.client.HTTPConnection | None) -> None:
+        self._local.conn = conn
+
+    @property
+    def _used(self) -> float:
+        return float(getattr(self._local, "used", 0.0))
+
+    @_used.setter
+    def _used(self, at: float) -> None:
+        self._local.used = at
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is not None and time.monotonic() - self._used > self.IDLE_S:
             self.close()
-        if self._conn is None:
+        conn = self._conn
+        if conn is None:
             if self.https:
                 ctx = ssl.create_default_context(cafile=os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH"))
                 if os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
                     ctx.check_hostname = False
                     ctx.verify_mode = ssl.CERT_NONE
-                self._conn = http.client.HTTPSConnection(
-                    self.host, self.port, timeout=self.timeout, context=ctx
-                )
+                conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=ctx)
             else:
-                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-        return self._conn
+                conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            self._conn = conn
+        return conn
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        conn = self._conn
+        if conn is not None:
+            conn.close()
             self._conn = None
 
     def call(
