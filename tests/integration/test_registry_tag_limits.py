@@ -261,9 +261,9 @@ def test_the_registry_ui_shows_a_readable_line_per_gate(
     done = steps_promotion.promote(reg, contract, trust, name, v, key_file=key_files[ML])
     assert done.result is not None
     tags = direct.get_model_version(name, v).tags
-    for gate, team in (("ml-artifact", ML), ("platform", PLATFORM), ("sre-readiness", SRE)):
-        line = tags[f"signoff.summary.{gate}"]
-        assert re.fullmatch(rf"{gate}: passed; signed by {team} at \S+; valid until \S+", line), line
+    for shown, team in (("ml-artifact", ML), ("platform", PLATFORM), ("sre-readiness", SRE)):
+        line = tags[f"signoff.summary.{shown}"]
+        assert re.fullmatch(rf"{shown}: passed; signed by {team} at \S+; valid until \S+", line), line
     record = json.loads(tags[f"signoff.promotion.{done.result.promotion_id[:16]}"])
     assert record["summary"].startswith(f"promotion: passed; signed by {ML} at ")
     assert "signoff.verdict.promotion" not in tags  # the promotion envelope is kept once
