@@ -20,8 +20,8 @@ Where things are kept (all plain MLflow tags, so any engine and ``signoff audit`
   rollback records (JSON, with a ``summary`` line), their envelopes (each kept once) in
   ``signoff.promotion-envelope.<id>`` / ``signoff.rollback-envelope.<id>``. A promotion envelope
   without its record is an interrupted promotion (the envelope is written before any alias moves,
-  the record after); earlier versions wrote a ``pending`` record first and a copy of the envelope
-  as ``signoff.verdict.promotion``: both are still read;
+  the record last, after the aliases and their tags); earlier versions wrote a ``pending`` record
+  first and a copy of the envelope as ``signoff.verdict.promotion``: both are still read;
 * registered model tags ``signoff.alias.<alias>`` name the version and record signoff last put
   behind each alias. An alias pointing elsewhere was moved outside signoff: the audit says UNBACKED.
 
@@ -1347,7 +1347,8 @@ class Registry:
                 self._set_alias(name, rollback_alias, previous)
             self._set_alias(name, production_alias, version)
             self._hook("before-complete")
-            # 4. Legacy stage (idempotent), 5. the record, 6. what signoff put behind each alias.
+            # 4. Legacy stage (idempotent), 5. what signoff put behind each alias, 6. the record: last,
+            # so that a complete record means every step before it is done (a re-run finds it done).
             if also_stage:
                 with warnings.catch_warnings():  # asked for explicitly: no deprecation noise
                     warnings.simplefilter("ignore", FutureWarning)
@@ -1359,8 +1360,6 @@ class Registry:
                         "Production",
                         archive_existing_versions=False,
                     )
-            rec["completed_at"] = _now_iso(now)
-            self._put(name, version, key, json.dumps(rec, sort_keys=True).encode(), digest_tag=False)
             placed = {"record": pid, "record_version": version, "kind": "promotion", "at": rec["at"]}
             if previous:
                 self._set_model_tag(
@@ -1369,6 +1368,9 @@ class Registry:
             self._set_model_tag(
                 name, f"{TAG}alias.{production_alias}", json.dumps({"version": version, **placed})
             )
+            self._hook("before-record")
+            rec["completed_at"] = _now_iso(now)
+            self._put(name, version, key, json.dumps(rec, sort_keys=True).encode(), digest_tag=False)
             return PromotionResult(name, version, previous, pid)
         finally:
             self._release(lock)
@@ -1645,6 +1647,13 @@ class Registry:
             rver = str(placed.get("record_version"))
             kind = str(placed.get("kind"))
             found = _record(vtags.get(rver, {}), f"{TAG}{kind}.{rid[:16]}")
+            if found is None and f"{TAG}{kind}-envelope.{rid[:16]}" in vtags.get(rver, {}):
+                reports.append(  # the envelope is there, the record not yet: interrupted at the end
+                    AliasReport(
+                        alias, ver, AliasStatus.INCOMPLETE, f"the {kind} was interrupted; re-run it", rid
+                    )
+                )
+                continue
             if found is None:
                 reports.append(
                     AliasReport(
