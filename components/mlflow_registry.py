@@ -243,6 +243,14 @@ class _Rest:
         return doc
 
 
+def _proxied(scheme: str, host: str) -> bool:
+    """Whether the environment sends requests to ``host`` through a proxy (``HTTPS_PROXY`` and
+    ``NO_PROXY``, as MlflowClient's ``requests`` reads them): then MlflowClient makes the calls."""
+    import urllib.request
+
+    return bool(urllib.request.getproxies().get(scheme)) and not urllib.request.proxy_bypass(host)
+
+
 def _tag_map(items: Any) -> dict[str, str]:
     return {str(t["key"]): str(t.get("value", "")) for t in items or []}
 
@@ -636,7 +644,8 @@ class Registry:
         self.tracking_uri = uri
         if self.attempts < 1:
             raise errors.InputError("attempts must be at least 1")
-        if urllib.parse.urlsplit(uri).scheme in ("http", "https"):
+        parts = urllib.parse.urlsplit(uri)
+        if parts.scheme in ("http", "https") and not _proxied(parts.scheme, parts.hostname or ""):
             self._rest = _Rest(uri)
         style = (
             self.tag_style

@@ -65,3 +65,16 @@ def test_a_configured_limit_is_checked() -> None:
         mr.Registry("http://127.0.0.1:1", tag_limit=10)
     with pytest.raises(errors.InputError, match="'mlflow' or 'uc'"):
         mr.Registry("http://127.0.0.1:1", tag_style="hive")
+
+
+def test_a_server_reached_through_a_proxy_is_called_through_mlflowclient(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """signoff's own REST calls do not go through proxies; MlflowClient (``requests``) does."""
+    for var in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    assert mr.Registry("http://mlflow.example:5000")._rest is not None
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    assert mr.Registry("http://mlflow.example:5000")._rest is None
+    monkeypatch.setenv("NO_PROXY", "mlflow.example")
+    assert mr.Registry("http://mlflow.example:5000")._rest is not None
