@@ -22,6 +22,12 @@ An alias on version V is **BACKED** only when all of these hold:
   without a signed rollback record, is not backed. (A record's state is not signed: a later promotion
   still ``pending`` is one interrupted before it moved the alias, and shows so in the history.)
 
+A promotion writes its record last, after the alias moves and their placement tags: an alias whose
+placement tag names a promotion whose envelope is kept but whose record is not is **INCOMPLETE**
+(interrupted; a re-run finishes it), or INVALID when that envelope is not the passing promotion
+verdict the tag names. An envelope without its record that no placement tag names is damage (a
+historic record deleted), listed by the reader.
+
 A rollback record verifies when its envelope does, is a passing rollback verdict about exactly its
 version, was signed by the team the contract names (for a manual rollback the decider of its kind of
 problem; for an automated one the team the alert on its signal pages), and its target had a verified
@@ -97,6 +103,10 @@ class Snapshot:
     """version -> every signed verdict kept with it (any gate, any tag)."""
     damage: tuple[str, ...] = ()
     """What the reader found inconsistent in the stored tags (a digest tag that does not match)."""
+    interrupted: Mapping[tuple[str, str, str], bytes] = field(default_factory=dict)
+    """(kind, record id's 16 hex digits, version) -> the envelope of a promotion interrupted before
+    its record was written (the record is written last): an envelope kept without its record that a
+    placement tag names. A re-run of the promotion finishes it."""
 
 
 # ------------------------------------------------------------------------------------------ output
@@ -106,7 +116,7 @@ class AliasStatus(enum.StrEnum):
     BACKED = "backed"
     """A verified signoff record backs the alias (see the module docstring)."""
     INCOMPLETE = "incomplete"
-    """signoff's record is still pending: a promotion was interrupted; re-run it."""
+    """A promotion was interrupted (its record not yet written, or still pending); re-run it."""
     INVALID = "invalid"
     """A record is there but it, its envelope or the verdicts it names do not verify or do not hold."""
     UNBACKED = "unbacked"
@@ -552,6 +562,8 @@ def _alias(
         )
     kind, rid, rver = str(placed.get("kind")), str(placed.get("record")), str(placed.get("record_version"))
     j = by_ref.get((kind, rid[:16], rver))
+    if j is None and (kind, rid[:16], rver) in snap.interrupted:
+        return _interrupted(snap, alias, ver, trust, rid, rver, snap.interrupted[(kind, rid[:16], rver)])
     if j is None:
         return AliasReport(alias, ver, AliasStatus.UNBACKED, f"the {kind} record {rid[:16]} is missing", rid)
     if j.problems:
@@ -598,3 +610,34 @@ def _alias(
             f"{latest.signed.verdict.issued_at.isoformat()} (verified)"
         )
     return AliasReport(alias, ver, AliasStatus.BACKED, detail, rid, signed)
+
+
+def _interrupted(
+    snap: Snapshot, alias: str, ver: str, trust: TrustPolicy | None, rid: str, rver: str, env: bytes
+) -> AliasReport:
+    """An alias that a promotion moved and tagged before it was interrupted (its record, written
+    last, is not there yet): INCOMPLETE when the envelope the tag names is a passing promotion verdict
+    about the version it is kept with, INVALID otherwise. Never BACKED: a re-run writes the record."""
+    problems = []
+    if digest_bytes(env) != "sha256:" + rid:
+        problems.append(f"the promotion envelope kept is not the one the {alias} tag names ({rid[:16]})")
+    if trust is not None and not problems:
+        signed, why = _verify(env, trust)
+        if signed is None:
+            problems.append(f"its envelope does not verify: {why}")
+        else:
+            v = signed.verdict
+            if v.gate is not Gate.PROMOTION or not v.passed:
+                problems.append(f"its envelope is not a passing promotion verdict ({v.gate.value})")
+            if v.subject.model != snap.model or v.subject.version != rver:
+                problems.append(
+                    f"its verdict is about {v.subject.model} version {v.subject.version}, "
+                    f"not {snap.model} version {rver}"
+                )
+    if problems:
+        return AliasReport(alias, ver, AliasStatus.INVALID, f"the promotion: {'; '.join(problems)}", rid)
+    if trust is None:
+        return AliasReport(alias, ver, AliasStatus.UNVERIFIED, "nothing verified: pass --trust", rid)
+    return AliasReport(
+        alias, ver, AliasStatus.INCOMPLETE, "the promotion was interrupted before its record; re-run it", rid
+    )
