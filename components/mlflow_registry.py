@@ -1559,25 +1559,16 @@ class Registry:
         A ``signoff.summary.<gate>`` line is for people: never read here. What does not match is
         listed as damage.
 
-        An envelope without its record is the promotion interrupted before its record was written
-        (the record is written last) when a placement tag of signoff names that record; otherwise
-        its record is gone, which is damage (a rollback's record is written before any alias moves:
-        its envelope without the record is always damage)."""
+        A promotion envelope without its record (the record is written last) is handed over as
+        such: :func:`gates.audit.judge` tells an interrupted promotion from a record that is gone. A
+        rollback envelope without its record is damage (that record is written before any alias
+        moves)."""
         mtags = _canon(model_tags)
         placements = {
             k.removeprefix(f"{TAG}alias."): v for k, v in mtags.items() if k.startswith(f"{TAG}alias.")
         }
-        named: set[tuple[str, str, str]] = set()
-        for text in placements.values():
-            try:
-                placed = json.loads(text)
-            except ValueError:
-                continue
-            if isinstance(placed, dict):
-                rid = str(placed.get("record"))[:16]
-                named.add((str(placed.get("kind")), rid, str(placed.get("record_version"))))
         records: list[audit_rule.StoredRecord] = []
-        interrupted: dict[tuple[str, str, str], bytes] = {}
+        unrecorded: dict[tuple[str, str], bytes] = {}
         envelopes: dict[str, tuple[bytes, ...]] = {}
         damage: list[str] = []
         for ver, raw in sorted(version_tags.items()):
@@ -1589,8 +1580,8 @@ class Registry:
                 orphan = re.fullmatch(r"signoff\.(promotion|rollback)-envelope\.([0-9a-f]{16})", k)
                 if orphan and f"{TAG}{orphan[1]}.{orphan[2]}" not in tags:
                     env = cls._read(tags, k, damage, ver)
-                    if orphan[1] == "promotion" and (orphan[1], orphan[2], ver) in named and env is not None:
-                        interrupted[(orphan[1], orphan[2], ver)] = env
+                    if orphan[1] == "promotion" and env is not None:
+                        unrecorded[(orphan[2], ver)] = env
                     else:
                         damage.append(
                             f"version {ver}: tag {k} keeps a {orphan[1]} envelope whose record is gone"
@@ -1620,7 +1611,7 @@ class Registry:
                     pool.append(data)
             envelopes[ver] = tuple(pool)
         return audit_rule.Snapshot(
-            name, dict(aliases), placements, tuple(records), envelopes, tuple(damage), interrupted
+            name, dict(aliases), placements, tuple(records), envelopes, tuple(damage), unrecorded
         )
 
     @classmethod

@@ -25,8 +25,10 @@ An alias on version V is **BACKED** only when all of these hold:
 A promotion writes its record last, after the alias moves and their placement tags: an alias whose
 placement tag names a promotion whose envelope is kept but whose record is not is **INCOMPLETE**
 (interrupted; a re-run finishes it), or INVALID when that envelope is not the passing promotion
-verdict the tag names. An envelope without its record that no placement tag names is damage (a
-historic record deleted), listed by the reader.
+verdict the tag names. A promotion envelope without its record that no placement tag names is the
+latest attempt, interrupted before it moved an alias, when it verifies as a passing promotion of its
+version signed after every verified record (shown in the history as ``interrupted``); any other is
+damage: a record deleted (a historic one, say) is noticed.
 
 A rollback record verifies when its envelope does, is a passing rollback verdict about exactly its
 version, was signed by the team the contract names (for a manual rollback the decider of its kind of
@@ -103,10 +105,9 @@ class Snapshot:
     """version -> every signed verdict kept with it (any gate, any tag)."""
     damage: tuple[str, ...] = ()
     """What the reader found inconsistent in the stored tags (a digest tag that does not match)."""
-    interrupted: Mapping[tuple[str, str, str], bytes] = field(default_factory=dict)
-    """(kind, record id's 16 hex digits, version) -> the envelope of a promotion interrupted before
-    its record was written (the record is written last): an envelope kept without its record that a
-    placement tag names. A re-run of the promotion finishes it."""
+    unrecorded: Mapping[tuple[str, str], bytes] = field(default_factory=dict)
+    """(record id's 16 hex digits, version) -> a promotion envelope kept without its record (the
+    record is written last): a promotion interrupted, or a record that is gone (:func:`judge`)."""
 
 
 # ------------------------------------------------------------------------------------------ output
@@ -536,9 +537,62 @@ def judge(
         _alias(snap, alias, ver, trust, by_ref, promos, latest if alias == production_alias else None)
         for alias, ver in sorted(snap.aliases.items())
     ]
-    return AuditReport(
-        snap.model, tuple(reports), tuple(_history(judged, snap, trust)), trust is not None, snap.damage
-    )
+    history = _history(judged, snap, trust)
+    attempts, gone = _unrecorded(snap, trust, latest)
+    history = sorted([*history, *attempts], key=lambda h: (h.at or str(h.unsigned.get("at", "")), h.id))
+    return AuditReport(snap.model, tuple(reports), tuple(history), trust is not None, (*snap.damage, *gone))
+
+
+def _unrecorded(
+    snap: Snapshot, trust: TrustPolicy | None, latest: RecordJudgement | None
+) -> tuple[list[HistoryEntry], list[str]]:
+    """The promotion envelopes kept without their record that no placement tag names: the latest
+    attempt, interrupted before it moved an alias (a re-run finishes it), goes into the history; any
+    other is damage (a record deleted, or an attempt never finished: the audit cannot tell which).
+
+    An attempt is the latest when its envelope verifies as a passing promotion verdict about the
+    version it is kept with, signed after every verified, complete record. Without a trust policy
+    nothing verifies, so every such envelope is damage."""
+    named = set()
+    for text in snap.placements.values():
+        placed = _fields(text)
+        if placed.get("kind") == "promotion":
+            named.add((str(placed.get("record"))[:16], str(placed.get("record_version"))))
+    attempts: list[HistoryEntry] = []
+    gone: list[str] = []
+    for (rid, ver), env in sorted(snap.unrecorded.items()):
+        if (rid, ver) in named:
+            continue  # the alias it moved says INCOMPLETE (see _alias)
+        signed = _verify(env, trust)[0] if trust is not None else None
+        v = signed.verdict if signed is not None else None
+        if (
+            signed is not None
+            and v is not None
+            and v.gate is Gate.PROMOTION
+            and v.passed
+            and (v.subject.model, v.subject.version) == (snap.model, ver)
+            and signed.envelope_digest.removeprefix("sha256:").startswith(rid)
+            and (latest is None or latest.signed is None or v.issued_at > latest.signed.verdict.issued_at)
+        ):
+            attempts.append(
+                HistoryEntry(
+                    kind="promotion",
+                    id=signed.envelope_digest.removeprefix("sha256:"),
+                    at=v.issued_at.isoformat(),
+                    version=ver,
+                    previous=None,
+                    state="interrupted",
+                    by=signed.team,
+                    reason="interrupted before it moved an alias; the same promotion re-run finishes it",
+                    valid=True,
+                )
+            )
+            continue
+        gone.append(
+            f"version {ver}: tag signoff.promotion-envelope.{rid} keeps a promotion envelope whose "
+            "record is gone (deleted, or a promotion interrupted and overtaken by a later one)"
+        )
+    return attempts, gone
 
 
 def _alias(
@@ -562,8 +616,8 @@ def _alias(
         )
     kind, rid, rver = str(placed.get("kind")), str(placed.get("record")), str(placed.get("record_version"))
     j = by_ref.get((kind, rid[:16], rver))
-    if j is None and (kind, rid[:16], rver) in snap.interrupted:
-        return _interrupted(snap, alias, ver, trust, rid, rver, snap.interrupted[(kind, rid[:16], rver)])
+    if j is None and kind == "promotion" and (rid[:16], rver) in snap.unrecorded:
+        return _interrupted(snap, alias, ver, trust, rid, rver, snap.unrecorded[(rid[:16], rver)])
     if j is None:
         return AliasReport(alias, ver, AliasStatus.UNBACKED, f"the {kind} record {rid[:16]} is missing", rid)
     if j.problems:
