@@ -211,13 +211,16 @@ class AuditReport:
             lines.append("  none")
         for h in self.history:
             if h.valid:
-                head = f"  {h.at} {h.kind} -> {h.version} signed by {h.by} [{h.state}, verified]"
+                head = f"  {h.at} {h.kind} -> {h.version} signed by {h.by} [verified]"
             elif h.valid is None:
-                head = f"  {h.kind} -> {h.version} [{h.state}, not verified]"
+                head = f"  {h.kind} -> {h.version} [not verified]"
             else:
-                head = f"  {h.kind} -> {h.version} [{h.state}, DOES NOT VERIFY: {'; '.join(h.problems)}]"
+                head = f"  {h.kind} -> {h.version} [DOES NOT VERIFY: {'; '.join(h.problems)}]"
             why = f": {h.reason}" if h.reason and h.valid else ""
-            loose = ", ".join(f"{k} {v}" for k, v in sorted(h.unsigned.items()) if v not in (None, ""))
+            # A record's state is a tag field like who and when: nobody signed it ("refused" is the
+            # signed verdict's own outcome).
+            plain = {**({} if h.state == "refused" else {"state": h.state}), **h.unsigned}
+            loose = ", ".join(f"{k} {v}" for k, v in sorted(plain.items()) if v not in (None, ""))
             lines.append(head + why + (f" (unsigned: {loose})" if loose else ""))
         return "\n".join(lines)
 
