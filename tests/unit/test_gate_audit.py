@@ -150,3 +150,43 @@ def test_a_hand_written_complete_record_is_no_rollback_target() -> None:
     assert problem is not None and "version 9 has no verified promotion of this workload" in problem
     assert "its verdict is about recsys-ranker version 7, not recsys-ranker version 9" in problem
     assert audit.rollback_target_problem(snap, _trust(), contract(), V7) is None
+
+
+def test_a_promotion_envelope_without_its_record_is_interrupted_only_when_it_can_be_finished() -> None:
+    env7, h7 = _promotion()
+    env8, h8 = _promotion("8", at=timedelta(hours=1))
+    rec7 = _record("promotion", V7, env7)
+    pool = {V7: (*h7, env7), "8": (*h8, env8)}
+    key8 = (digest_bytes(env8)[7:23], "8")
+    placed8 = json.dumps({"version": "8", "record": digest_bytes(env8)[7:], "record_version": "8",
+                          "kind": "promotion"})  # fmt: skip
+    # Interrupted after production moved and was tagged (the record is written last): INCOMPLETE.
+    moved = audit.Snapshot(
+        MODEL, {"production": "8"}, {"production": placed8}, (rec7,), pool, (), {key8: env8}
+    )
+    (alias,) = audit.judge(moved, _trust(), contract()).aliases
+    assert alias.status is audit.AliasStatus.INCOMPLETE and "re-run it" in alias.detail
+    # The tag naming another envelope than the one kept: INVALID, never INCOMPLETE.
+    swapped = audit.Snapshot(
+        MODEL, {"production": "8"}, {"production": placed8}, (rec7,), pool, (), {key8: env7}
+    )
+    assert audit.judge(swapped, _trust(), contract()).aliases[0].status is audit.AliasStatus.INVALID
+    # Interrupted before any alias moved: production still backed, the attempt in the history.
+    before = audit.Snapshot(MODEL, {"production": V7}, {"production": _placed(V7, rec7)}, (rec7,), pool, (),
+                            {key8: env8})  # fmt: skip
+    report = audit.judge(before, _trust(), contract())
+    assert report.ok, report.to_text()
+    assert [(h.version, h.state, h.by) for h in report.history] == [
+        (V7, "complete", ML),
+        ("8", "interrupted", ML),
+    ]
+    # A historic record deleted (7's, after 8 was promoted): its envelope is left alone, which is damage.
+    rec8 = _record("promotion", "8", env8)
+    key7 = (digest_bytes(env7)[7:23], V7)
+    on8 = {"production": _placed("8", rec8)}
+    deleted = audit.Snapshot(MODEL, {"production": "8"}, on8, (rec8,), pool, (), {key7: env7})
+    report = audit.judge(deleted, _trust(), contract())
+    assert not report.ok and report.aliases[0].status is audit.AliasStatus.BACKED
+    assert [d for d in report.damage if "promotion envelope whose record is gone" in d]
+    # Without a trust policy nothing can tell an attempt from a deletion: damage.
+    assert audit.judge(before, None).damage
