@@ -63,7 +63,8 @@ def promote(
     One read of the version; an interrupted promotion of it that still holds is finished, not
     re-decided (:func:`gates.promotion.resumable`); otherwise the gate decides over ``envelopes`` (the
     ones kept with the version when none are given), the ML team's key signs, and a passing verdict
-    moves the alias (:meth:`Registry.promote`). The verdict just signed is not verified again.
+    keeps the given verdicts it names with the version and moves the alias
+    (:meth:`Registry.promote`). The verdict just signed is not verified again.
 
     Raises:
         GateRefused: no verifying ML-artifact verdict about this version: nothing to judge against.
@@ -87,6 +88,8 @@ def promote(
         envelope = _sign(verdict, contract, Path(key_file))
     result = None
     if verdict.passed:
+        if not resumed:
+            _keep_named(registry, name, version, verdict, presented, seen)
         result = registry.promote(
             name,
             version,
@@ -98,6 +101,26 @@ def promote(
             seen=seen,
         )
     return Promotion(verdict, envelope, resumed, presented, result)
+
+
+def _keep_named(
+    registry: mlflow_registry.Registry,
+    name: str,
+    version: str,
+    verdict: Verdict,
+    presented: Sequence[bytes],
+    seen: mlflow_registry.VersionView,
+) -> None:
+    """Keep with the version, before anything moves, each verdict the passing promotion verdict names
+    that was given (as a file) and is not kept there yet: the audit verifies a promotion against the
+    verdicts kept with its version (:mod:`gates.audit`), so a promotion decided over files holds
+    there too. Verdicts already kept (the usual path) cost no request."""
+    kept = {digest_bytes(e) for e in seen.envelopes().values()}
+    given = {digest_bytes(e): e for e in presented}
+    for gate_name, digest in sorted(verdict.artifacts.items()):
+        env = given.get(digest)
+        if env is not None and digest not in kept:
+            registry.store_envelope(name, version, Gate(gate_name), env)
 
 
 def promotion_step(
