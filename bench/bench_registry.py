@@ -5,9 +5,14 @@ puts a tiny counting HTTP proxy in front of it, so every HTTP round trip the cli
 (the proxy forwards each request unchanged over a fresh connection and counts it; it adds the same
 small cost to the baseline and to the promotion). Measured:
 
-* HTTP round trips and time of one promotion (lock, record, rollback alias, production alias,
-  complete, unlock) next to one bare ``MlflowClient.set_registered_model_alias`` on the same model
-  (MlflowClient's alias move is 2 round trips: it first reads the model to refuse prompts);
+* HTTP round trips and time of one promotion next to one bare
+  ``MlflowClient.set_registered_model_alias`` on the same model (MlflowClient's alias move is 2 round
+  trips: it first reads the model to refuse prompts). The promotion's 10 requests: the version read
+  (once: the step passes the same read to ``promote``), the lock, the production alias read, the
+  signed envelope (before any alias moves), the rollback alias, the production alias, the record,
+  the two alias tags (what signoff put behind each alias, for the audit), the release. Each write is
+  a sqlite commit on the server (the bulk of the time); the guarantees that set this floor are in
+  ``components.mlflow_registry``'s docstring;
 * the promotion time for a model with 1 version and with 500 versions: it reads and writes only the
   promoted version and one alias, so it must not grow with the number of versions (both are
   first-release promotions: production is unset, untimed, before each). The server's own cost per

@@ -1,10 +1,11 @@
 """The HTTP client of signoff: every HTTP request signoff itself sends goes out from here.
 
 The MLflow and Kubernetes clients (:mod:`components.mlflow_registry`, :mod:`components.kube`) bring
-their own; everything else (the probe of a serving endpoint, the Pushgateway, the local MLflow
-server's health check) calls this module, and no other module imports ``http.client``,
-``urllib.request`` or ``socket`` (import-linter holds ``socket``, ``tests/unit/test_boundaries.py``
-all three). Two ways out, for two purposes:
+their own (the registry's own REST calls, :class:`components.mlflow_registry._Rest`, connect
+through :meth:`Target.connect` here); everything else (the probe of a serving endpoint, the
+Pushgateway, the local MLflow server's health check) calls this module, and no other module
+imports ``http.client``, ``urllib.request`` or ``socket`` (import-linter holds ``socket``,
+``tests/unit/test_boundaries.py`` all three). Two ways out, for two purposes:
 
 * :func:`fetch`: one request the way every urllib user sends it (the environment's proxy settings
   and ``no_proxy``, redirects followed). A non-2xx answer is a :class:`Response` like any other,
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -38,13 +40,16 @@ from contracts import errors
 __all__ = [
     "STALE",
     "TRANSPORT_ERRORS",
+    "UNREACHABLE",
     "Connection",
+    "HTTPConnection",
     "Response",
     "Target",
     "fetch",
     "free_port",
     "join",
     "keep_alive",
+    "proxied",
     "request_path",
     "send",
 ]
@@ -58,6 +63,16 @@ STALE: tuple[type[Exception], ...] = (
     http.client.BadStatusLine,
 )
 """What sending on a keep-alive connection the server has closed meanwhile raises."""
+UNREACHABLE: tuple[type[Exception], ...] = (
+    ConnectionError,
+    TimeoutError,
+    http.client.HTTPException,
+    socket.gaierror,
+)
+"""What a request raises when the server could not be reached, or went away during the exchange
+(worth retrying): refused, reset, timed out, a name that does not resolve, a broken answer."""
+HTTPConnection = http.client.HTTPConnection
+"""What :meth:`Target.connect` returns (``http.client``'s, or its HTTPS subclass)."""
 _MAX_HEADER_LINES = 200
 
 
@@ -98,10 +113,18 @@ class Target:
             raise errors.InputError(f"{url!r}: the port is not a number between 0 and 65535") from None
         return cls(parts.scheme == "https", parts.hostname, port, parts.path.rstrip("/"))
 
-    def connect(self, timeout: float) -> http.client.HTTPConnection:
-        """A new ``http.client`` connection (not yet opened) to the target."""
-        cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
-        return cls(self.host, self.port, timeout=timeout)
+    def connect(self, timeout: float, *, tls: ssl.SSLContext | None = None) -> http.client.HTTPConnection:
+        """A new ``http.client`` connection (not yet opened) to the target, straight (no proxy);
+        ``tls``: the TLS settings of an ``https`` target (default: the system's CAs)."""
+        if self.https:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=tls)
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+
+def proxied(scheme: str, host: str) -> bool:
+    """Whether the environment sends ``scheme`` requests to ``host`` through a proxy (``HTTPS_PROXY``,
+    ``HTTP_PROXY`` and ``NO_PROXY``, as ``urllib`` and ``requests`` read them)."""
+    return bool(urllib.request.getproxies().get(scheme)) and not urllib.request.proxy_bypass(host)
 
 
 def join(url: str, path: str) -> str:

@@ -13,14 +13,22 @@ under that lock and are kept beside it. Splitting them into modules of their own
 Where things are kept (all plain MLflow tags, so any engine and ``signoff audit`` can read them):
 
 * model version tags ``signoff.verdict.<gate>`` hold the DSSE envelope of that gate's latest verdict
-  (envelopes longer than :data:`CHUNK` characters are split into ``.part-<i>`` tags; MLflow 3 stores
-  model-version tag values in a ``TEXT`` column and checks no length, but MySQL's ``TEXT`` holds
-  64 KiB), ``signoff.verdict.<gate>.digest`` its ``sha256:`` digest;
+  (envelopes longer than the registry's tag value limit, :attr:`Registry.tag_limit`, are split into
+  ``.part-<i>`` tags), ``signoff.verdict.<gate>.digest`` its ``sha256:`` digest and
+  ``signoff.summary.<gate>`` one line for people (passed or refused, signed by, when);
 * model version tags ``signoff.promotion.<id>`` / ``signoff.rollback.<id>`` hold the promotion and
-  rollback records (JSON), with their envelopes in ``signoff.promotion-envelope.<id>`` /
-  ``signoff.rollback-envelope.<id>``;
+  rollback records (JSON, with a ``summary`` line), their envelopes (each kept once) in
+  ``signoff.promotion-envelope.<id>`` / ``signoff.rollback-envelope.<id>``. A promotion envelope
+  without its record is an interrupted promotion (the envelope is written before any alias moves,
+  the record last, after the aliases and their tags); earlier versions wrote a ``pending`` record
+  first and a copy of the envelope as ``signoff.verdict.promotion``: both are still read;
 * registered model tags ``signoff.alias.<alias>`` name the version and record signoff last put
   behind each alias. An alias pointing elsewhere was moved outside signoff: the audit says UNBACKED.
+
+The calls of a promotion go to MLflow's REST API directly (:class:`_Rest`, one kept-alive
+connection; no mlflow import): the version read once (by the caller, :meth:`Registry.version_view`),
+the lock, the production alias read, the envelope, the aliases, the record, the alias tags, the
+release. Everything else (evidence, audit, rollback's alias removal) uses MlflowClient.
 
 MLflow has no compare-and-set on aliases, so promotion and rollback hold a lock: a registered model
 named ``signoff-lock.<name>``, whose creation is atomic in the registry (the name is its primary key).
@@ -49,6 +57,8 @@ import json
 import os
 import re
 import shutil
+import ssl
+import threading
 import time
 import urllib.parse
 import uuid
@@ -59,7 +69,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from components import model_files
+from components import http_client, model_files
 from components import probe as probing
 from components.digest import hash_file
 from components.model_files import RAN_HERE, check_artifact_path, check_source
@@ -88,6 +98,7 @@ __all__ = [
     "PromotionResult",
     "Registry",
     "RollbackResult",
+    "VersionView",
     "check_artifact_path",
     "check_source",
     "resolve_serving_ref",
@@ -97,17 +108,185 @@ _T = TypeVar("_T")
 
 CHUNK = 60_000
 """Longest tag value signoff writes; longer envelopes are split."""
+SUMMARY_MAX = 300
+"""Longest one-line summary of a verdict kept for people (well within every registry's tag limit)."""
 PREDICT_HERE_MAX_BYTES = 2 * 10**9
 """The largest model the ML step downloads whole to run its example prediction in its own process;
 a larger one (or one whose runtime is not installed there) is predicted on by the staging probe."""
 PREDICTION_DEFERRED_TO = "sre-readiness"
 """The step whose staging probe runs a deferred example prediction."""
 LOCK_PREFIX = "signoff-lock."
+UC_LOCK_PREFIX = "signoff_lock__"
 TAG = "signoff."
+TAG_LIMIT_ENV = "SIGNOFF_MLFLOW_TAG_LIMIT"
+TAG_STYLE_ENV = "SIGNOFF_MLFLOW_TAG_STYLE"
 _TRANSIENT_CODES = frozenset(
     {"TEMPORARILY_UNAVAILABLE", "INTERNAL_ERROR", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED", "ABORTED"}
 )
 _NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "ENDPOINT_NOT_FOUND"})
+
+
+# ---------------------------------------------------------------------------------------------- REST
+
+
+class _RestError(Exception):
+    """An MLflow REST answer other than 200: its HTTP status, ``error_code`` and message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{code or status}: {message}")
+        self.status, self.code = status, code
+
+
+class _Rest:
+    """MLflow's REST API (``/api/2.0/mlflow/...``) over one kept-alive connection.
+
+    The registry calls of a promotion go straight to it: one HTTP round trip each, where
+    MlflowClient's write methods first read the registered model (to refuse prompts), and without
+    importing mlflow in the step process. Authentication as MlflowClient reads it from the
+    environment: ``MLFLOW_TRACKING_TOKEN`` (bearer) or ``MLFLOW_TRACKING_USERNAME`` /
+    ``MLFLOW_TRACKING_PASSWORD`` (basic); TLS: ``MLFLOW_TRACKING_SERVER_CERT_PATH``,
+    ``MLFLOW_TRACKING_INSECURE_TLS``.
+    """
+
+    IDLE_S = 2.0
+    """A connection idle for longer is replaced before use (servers close idle ones: uvicorn 5 s)."""
+
+    def __init__(self, uri: str) -> None:
+        self.target = http_client.Target.parse(uri)
+        self.https = self.target.https
+        self.base = self.target.base
+        self.headers = {"Content-Type": "application/json", "User-Agent": "signoff"}
+        token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+        user, password = (
+            os.environ.get("MLFLOW_TRACKING_USERNAME"),
+            os.environ.get("MLFLOW_TRACKING_PASSWORD"),
+        )
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+        elif user and password:
+            basic = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+            self.headers["Authorization"] = f"Basic {basic}"
+        self.timeout = float(os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT") or 30)
+        self._local = threading.local()  # one connection per thread (the listeners serve in threads)
+
+    @property
+    def _conn(self) -> http_client.HTTPConnection | None:
+        conn: http_client.HTTPConnection | None = getattr(self._local, "conn", None)
+        return conn
+
+    @_conn.setter
+    def _conn(self, conn: http_client.HTTPConnection | None) -> None:
+        self._local.conn = conn
+
+    @property
+    def _used(self) -> float:
+        return float(getattr(self._local, "used", 0.0))
+
+    @_used.setter
+    def _used(self, at: float) -> None:
+        self._local.used = at
+
+    def _connection(self) -> http_client.HTTPConnection:
+        if self._conn is not None and time.monotonic() - self._used > self.IDLE_S:
+            self.close()
+        conn = self._conn
+        if conn is None:
+            if self.https:
+                ctx = ssl.create_default_context(cafile=os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH"))
+                if os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
+                    ctx.check_hostname = False
+                    ctx.verify_mode = ssl.CERT_NONE
+                conn = self.target.connect(self.timeout, tls=ctx)
+            else:
+                conn = self.target.connect(self.timeout)
+            self._conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = self._conn
+        if conn is not None:
+            conn.close()
+            self._conn = None
+
+    def call(
+        self, method: str, endpoint: str, body: Mapping[str, Any] | None = None, **query: str
+    ) -> dict[str, Any]:
+        """One request; the JSON answer. Raises :class:`_RestError`, or ``OSError`` /
+        ``http.client.HTTPException`` (:data:`http_client.TRANSPORT_ERRORS`) when the server cannot
+        be reached."""
+        path = f"{self.base}/api/2.0/mlflow/{endpoint}"
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
+        data = json.dumps(body).encode("utf-8") if body is not None else None
+        conn = self._connection()
+        try:
+            conn.request(method, path, body=data, headers=self.headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+        except http_client.TRANSPORT_ERRORS:
+            self.close()
+            raise
+        self._used = time.monotonic()
+        if resp.will_close:
+            self.close()
+        try:
+            doc = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            doc = {"message": raw[:300].decode("utf-8", "replace")}
+        if resp.status != 200:
+            raise _RestError(resp.status, str(doc.get("error_code") or ""), str(doc.get("message") or ""))
+        if not isinstance(doc, dict):
+            raise _RestError(resp.status, "", "the answer is not a JSON object")
+        return doc
+
+
+def _proxied(scheme: str, host: str) -> bool:
+    """Whether the environment sends requests to ``host`` through a proxy (``HTTPS_PROXY`` and
+    ``NO_PROXY``, as MlflowClient's ``requests`` reads them): then MlflowClient makes the calls."""
+    return http_client.proxied(scheme, host)
+
+
+def _tag_map(items: Any) -> dict[str, str]:
+    return {str(t["key"]): str(t.get("value", "")) for t in items or []}
+
+
+@dataclass(frozen=True)
+class _Version:
+    """A model version as the REST API returns it (the fields signoff reads)."""
+
+    name: str
+    version: str
+    status: str
+    source: str
+    run_id: str
+    tags: dict[str, str]
+
+    @classmethod
+    def of(cls, doc: Mapping[str, Any]) -> _Version:
+        mv = doc.get("model_version") or {}
+        return cls(
+            str(mv.get("name", "")),
+            str(mv.get("version", "")),
+            str(mv.get("status", "")),
+            str(mv.get("source", "")),
+            str(mv.get("run_id", "")),
+            _canon(_tag_map(mv.get("tags"))),
+        )
+
+
+@dataclass(frozen=True)
+class _Model:
+    """A registered model as the REST API returns it (the fields signoff reads)."""
+
+    name: str
+    tags: dict[str, str]
+    aliases: dict[str, str]
+
+    @classmethod
+    def of(cls, doc: Mapping[str, Any]) -> _Model:
+        rm = doc.get("registered_model") or {}
+        aliases = {str(a["alias"]): str(a["version"]) for a in rm.get("aliases") or []}
+        return cls(str(rm.get("name", "")), _canon(_tag_map(rm.get("tags"))), aliases)
 
 
 # ------------------------------------------------------------------------------------------- results
@@ -177,6 +356,92 @@ def _decode(text: str) -> bytes:
     return text.encode("ascii", errors="surrogateescape")
 
 
+def _get(tags: Mapping[str, str], key: str) -> bytes | None:
+    """The envelope (or other bytes) kept under ``key``, joined from its chunks when it was split."""
+    text = tags.get(key)
+    if text is None:
+        return None
+    m = re.fullmatch(r"chunks:(\d+):(sha256:[0-9a-f]{64})", text)
+    if m:
+        text = "".join(tags.get(f"{key}.part-{i}", "") for i in range(int(m[1])))
+    return _decode(text)
+
+
+def _wire(key: str, uc: bool) -> str:
+    """A signoff tag key as written: itself, or in Unity Catalog's alphabet (no ``.`` or ``-``:
+    ``signoff.verdict.ml-artifact`` -> ``signoff__verdict__ml_artifact``)."""
+    if not uc or not key.startswith(TAG):
+        return key
+    if "_" in key:
+        raise errors.InputError(
+            f"tag key {key!r}: Unity Catalog tag keys allow no '.' or '-', so signoff writes '__' and '_' "
+            "for them; a name with '_' in it (an alias?) cannot be told apart: use one without"
+        )
+    return key.replace(".", "__").replace("-", "_")
+
+
+def _canon(tags: Mapping[str, Any] | None) -> dict[str, str]:
+    """Tags as signoff reads them: keys written in Unity Catalog's alphabet back to their own."""
+    out: dict[str, str] = {}
+    for k, v in (tags or {}).items():
+        key = str(k)
+        if key.startswith("signoff__"):
+            key = key.replace("__", ".").replace("_", "-")
+        out[key] = str(v)
+    return out
+
+
+def _records(tags: Mapping[str, str], kind: str) -> dict[str, dict[str, Any]]:
+    """The ``promotion`` or ``rollback`` records among a version's tags: short id -> record."""
+    out: dict[str, dict[str, Any]] = {}
+    for k in sorted(tags):
+        m = re.fullmatch(rf"signoff\.{kind}\.([0-9a-f]{{16}})", k)
+        raw = _get(tags, k) if m else None
+        if m is None or raw is None:
+            continue
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(rec, dict):
+            out[m[1]] = rec
+    return out
+
+
+def _record(tags: Mapping[str, str], key: str) -> dict[str, Any] | None:
+    """One record (JSON, possibly split) by its full key, or None."""
+    raw = _get(tags, key)
+    if raw is None:
+        return None
+    try:
+        rec = json.loads(raw)
+    except ValueError:
+        return None
+    return rec if isinstance(rec, dict) else None
+
+
+def _limit_in(message: str, length: int) -> int | None:
+    """The tag value limit a registry's refusal of a ``length``-character value names, if it is one."""
+    if length <= 250 or not re.search(r"length|long|limit|exceed|size", message, re.IGNORECASE):
+        return None
+    named = [n for n in (int(x) for x in re.findall(r"\d{3,7}", message)) if 250 <= n < length]
+    if named:
+        return max(named)
+    return 5000 if length > 5000 else 1000 if length > 1000 else None
+
+
+def _summary(predicate: Mapping[str, Any]) -> str:
+    """A verdict in one line a person reads in the MLflow UI: gate, outcome, signer, when."""
+    checks = [c for c in predicate.get("checks") or [] if isinstance(c, dict)]
+    failed = [str(c.get("id")) for c in checks if c.get("outcome") == "fail"]
+    outcome = "passed" if predicate.get("passed") else f"REFUSED ({', '.join(failed[:4]) or 'no reason'})"
+    line = (
+        f"{predicate.get('gate')}: {outcome}; signed by {predicate.get('team')} at "
+        f"{predicate.get('issued_at')}; valid until {predicate.get('expires_at')}"
+    )
+    return line[:SUMMARY_MAX]
+
+
 def _short(ident: str) -> str:
     return ident.removeprefix("sha256:")[:16]
 
@@ -184,10 +449,73 @@ def _short(ident: str) -> str:
 # ------------------------------------------------------------------------------------------ registry
 
 
+@dataclass(frozen=True)
+class VersionView:
+    """A model version as one read returned it: status and tags (:meth:`Registry.version_view`)."""
+
+    name: str
+    version: str
+    status: str
+    tags: Mapping[str, str]
+
+    def envelopes(self) -> dict[Gate, bytes]:
+        """Every gate's latest signed verdict kept with the version (unverified bytes, as stored).
+
+        The promotion verdict is kept once, in its record's envelope tag; the newest complete
+        promotion's is returned for :attr:`Gate.PROMOTION` (an older layout's
+        ``signoff.verdict.promotion`` copy is still read when it is there).
+        """
+        out: dict[Gate, bytes] = {}
+        for gate in Gate:
+            env = _get(self.tags, f"{TAG}verdict.{gate.value}")
+            if env is not None:
+                out[gate] = env
+        if Gate.PROMOTION not in out:
+            done = sorted(
+                (str(rec.get("at", "")), rid)
+                for rid, rec in self.records("promotion").items()
+                if rec.get("state") == "complete"
+            )
+            env = _get(self.tags, f"{TAG}promotion-envelope.{done[-1][1]}") if done else None
+            if env is not None:
+                out[Gate.PROMOTION] = env
+        return out
+
+    def records(self, kind: str) -> dict[str, dict[str, Any]]:
+        """The ``promotion`` or ``rollback`` records kept with the version: short id -> record."""
+        return _records(self.tags, kind)
+
+    def pending_promotion(self) -> bytes | None:
+        """The envelope of an interrupted promotion of this version, if there is one: an envelope
+        kept without its record (or, in the earlier layout, a record still ``pending``); the newest
+        one when there are several."""
+        records = self.records("promotion")
+        for rid, rec in records.items():
+            if rec.get("state") == "pending":
+                return _get(self.tags, f"{TAG}promotion-envelope.{rid}")
+        found: list[tuple[str, bytes]] = []
+        for k in self.tags:
+            m = re.fullmatch(r"signoff\.promotion-envelope\.([0-9a-f]{16})", k)
+            env = _get(self.tags, k) if m and m[1] not in records else None
+            if env is not None:
+                try:
+                    found.append((str(_peek(env).get("issued_at", "")), env))
+                except errors.InputError:
+                    continue
+        return max(found)[1] if found else None
+
+
 @dataclass
 class _Lock:
     name: str
     holder: str
+    until: float = 0.0
+    """Our lease's end (wall clock), when we took the lock; 0 for another holder's lock."""
+
+
+_RELEASE_MARGIN_S = 10.0
+"""Releasing our own lock with more than this left of its lease deletes it at once: nobody may take
+over a lock before its lease runs out, so it is still ours (no read-back needed)."""
 
 
 @dataclass
@@ -205,7 +533,18 @@ class Registry:
     attempts: int = 5
     backoff_s: float = 0.5
     lease_s: float = 120.0
+    tag_limit: int | None = None
+    """Longest tag value to write; longer values are split. None: ``$SIGNOFF_MLFLOW_TAG_LIMIT``, else
+    :data:`CHUNK`, lowered to the limit a registry names when it refuses a value as too long (OSS
+    servers before MLflow 2.x: 5,000; Unity Catalog: 1,000)."""
+    tag_style: str | None = None
+    """``uc``: tag keys in Unity Catalog's alphabet (no ``.`` or ``-``) and lock models named as
+    Unity Catalog allows; default ``$SIGNOFF_MLFLOW_TAG_STYLE``, else ``uc`` for a
+    ``databricks-uc`` registry and plain MLflow keys otherwise. Both spellings are always read."""
     _client: Any = field(default=None, init=False, repr=False)
+    _rest: _Rest | None = field(default=None, init=False, repr=False)
+    _uc: bool = field(default=False, init=False, repr=False)
+    _limit: int = field(default=CHUNK, init=False, repr=False)
     _hooks: dict[str, Callable[[], None]] = field(default_factory=dict, init=False, repr=False)
     calls: int = field(default=0, init=False)
     """Remote calls made (for the benchmark)."""
@@ -220,6 +559,24 @@ class Registry:
         self.tracking_uri = uri
         if self.attempts < 1:
             raise errors.InputError("attempts must be at least 1")
+        parts = urllib.parse.urlsplit(uri)
+        if parts.scheme in ("http", "https") and not _proxied(parts.scheme, parts.hostname or ""):
+            self._rest = _Rest(uri)
+        style = (
+            self.tag_style
+            or os.environ.get(TAG_STYLE_ENV)
+            or ("uc" if uri.startswith("databricks-uc") else "")
+        )
+        if style not in ("", "mlflow", "uc"):
+            raise errors.InputError(f"${TAG_STYLE_ENV} / tag_style: {style!r} is not 'mlflow' or 'uc'")
+        self._uc = style == "uc"
+        limit = self.tag_limit or os.environ.get(TAG_LIMIT_ENV) or CHUNK
+        try:
+            self._limit = int(limit)
+        except ValueError:
+            raise errors.InputError(f"${TAG_LIMIT_ENV}: {limit!r} is not a number of characters") from None
+        if self._limit < 250:
+            raise errors.InputError(f"tag value limit {self._limit}: at least 250 characters are needed")
 
     # ----------------------------------------------------------------------------- remote calls
 
@@ -248,9 +605,21 @@ class Registry:
     @staticmethod
     def _classify(exc: BaseException) -> tuple[str, str]:
         """(``transient`` | ``not-found`` | ``exists`` | ``invalid`` | ``other``, message)."""
+        msg = str(exc)
+        if isinstance(exc, _RestError):
+            if exc.code in _NOT_FOUND_CODES or (exc.status == 404 and not exc.code):
+                return "not-found", msg
+            if exc.code == "RESOURCE_ALREADY_EXISTS":
+                return "exists", msg
+            if exc.code in _TRANSIENT_CODES or exc.status >= 500 or exc.status == 429:
+                return "transient", msg
+            if exc.code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST", "INVALID_STATE") or exc.status == 400:
+                return "invalid", msg
+            return "other", msg
+        if isinstance(exc, http_client.UNREACHABLE):
+            return "transient", msg
         from mlflow.exceptions import MlflowException
 
-        msg = str(exc)
         if isinstance(exc, MlflowException):
             code = str(exc.error_code)
             if code in _NOT_FOUND_CODES:
@@ -302,8 +671,10 @@ class Registry:
 
     # ----------------------------------------------------------------------------- model versions
 
-    def resolve(self, model_uri: str) -> tuple[str, str]:
+    def resolve(self, model_uri: str, *, read: bool = True) -> tuple[str, str]:
         """``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` -> ``(name, version)``.
+
+        ``read=False``: a version URI is not looked up here (the caller reads that version next).
 
         Raises:
             InputError: not such a URI, or the model, version or alias does not exist.
@@ -311,58 +682,106 @@ class Registry:
         ref = parse_model_uri(model_uri, what="model URI", alias=True)
         name = ref.name
         if ref.version is not None:
-            self._version(name, ref.version)
+            if read:
+                self._version(name, ref.version)
             return name, ref.version
-        mv = self._call(
-            f"alias {ref.alias!r} of model {name!r}",
-            self.client.get_model_version_by_alias,
-            name,
-            ref.alias,
-        )
-        return name, str(mv.version)
+        return name, self._by_alias(name, str(ref.alias), f"alias {ref.alias!r} of model {name!r}")
 
     def _version(self, name: str, version: str) -> Any:
-        return self._call(
-            f"model {name!r} version {version}", self.client.get_model_version, name, str(version)
+        what = f"model {name!r} version {version}"
+        if self._rest is not None:
+            doc = self._call(
+                what, self._rest.call, "GET", "model-versions/get", name=name, version=str(version)
+            )
+            return _Version.of(doc)
+        mv = self._call(what, self.client.get_model_version, name, str(version))
+        return _Version(
+            str(mv.name),
+            str(mv.version),
+            str(mv.status),
+            str(mv.source or ""),
+            str(mv.run_id or ""),
+            _canon(mv.tags),
         )
 
     def _model(self, name: str) -> Any:
-        return self._call(f"registered model {name!r}", self.client.get_registered_model, name)
+        what = f"registered model {name!r}"
+        if self._rest is not None:
+            return _Model.of(self._call(what, self._rest.call, "GET", "registered-models/get", name=name))
+        rm = self._call(what, self.client.get_registered_model, name)
+        aliases = {str(k): str(v) for k, v in (rm.aliases or {}).items()}
+        return _Model(str(rm.name), _canon(rm.tags), aliases)
 
     def _tags(self, name: str, version: str) -> dict[str, str]:
         return dict(self._version(name, version).tags or {})
 
     def _set_tag(self, name: str, version: str, key: str, value: str) -> None:
-        self._call(
-            f"tag {key} on {name} version {version}",
-            self.writer.set_model_version_tag,
-            name,
-            version,
-            key,
-            value,
-        )
+        what = f"tag {key} on {name} version {version}"
+        key = _wire(key, self._uc)
+        try:
+            if self._rest is not None:
+                body = {"name": name, "version": str(version), "key": key, "value": value}
+                self._call(what, self._rest.call, "POST", "model-versions/set-tag", body)
+                return
+            self._call(what, self.writer.set_model_version_tag, name, version, key, value)
+        except errors.InputError as exc:
+            learned = _limit_in(str(exc), len(value))
+            if learned is None or learned >= self._limit:
+                raise
+            self._limit = learned  # the registry named its limit: split to fit it from now on
+            raise _TooLong(f"{what}: {exc}") from exc
 
     def _set_model_tag(self, name: str, key: str, value: str) -> None:
-        self._call(f"tag {key} on {name}", self.writer.set_registered_model_tag, name, key, value)
+        what = f"tag {key} on {name}"
+        key = _wire(key, self._uc)
+        if self._rest is not None:
+            self._call(
+                what,
+                self._rest.call,
+                "POST",
+                "registered-models/set-tag",
+                {"name": name, "key": key, "value": value},
+            )
+            return
+        self._call(what, self.writer.set_registered_model_tag, name, key, value)
 
     def _set_alias(self, name: str, alias: str, version: str) -> None:
-        self._call(
-            f"alias {alias} of {name} -> {version}",
-            self.writer.set_registered_model_alias,
-            name,
-            alias,
-            version,
-        )
+        what = f"alias {alias} of {name} -> {version}"
+        if self._rest is not None:
+            body = {"name": name, "alias": alias, "version": str(version)}
+            self._call(what, self._rest.call, "POST", "registered-models/alias", body)
+            return
+        self._call(what, self.writer.set_registered_model_alias, name, alias, version)
+
+    def _by_alias(self, name: str, alias: str, what: str) -> str:
+        if self._rest is not None:
+            doc = self._call(what, self._rest.call, "GET", "registered-models/alias", name=name, alias=alias)
+            return _Version.of(doc).version
+        return str(self._call(what, self.client.get_model_version_by_alias, name, alias).version)
 
     def _alias(self, name: str, alias: str) -> str | None:
         """The version behind one alias, or None when the alias is not set."""
         try:
-            mv = self._call(
-                f"alias {alias!r} of {name!r}", self.client.get_model_version_by_alias, name, alias
-            )
+            return self._by_alias(name, alias, f"alias {alias!r} of {name!r}")
         except errors.InputError:
             return None
-        return str(mv.version)
+
+    def _create_lock(self, lock: str, tags: Mapping[str, str]) -> None:
+        """Create the lock model (not retried blindly: an ambiguous failure is resolved by reading back)."""
+        what = f"lock {lock}"
+        tags = {_wire(k, self._uc): v for k, v in tags.items()}
+        if self._rest is not None:
+            body = {"name": lock, "tags": [{"key": k, "value": v} for k, v in tags.items()]}
+            self._call(what, self._rest.call, "POST", "registered-models/create", body, retry=False)
+            return
+        self._call(what, self.writer.create_registered_model, lock, tags=dict(tags), retry=False)
+
+    def _delete_model(self, name: str) -> None:
+        what = f"release {name}"
+        if self._rest is not None:
+            self._call(what, self._rest.call, "DELETE", "registered-models/delete", {"name": name})
+            return
+        self._call(what, self.writer.delete_registered_model, name)
 
     def _aliases(self, name: str) -> dict[str, str]:
         model = self._model(name)
@@ -594,44 +1013,58 @@ class Registry:
     def store_envelope(self, name: str, version: str, gate: Gate, envelope: bytes) -> str:
         """Keep a signed verdict with its model version (replacing that gate's earlier one).
 
+        Besides the envelope (``signoff.verdict.<gate>``) and its digest, a one-line summary for
+        people is kept as ``signoff.summary.<gate>``: outcome, failing checks, signing team, issue
+        and expiry times, as the envelope states them (the gates verify the envelope, not this line).
+
         Returns:
             The envelope's ``sha256:`` digest (also tagged ``signoff.verdict.<gate>.digest``).
         """
         self._version(name, str(version))
         self._put(name, str(version), f"{TAG}verdict.{Gate(gate).value}", envelope)
+        # For people reading the version's tags in the MLflow UI (as signed; verified by the gates).
+        try:
+            line = _summary(_peek(envelope))
+        except errors.InputError:
+            line = f"{Gate(gate).value}: not readable as a signoff verdict (it will not verify)"
+        self._set_tag(name, str(version), f"{TAG}summary.{Gate(gate).value}", line)
         return digest_bytes(envelope)
 
-    def _put(self, name: str, version: str, key: str, envelope: bytes) -> None:
+    def _put(self, name: str, version: str, key: str, envelope: bytes, *, digest_tag: bool = True) -> None:
+        """Keep bytes (an envelope, a record, manifests) under ``key``, split into ``.part-<i>`` tags
+        when longer than the registry's tag value limit (the ``chunks:N:DIGEST`` head written last)."""
         text = _encode(envelope)
         digest = digest_bytes(envelope)
-        if len(text) <= CHUNK:
-            self._set_tag(name, version, key, text)
+        for _ in range(3):
+            size = self._limit
+            try:
+                if len(text) <= size:
+                    self._set_tag(name, version, key, text)
+                else:
+                    parts = [text[i : i + size] for i in range(0, len(text), size)]
+                    for i, part in enumerate(parts):
+                        self._set_tag(name, version, f"{key}.part-{i}", part)
+                    self._set_tag(name, version, key, f"chunks:{len(parts)}:{digest}")
+                break
+            except _TooLong:
+                continue  # the registry named a lower limit: split again to fit it
         else:
-            parts = [text[i : i + CHUNK] for i in range(0, len(text), CHUNK)]
-            for i, part in enumerate(parts):
-                self._set_tag(name, version, f"{key}.part-{i}", part)
-            self._set_tag(name, version, key, f"chunks:{len(parts)}:{digest}")
-        self._set_tag(name, version, f"{key}.digest", digest)
+            raise errors.InputError(f"{key}: the registry refuses every split of it; set ${TAG_LIMIT_ENV}")
+        if digest_tag:
+            self._set_tag(name, version, f"{key}.digest", digest)
 
     @staticmethod
     def _get(tags: Mapping[str, str], key: str) -> bytes | None:
-        text = tags.get(key)
-        if text is None:
-            return None
-        m = re.fullmatch(r"chunks:(\d+):(sha256:[0-9a-f]{64})", text)
-        if m:
-            text = "".join(tags.get(f"{key}.part-{i}", "") for i in range(int(m[1])))
-        return _decode(text)
+        return _get(tags, key)
 
     def envelopes(self, name: str, version: str) -> dict[Gate, bytes]:
         """Every gate's latest signed verdict kept with the version (unverified bytes, as stored)."""
-        tags = self._tags(name, str(version))
-        out: dict[Gate, bytes] = {}
-        for gate in Gate:
-            env = self._get(tags, f"{TAG}verdict.{gate.value}")
-            if env is not None:
-                out[gate] = env
-        return out
+        return self.version_view(name, version).envelopes()
+
+    def version_view(self, name: str, version: str) -> VersionView:
+        """One read of a model version: its status and every tag (what a promotion decides on)."""
+        mv = self._version(name, str(version))
+        return VersionView(name, str(version), str(mv.status), dict(mv.tags or {}))
 
     def download_uri(self, name: str, version: str) -> str:
         """Where MLflow says the version's files are (``mlflow-artifacts:/...``, ``s3://...``)."""
@@ -658,30 +1091,28 @@ class Registry:
 
     def pending_promotion(self, name: str, version: str) -> bytes | None:
         """The envelope of an interrupted (pending) promotion of this version, if there is one."""
-        tags = self._tags(name, str(version))
-        for k, v in sorted(tags.items()):
-            m = re.fullmatch(r"signoff\.promotion\.([0-9a-f]{16})", k)
-            if not m:
-                continue
-            try:
-                rec = json.loads(v)
-            except ValueError:
-                continue
-            if rec.get("state") == "pending":
-                return self._get(tags, f"{TAG}promotion-envelope.{m[1]}")
-        return None
+        return self.version_view(name, version).pending_promotion()
 
     # ----------------------------------------------------------------------------- lock
 
+    def _lock_name(self, name: str) -> str:
+        """The lock model of ``name``: ``signoff-lock.NAME``, or for Unity Catalog (three-level names
+        of letters, digits and ``_``) ``CATALOG.SCHEMA.signoff_lock__MODEL``."""
+        if not self._uc:
+            return LOCK_PREFIX + name
+        head, _, last = name.rpartition(".")
+        return f"{head}.{UC_LOCK_PREFIX}{last}" if head else UC_LOCK_PREFIX + last
+
     def _acquire(self, name: str, holder: str) -> _Lock:
-        lock = LOCK_PREFIX + name
-        deadline = f"{time.time() + self.lease_s:.3f}"
+        lock = self._lock_name(name)
+        until = time.time() + self.lease_s
+        deadline = f"{until:.3f}"
         tags = {"signoff.lock.holder": holder, "signoff.lock.expires": deadline, "signoff.lock.for": name}
         for _ in range(3):
             try:
                 # Not retried blindly: an ambiguous failure is resolved by reading the lock back.
-                self._call(f"lock {lock}", self.writer.create_registered_model, lock, tags=tags, retry=False)
-                return _Lock(lock, holder)
+                self._create_lock(lock, tags)
+                return _Lock(lock, holder, until)
             except _Exists:
                 pass
             except errors.TemporaryError:
@@ -692,14 +1123,8 @@ class Registry:
                 continue  # released meanwhile, or our create never happened: try again
             ctags = dict(current.tags or {})
             if ctags.get("signoff.lock.holder") == holder:
-                self._call(
-                    f"lock {lock}",
-                    self.writer.set_registered_model_tag,
-                    lock,
-                    "signoff.lock.expires",
-                    deadline,
-                )
-                return _Lock(lock, holder)
+                self._set_model_tag(lock, "signoff.lock.expires", deadline)
+                return _Lock(lock, holder, until)
             try:
                 expires = float(ctags.get("signoff.lock.expires", "0"))
             except ValueError:
@@ -716,14 +1141,15 @@ class Registry:
         raise errors.ConflictError(f"could not take the promotion lock of {name!r}: others keep taking it")
 
     def _release(self, lock: _Lock) -> None:
-        try:
-            current = self._model(lock.name)
-        except errors.InputError:
-            return
-        if dict(current.tags or {}).get("signoff.lock.holder") != lock.holder:
-            return
+        if lock.until - time.time() <= _RELEASE_MARGIN_S:  # another's, or ours near its lease's end
+            try:
+                current = self._model(lock.name)
+            except errors.InputError:
+                return
+            if dict(current.tags or {}).get("signoff.lock.holder") != lock.holder:
+                return
         with contextlib.suppress(errors.InputError):
-            self._call(f"release {lock.name}", self.writer.delete_registered_model, lock.name)
+            self._delete_model(lock.name)
 
     # ----------------------------------------------------------------------------- promotion
 
@@ -738,6 +1164,7 @@ class Registry:
         rollback_alias: str = "previous",
         also_stage: bool = False,
         now: datetime | None = None,
+        seen: VersionView | None = None,
     ) -> PromotionResult:
         """Move the production alias to a version whose promotion gate passed, keeping the one it replaces.
 
@@ -754,6 +1181,7 @@ class Registry:
             rollback_alias: The alias left on the version production had before.
             also_stage: Also make the legacy stage transition to ``Production``.
             now: Time to record (default: the clock).
+            seen: The version as the caller read it just before (:meth:`version_view`): not read again.
 
         Raises:
             InputError: the envelope is not a passing promotion verdict about this version, or the
@@ -775,10 +1203,11 @@ class Registry:
             )
         pid = digest_bytes(promotion_envelope).removeprefix("sha256:")
         key = f"{TAG}promotion.{pid[:16]}"
-        mv = self._version(name, version)
-        if str(mv.status) != "READY":
-            raise errors.InputError(f"{name} version {version} is {mv.status}, not READY")
-        tags = dict(mv.tags or {})
+        if seen is None or (seen.name, seen.version) != (name, version):
+            seen = self.version_view(name, version)
+        if seen.status != "READY":
+            raise errors.InputError(f"{name} version {version} is {seen.status}, not READY")
+        tags = dict(seen.tags)
         if "mlflow.prompt.text" in tags:
             raise errors.InputError(f"{name!r} is an MLflow prompt, not a registered model")
         lock = self._acquire(name, pid)
@@ -786,7 +1215,7 @@ class Registry:
             # One alias read, not the registered model: that answer lists the latest versions, which
             # the server computes over every version of the model.
             current = self._alias(name, production_alias)
-            existing = json.loads(tags[key]) if key in tags else None
+            existing = _record(tags, key)
             if existing and existing.get("state") == "complete":
                 if current == version:
                     return PromotionResult(name, version, existing.get("previous"), pid, already_done=True)
@@ -800,7 +1229,16 @@ class Registry:
                     return PromotionResult(
                         name, version, done.get("previous"), str(done["id"]), already_done=True
                     )
-            previous = existing.get("previous") if existing else current if current != version else None
+            envelope_key = f"{TAG}promotion-envelope.{pid[:16]}"
+            if existing:  # an interrupted promotion in the earlier layout (a pending record)
+                previous = existing.get("previous")
+            elif current != version:
+                previous = current
+            elif envelope_key in tags:  # resumed after production moved: the rollback alias moved first
+                previous = self._alias(name, rollback_alias)
+                previous = previous if previous != version else None
+            else:
+                previous = None
             verdicts: dict[str, str] = {}
             if isinstance(record, Verdict):
                 verdicts = dict(record.artifacts)
@@ -815,38 +1253,26 @@ class Registry:
                 "previous": previous,
                 "alias": production_alias,
                 "rollback_alias": rollback_alias,
-                "state": "pending",
+                "state": "complete",
                 "at": (existing or {}).get("at") or _now_iso(now),
                 "by": pred.get("team"),
                 "envelope_digest": "sha256:" + pid,
                 "verdicts": verdicts,
+                "summary": _summary(pred),
                 **{k: v for k, v in extra.items() if k not in ("kind", "id", "state")},
             }
-            # 1. The record and its envelope, on the version, before any alias moves.
-            self._put(name, version, f"{TAG}promotion-envelope.{pid[:16]}", promotion_envelope)
-            self._put(name, version, f"{TAG}verdict.{Gate.PROMOTION.value}", promotion_envelope)
-            self._set_tag(name, version, key, json.dumps(rec, sort_keys=True))
+            # 1. The signed promotion verdict, on the version, before any alias moves (kept once: an
+            # envelope without its record is an interrupted promotion, which a re-run finishes).
+            if envelope_key not in tags or _get(tags, envelope_key) != promotion_envelope:
+                self._put(name, version, envelope_key, promotion_envelope, digest_tag=False)
             self._hook("before-alias")
             # 2. The rollback alias onto the version being replaced, 3. production onto this one.
             if previous:
                 self._set_alias(name, rollback_alias, previous)
-                self._set_model_tag(
-                    name,
-                    f"{TAG}alias.{rollback_alias}",
-                    json.dumps(
-                        {"version": previous, "record": pid, "record_version": version, "kind": "promotion"}
-                    ),
-                )
             self._set_alias(name, production_alias, version)
-            self._set_model_tag(
-                name,
-                f"{TAG}alias.{production_alias}",
-                json.dumps(
-                    {"version": version, "record": pid, "record_version": version, "kind": "promotion"}
-                ),
-            )
             self._hook("before-complete")
-            # 4. Legacy stage (idempotent), 5. the record complete.
+            # 4. Legacy stage (idempotent), 5. what signoff put behind each alias, 6. the record: last,
+            # so that a complete record means every step before it is done (a re-run finds it done).
             if also_stage:
                 with warnings.catch_warnings():  # asked for explicitly: no deprecation noise
                     warnings.simplefilter("ignore", FutureWarning)
@@ -858,9 +1284,17 @@ class Registry:
                         "Production",
                         archive_existing_versions=False,
                     )
-            rec["state"] = "complete"
+            placed = {"record": pid, "record_version": version, "kind": "promotion", "at": rec["at"]}
+            if previous:
+                self._set_model_tag(
+                    name, f"{TAG}alias.{rollback_alias}", json.dumps({"version": previous, **placed})
+                )
+            self._set_model_tag(
+                name, f"{TAG}alias.{production_alias}", json.dumps({"version": version, **placed})
+            )
+            self._hook("before-record")
             rec["completed_at"] = _now_iso(now)
-            self._set_tag(name, version, key, json.dumps(rec, sort_keys=True))
+            self._put(name, version, key, json.dumps(rec, sort_keys=True).encode(), digest_tag=False)
             return PromotionResult(name, version, previous, pid)
         finally:
             self._release(lock)
@@ -871,8 +1305,7 @@ class Registry:
         placed = json.loads(placed_raw) if placed_raw else {}
         if str(placed.get("version")) != version or str(placed.get("record_version")) != version:
             return None
-        raw = tags.get(f"{TAG}{placed.get('kind')}.{str(placed.get('record'))[:16]}")
-        rec = json.loads(raw) if raw else None
+        rec = _record(tags, f"{TAG}{placed.get('kind')}.{str(placed.get('record'))[:16]}")
         return rec if rec and rec.get("state") == "complete" else None
 
     def previous_production_version(
@@ -959,14 +1392,14 @@ class Registry:
         key = f"{TAG}rollback.{rid[:16]}"
         tmv = self._version(name, target)
         ttags = dict(tmv.tags or {})
-        promoted = [json.loads(v) for k, v in ttags.items() if k.startswith(f"{TAG}promotion.")]
+        promoted = list(_records(ttags, "promotion").values())
         promoted = [p for p in promoted if p.get("state") == "complete"]
         if not promoted:
             raise errors.InputError(
                 f"{name} version {target} was never promoted by signoff; roll back only to a version "
                 "that was in production"
             )
-        existing = json.loads(ttags[key]) if key in ttags else None
+        existing = _record(ttags, key)
         if current == target and not existing:
             raise errors.InputError(f"{name} version {target} is already {production_alias}")
         lock = self._acquire(name, rid)
@@ -992,7 +1425,7 @@ class Registry:
             if record_envelope is not None:
                 self._put(name, target, f"{TAG}rollback-envelope.{rid[:16]}", record_envelope)
                 self._put(name, target, f"{TAG}verdict.{Gate.ROLLBACK.value}", record_envelope)
-            self._set_tag(name, target, key, json.dumps(rec, sort_keys=True))
+            self._put(name, target, key, json.dumps(rec, sort_keys=True).encode(), digest_tag=False)
             self._set_alias(name, production_alias, target)
             self._set_model_tag(
                 name,
@@ -1024,11 +1457,11 @@ class Registry:
                     f"remove tag of {rollback_alias}",
                     self.writer.delete_registered_model_tag,
                     name,
-                    f"{TAG}alias.{rollback_alias}",
+                    _wire(f"{TAG}alias.{rollback_alias}", self._uc),
                 )
             rec["state"] = "complete"
             rec["completed_at"] = _now_iso(now)
-            self._set_tag(name, target, key, json.dumps(rec, sort_keys=True))
+            self._put(name, target, key, json.dumps(rec, sort_keys=True).encode(), digest_tag=False)
             return RollbackResult(name, str(from_version), target, rid, automated, reason)
         finally:
             self._release(lock)
@@ -1064,7 +1497,7 @@ class Registry:
         placed = json.loads(dict(model.tags or {}).get(f"{TAG}alias.{production_alias}", "{}") or "{}")
         if placed.get("kind") == "rollback":
             ptags = self._tags(name, str(placed.get("version")))
-            rec = json.loads(ptags.get(f"{TAG}rollback.{str(placed.get('record'))[:16]}", "{}"))
+            rec = _record(ptags, f"{TAG}rollback.{str(placed.get('record'))[:16]}") or {}
             if rec.get("automated"):
                 raise errors.PermanentError(
                     f"{name} version {placed.get('version')} is production after an automated rollback; "
@@ -1119,24 +1552,48 @@ class Registry:
         version_tags: Mapping[str, Mapping[str, str]],
     ) -> audit_rule.Snapshot:
         """The audit's input from tags as MLflow returns them (pure: the property tests feed it edited
-        copies of a real registry's tags). Every stored value with a ``.digest`` tag is decoded and
-        checked against it; what does not match is listed as damage."""
+        copies of a real registry's tags). Keys in Unity Catalog's spelling are read as their own,
+        split values are joined from their parts (and checked against the digest their head names).
+        Every stored value with a ``.digest`` tag is decoded and checked against it; records and the
+        promotion envelope have none (a record names its envelope's digest, which the audit checks).
+        A ``signoff.summary.<gate>`` line is for people: never read here. What does not match is
+        listed as damage.
+
+        A promotion envelope without its record (the record is written last) is handed over as
+        such: :func:`gates.audit.judge` tells an interrupted promotion from a record that is gone. A
+        rollback envelope without its record is damage (that record is written before any alias
+        moves)."""
+        mtags = _canon(model_tags)
         placements = {
-            k.removeprefix(f"{TAG}alias."): v for k, v in model_tags.items() if k.startswith(f"{TAG}alias.")
+            k.removeprefix(f"{TAG}alias."): v for k, v in mtags.items() if k.startswith(f"{TAG}alias.")
         }
         records: list[audit_rule.StoredRecord] = []
+        unrecorded: dict[tuple[str, str], bytes] = {}
         envelopes: dict[str, tuple[bytes, ...]] = {}
         damage: list[str] = []
-        for ver, tags in sorted(version_tags.items()):
+        for ver, raw in sorted(version_tags.items()):
+            tags = _canon(raw)
             pool: list[bytes] = []
             for k in sorted(tags):
+                if re.fullmatch(r".*\.part-\d+", k):
+                    continue  # a part of a split value: read through its head
                 orphan = re.fullmatch(r"signoff\.(promotion|rollback)-envelope\.([0-9a-f]{16})", k)
                 if orphan and f"{TAG}{orphan[1]}.{orphan[2]}" not in tags:
-                    damage.append(f"version {ver}: tag {k} keeps a {orphan[1]} envelope whose record is gone")
+                    env = cls._read(tags, k, damage, ver)
+                    if orphan[1] == "promotion" and env is not None:
+                        unrecorded[(orphan[2], ver)] = env
+                    else:
+                        damage.append(
+                            f"version {ver}: tag {k} keeps a {orphan[1]} envelope whose record is gone"
+                        )
                 m = re.fullmatch(r"signoff\.(promotion|rollback)\.([0-9a-f]{16})", k)
                 if m:
+                    text = cls._read(tags, k, damage, ver)
                     env = cls._read(tags, f"{TAG}{m[1]}-envelope.{m[2]}", damage, ver)
-                    records.append(audit_rule.StoredRecord(m[1], m[2], ver, tags[k], env))
+                    if text is not None:
+                        records.append(
+                            audit_rule.StoredRecord(m[1], m[2], ver, text.decode("utf-8", "replace"), env)
+                        )
                 if k.endswith(".digest"):
                     if k.removesuffix(".digest") not in tags:
                         damage.append(f"version {ver}: tag {k} names a value that is not there")
@@ -1153,7 +1610,9 @@ class Registry:
                 if k != f"{TAG}manifests":
                     pool.append(data)
             envelopes[ver] = tuple(pool)
-        return audit_rule.Snapshot(name, dict(aliases), placements, tuple(records), envelopes, tuple(damage))
+        return audit_rule.Snapshot(
+            name, dict(aliases), placements, tuple(records), envelopes, tuple(damage), unrecorded
+        )
 
     @classmethod
     def _read(cls, tags: Mapping[str, str], key: str, damage: list[str], ver: str) -> bytes | None:
@@ -1208,9 +1667,10 @@ class Registry:
         self._set_model_tag(name, f"{TAG}alert.{episode}", json.dumps(dict(record), sort_keys=True))
 
 
-_STORED = re.compile(r"signoff\.(verdict\.[a-z0-9-]+|(promotion|rollback)-envelope\.[0-9a-f]{16}|manifests)")
+_STORED = re.compile(r"signoff\.(verdict\.[a-z0-9-]+|rollback-envelope\.[0-9a-f]{16}|manifests)")
 """Tags that hold a stored value (an envelope, the manifests): each has a ``.digest`` tag beside it.
-Any other tag with a ``.digest`` beside it is read as a stored value too."""
+Any other tag with a ``.digest`` beside it is read as a stored value too. The promotion envelope has
+none: its record names its digest (``envelope_digest`` and the record's id), which the audit checks."""
 
 _OWN_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 
@@ -1232,6 +1692,10 @@ def _own_retries() -> Iterator[None]:
 
 class _Exists(errors.PermanentError):
     """MLflow said RESOURCE_ALREADY_EXISTS (internal: the lock is taken)."""
+
+
+class _TooLong(errors.InputError):
+    """The registry refused a tag value as too long and named a lower limit (internal: split again)."""
 
 
 def _quote(name: str) -> str:

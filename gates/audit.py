@@ -22,6 +22,14 @@ An alias on version V is **BACKED** only when all of these hold:
   without a signed rollback record, is not backed. (A record's state is not signed: a later promotion
   still ``pending`` is one interrupted before it moved the alias, and shows so in the history.)
 
+A promotion writes its record last, after the alias moves and their placement tags: an alias whose
+placement tag names a promotion whose envelope is kept but whose record is not is **INCOMPLETE**
+(interrupted; a re-run finishes it), or INVALID when that envelope is not the passing promotion
+verdict the tag names. A promotion envelope without its record that no placement tag names is the
+latest attempt, interrupted before it moved an alias, when it verifies as a passing promotion of its
+version signed after every verified record (shown in the history as ``interrupted``); any other is
+damage: a record deleted (a historic one, say) is noticed.
+
 A rollback record verifies when its envelope does, is a passing rollback verdict about exactly its
 version, was signed by the team the contract names (for a manual rollback the decider of its kind of
 problem; for an automated one the team the alert on its signal pages), and its target had a verified
@@ -97,6 +105,9 @@ class Snapshot:
     """version -> every signed verdict kept with it (any gate, any tag)."""
     damage: tuple[str, ...] = ()
     """What the reader found inconsistent in the stored tags (a digest tag that does not match)."""
+    unrecorded: Mapping[tuple[str, str], bytes] = field(default_factory=dict)
+    """(record id's 16 hex digits, version) -> a promotion envelope kept without its record (the
+    record is written last): a promotion interrupted, or a record that is gone (:func:`judge`)."""
 
 
 # ------------------------------------------------------------------------------------------ output
@@ -106,7 +117,7 @@ class AliasStatus(enum.StrEnum):
     BACKED = "backed"
     """A verified signoff record backs the alias (see the module docstring)."""
     INCOMPLETE = "incomplete"
-    """signoff's record is still pending: a promotion was interrupted; re-run it."""
+    """A promotion was interrupted (its record not yet written, or still pending); re-run it."""
     INVALID = "invalid"
     """A record is there but it, its envelope or the verdicts it names do not verify or do not hold."""
     UNBACKED = "unbacked"
@@ -200,13 +211,16 @@ class AuditReport:
             lines.append("  none")
         for h in self.history:
             if h.valid:
-                head = f"  {h.at} {h.kind} -> {h.version} signed by {h.by} [{h.state}, verified]"
+                head = f"  {h.at} {h.kind} -> {h.version} signed by {h.by} [verified]"
             elif h.valid is None:
-                head = f"  {h.kind} -> {h.version} [{h.state}, not verified]"
+                head = f"  {h.kind} -> {h.version} [not verified]"
             else:
-                head = f"  {h.kind} -> {h.version} [{h.state}, DOES NOT VERIFY: {'; '.join(h.problems)}]"
+                head = f"  {h.kind} -> {h.version} [DOES NOT VERIFY: {'; '.join(h.problems)}]"
             why = f": {h.reason}" if h.reason and h.valid else ""
-            loose = ", ".join(f"{k} {v}" for k, v in sorted(h.unsigned.items()) if v not in (None, ""))
+            # A record's state is a tag field like who and when: nobody signed it ("refused" is the
+            # signed verdict's own outcome).
+            plain = {**({} if h.state == "refused" else {"state": h.state}), **h.unsigned}
+            loose = ", ".join(f"{k} {v}" for k, v in sorted(plain.items()) if v not in (None, ""))
             lines.append(head + why + (f" (unsigned: {loose})" if loose else ""))
         return "\n".join(lines)
 
@@ -526,9 +540,62 @@ def judge(
         _alias(snap, alias, ver, trust, by_ref, promos, latest if alias == production_alias else None)
         for alias, ver in sorted(snap.aliases.items())
     ]
-    return AuditReport(
-        snap.model, tuple(reports), tuple(_history(judged, snap, trust)), trust is not None, snap.damage
-    )
+    history = _history(judged, snap, trust)
+    attempts, gone = _unrecorded(snap, trust, latest)
+    history = sorted([*history, *attempts], key=lambda h: (h.at or str(h.unsigned.get("at", "")), h.id))
+    return AuditReport(snap.model, tuple(reports), tuple(history), trust is not None, (*snap.damage, *gone))
+
+
+def _unrecorded(
+    snap: Snapshot, trust: TrustPolicy | None, latest: RecordJudgement | None
+) -> tuple[list[HistoryEntry], list[str]]:
+    """The promotion envelopes kept without their record that no placement tag names: the latest
+    attempt, interrupted before it moved an alias (a re-run finishes it), goes into the history; any
+    other is damage (a record deleted, or an attempt never finished: the audit cannot tell which).
+
+    An attempt is the latest when its envelope verifies as a passing promotion verdict about the
+    version it is kept with, signed after every verified, complete record. Without a trust policy
+    nothing verifies, so every such envelope is damage."""
+    named = set()
+    for text in snap.placements.values():
+        placed = _fields(text)
+        if placed.get("kind") == "promotion":
+            named.add((str(placed.get("record"))[:16], str(placed.get("record_version"))))
+    attempts: list[HistoryEntry] = []
+    gone: list[str] = []
+    for (rid, ver), env in sorted(snap.unrecorded.items()):
+        if (rid, ver) in named:
+            continue  # the alias it moved says INCOMPLETE (see _alias)
+        signed = _verify(env, trust)[0] if trust is not None else None
+        v = signed.verdict if signed is not None else None
+        if (
+            signed is not None
+            and v is not None
+            and v.gate is Gate.PROMOTION
+            and v.passed
+            and (v.subject.model, v.subject.version) == (snap.model, ver)
+            and signed.envelope_digest.removeprefix("sha256:").startswith(rid)
+            and (latest is None or latest.signed is None or v.issued_at > latest.signed.verdict.issued_at)
+        ):
+            attempts.append(
+                HistoryEntry(
+                    kind="promotion",
+                    id=signed.envelope_digest.removeprefix("sha256:"),
+                    at=v.issued_at.isoformat(),
+                    version=ver,
+                    previous=None,
+                    state="interrupted",
+                    by=signed.team,
+                    reason="interrupted before it moved an alias; the same promotion re-run finishes it",
+                    valid=True,
+                )
+            )
+            continue
+        gone.append(
+            f"version {ver}: tag signoff.promotion-envelope.{rid} keeps a promotion envelope whose "
+            "record is gone (deleted, or a promotion interrupted and overtaken by a later one)"
+        )
+    return attempts, gone
 
 
 def _alias(
@@ -552,6 +619,8 @@ def _alias(
         )
     kind, rid, rver = str(placed.get("kind")), str(placed.get("record")), str(placed.get("record_version"))
     j = by_ref.get((kind, rid[:16], rver))
+    if j is None and kind == "promotion" and (rid[:16], rver) in snap.unrecorded:
+        return _interrupted(snap, alias, ver, trust, rid, rver, snap.unrecorded[(rid[:16], rver)])
     if j is None:
         return AliasReport(alias, ver, AliasStatus.UNBACKED, f"the {kind} record {rid[:16]} is missing", rid)
     if j.problems:
@@ -598,3 +667,34 @@ def _alias(
             f"{latest.signed.verdict.issued_at.isoformat()} (verified)"
         )
     return AliasReport(alias, ver, AliasStatus.BACKED, detail, rid, signed)
+
+
+def _interrupted(
+    snap: Snapshot, alias: str, ver: str, trust: TrustPolicy | None, rid: str, rver: str, env: bytes
+) -> AliasReport:
+    """An alias that a promotion moved and tagged before it was interrupted (its record, written
+    last, is not there yet): INCOMPLETE when the envelope the tag names is a passing promotion verdict
+    about the version it is kept with, INVALID otherwise. Never BACKED: a re-run writes the record."""
+    problems = []
+    if digest_bytes(env) != "sha256:" + rid:
+        problems.append(f"the promotion envelope kept is not the one the {alias} tag names ({rid[:16]})")
+    if trust is not None and not problems:
+        signed, why = _verify(env, trust)
+        if signed is None:
+            problems.append(f"its envelope does not verify: {why}")
+        else:
+            v = signed.verdict
+            if v.gate is not Gate.PROMOTION or not v.passed:
+                problems.append(f"its envelope is not a passing promotion verdict ({v.gate.value})")
+            if v.subject.model != snap.model or v.subject.version != rver:
+                problems.append(
+                    f"its verdict is about {v.subject.model} version {v.subject.version}, "
+                    f"not {snap.model} version {rver}"
+                )
+    if problems:
+        return AliasReport(alias, ver, AliasStatus.INVALID, f"the promotion: {'; '.join(problems)}", rid)
+    if trust is None:
+        return AliasReport(alias, ver, AliasStatus.UNVERIFIED, "nothing verified: pass --trust", rid)
+    return AliasReport(
+        alias, ver, AliasStatus.INCOMPLETE, "the promotion was interrupted before its record; re-run it", rid
+    )

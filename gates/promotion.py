@@ -25,6 +25,7 @@ Every reason is listed as a failing check, not just the first.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from contracts.errors import VerificationError
@@ -33,7 +34,17 @@ from contracts.workload import Approval, WorkloadContract
 from gates.signing import SignedVerdict, verify_envelope
 from gates.verdict import Check, Outcome, Subject, Verdict
 
-__all__ = ["MAX_CLOCK_SKEW", "evaluate", "owner_of", "problems", "required_gates", "validity_problems"]
+__all__ = [
+    "MAX_CLOCK_SKEW",
+    "Decision",
+    "decide",
+    "evaluate",
+    "owner_of",
+    "problems",
+    "required_gates",
+    "resumable",
+    "validity_problems",
+]
 
 MAX_CLOCK_SKEW = timedelta(minutes=2)
 """How far a verdict's ``issued_at`` may lie ahead of the verifier's clock.
@@ -188,20 +199,42 @@ def evaluate(
         The promotion verdict, owned by the ML team. ``artifacts`` maps each required gate to the
         digest of the envelope accepted for it. Every reason for refusal is a failing check.
     """
+    return _judge(contract, subject, _verify_all([*envelopes, *approvals], trust), trust, now)
+
+
+def _verify_all(envelopes: Sequence[bytes], trust: TrustPolicy) -> list[SignedVerdict | VerificationError]:
+    """Each envelope verified once: its signed verdict, or why it does not verify."""
+    out: list[SignedVerdict | VerificationError] = []
+    for env in envelopes:
+        try:
+            out.append(verify_envelope(env, trust))
+        except VerificationError as exc:
+            out.append(exc)
+    return out
+
+
+def _judge(
+    contract: WorkloadContract,
+    subject: Subject,
+    results: Sequence[SignedVerdict | VerificationError],
+    trust: TrustPolicy,
+    now: datetime,
+) -> Verdict:
+    """:func:`evaluate` over envelopes already verified (:func:`_verify_all`)."""
     checks: list[Check] = []
     accepted: list[SignedVerdict] = []
-    for i, env in enumerate([*envelopes, *approvals]):
-        try:
-            accepted.append(verify_envelope(env, trust))
-        except VerificationError as exc:
-            checks.append(
-                Check(
-                    id=f"envelope.{i}",
-                    outcome=Outcome.FAIL,
-                    message=f"envelope {i} does not verify: {'; '.join(exc.reasons)}"[:2000],
-                    figures={"reasons": len(exc.reasons)},
-                )
+    for i, res in enumerate(results):
+        if isinstance(res, SignedVerdict):
+            accepted.append(res)
+            continue
+        checks.append(
+            Check(
+                id=f"envelope.{i}",
+                outcome=Outcome.FAIL,
+                message=f"envelope {i} does not verify: {'; '.join(res.reasons)}"[:2000],
+                figures={"reasons": len(res.reasons)},
             )
+        )
 
     required = required_gates(contract)
     chosen: dict[Gate, SignedVerdict] = {}
@@ -300,3 +333,77 @@ def evaluate(
         policy_digest=trust.digest(),
         artifacts={g.value: s.envelope_digest for g, s in chosen.items()},
     )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What :func:`decide` found: the promotion verdict, or why none could be made."""
+
+    verdict: Verdict | None
+    """The promotion verdict (passed or refused); None when no ML-artifact verdict names the subject."""
+    refusal: str = ""
+    """Why no verdict could be made (``verdict`` is None)."""
+
+
+def decide(
+    contract: WorkloadContract,
+    name: str,
+    version: str,
+    envelopes: Sequence[bytes],
+    trust: TrustPolicy,
+    now: datetime,
+) -> Decision:
+    """The promotion decision for ``name`` version ``version`` over the envelopes presented.
+
+    The subject (the version and its files' digest) is the one a verifying ML-artifact verdict about
+    this name and version states; each envelope is verified once. Without such a verdict there is
+    nothing to judge against, and the decision says so (``verdict`` None).
+    """
+    results = _verify_all(envelopes, trust)
+    subject = next(
+        (
+            r.verdict.subject
+            for r in results
+            if isinstance(r, SignedVerdict)
+            and r.verdict.gate is Gate.ML_ARTIFACT
+            and r.verdict.subject.model == name
+            and r.verdict.subject.version == str(version)
+        ),
+        None,
+    )
+    if subject is None:
+        return Decision(
+            None,
+            f"no verifying ML-artifact verdict for {name} version {version}; run "
+            "`signoff check ml --key ...` first",
+        )
+    return Decision(_judge(contract, subject, results, trust, now))
+
+
+def resumable(
+    envelope: bytes | None,
+    name: str,
+    version: str,
+    contract: WorkloadContract,
+    trust: TrustPolicy,
+    now: datetime,
+) -> Verdict | None:
+    """The verdict of an interrupted promotion of this version, if its envelope still verifies and
+    holds (a passing promotion verdict about this version, within the contract's ``verdict_ttl`` and
+    clock skew); None otherwise (a refused or expired one is never resumed: decide afresh)."""
+    if envelope is None:
+        return None
+    try:
+        v = verify_envelope(envelope, trust).verdict
+    except VerificationError:
+        return None
+    ttl = timedelta(seconds=contract.spec.promotion.verdict_ttl.seconds)
+    if (
+        v.gate is Gate.PROMOTION
+        and v.passed
+        and v.subject.model == name
+        and v.subject.version == str(version)
+        and not validity_problems(v, ttl, now)
+    ):
+        return v
+    return None

@@ -21,12 +21,13 @@ from typing import Any
 
 from components.keys import load_private_key
 from components.mlflow_registry import Registry
+from components.steps import GateRefused
 from components.steps import promotion as steps_promotion
 from contracts.errors import InputError, VerificationError
 from contracts.loader import load_contract, load_trust_policy
 from contracts.trust import Gate, TrustPolicy
 from contracts.workload import ProblemKind, WorkloadContract
-from gates import audit, promotion, signing
+from gates import audit, signing
 from gates.signing import sign_verdict
 from gates.verdict import Check, Outcome, Subject, Verdict
 from pipelines._cli import _serving, _signed
@@ -110,61 +111,42 @@ def configure_promote(parser: argparse.ArgumentParser) -> None:
 
 
 def run_promote(ns: argparse.Namespace) -> int:
-    """Run the promotion gate; promote when it passes (exit 0), refuse untouched when not (exit 1)."""
+    """Run the promotion step; promoted (exit 0), or refused with the registry untouched (exit 1)."""
 
     contract, trust = _contract(ns.contract), _trust(ns.trust)
+    given = [_file(p, "--envelope").read_bytes() for p in ns.envelope] + _signed.verdicts_in(ns.verdicts)
     registry = _registry(ns)
-    name, version = registry.resolve(ns.model)
-    now = datetime.now(UTC)
-    pending = steps_promotion.resumable(registry, name, version, contract, trust, now)
-    if pending is not None:
-        envelope, record = pending
+    name, version = registry.resolve(ns.model, read=False)
+    try:
+        done = steps_promotion.promote(
+            registry,
+            contract,
+            trust,
+            name,
+            version,
+            key_file=_file(ns.key, "--key"),
+            envelopes=given,
+            production_alias=ns.production_alias,
+            rollback_alias=ns.rollback_alias,
+            also_stage=ns.also_stage,
+        )
+    except GateRefused as exc:
+        print(f"REFUSED: {'; '.join(exc.reasons)}. The registry was not changed.", file=sys.stderr)
+        return 1
+    if done.resumed:
         print(f"resuming the interrupted promotion of {name} version {version}")
     else:
-        if ns.envelope or ns.verdicts:
-            given = [_file(p, "--envelope").read_bytes() for p in ns.envelope]
-            given += _signed.verdicts_in(ns.verdicts)
-        else:
-            stored = registry.envelopes(name, version)
-            given = [e for g, e in stored.items() if g not in (Gate.PROMOTION, Gate.ROLLBACK)]
-        subject = None
-        for env in given:
-            try:
-                v = signing.verify_envelope(env, trust).verdict
-            except VerificationError:
-                continue
-            if v.gate is Gate.ML_ARTIFACT and v.subject.model == name and v.subject.version == version:
-                subject = v.subject
-                break
-        if subject is None:
-            print(
-                f"REFUSED: no verifying ML-artifact verdict for {name} version {version}; "
-                "run `signoff check ml --key ...` first. The registry was not changed.",
-                file=sys.stderr,
-            )
-            return 1
-        verdict = promotion.evaluate(contract, subject, given, trust, now)
-        for check in verdict.checks:
+        for check in done.verdict.checks:
             print(f"  {check.outcome.value.upper():4}  {check.id}  {check.message}")
-        if not verdict.passed:
-            print(
-                f"REFUSED: {len(verdict.failures)} check(s) failed; the registry was not changed",
-                file=sys.stderr,
-            )
-            return 1
-        envelope, record = _sign(verdict, ns.key), verdict  # the verdict just signed: not re-verified
     if ns.out:
-        ns.out.write_bytes(envelope)
-    result = registry.promote(
-        name,
-        version,
-        promotion_envelope=envelope,
-        record=record,
-        production_alias=ns.production_alias,
-        rollback_alias=ns.rollback_alias,
-        also_stage=ns.also_stage,
-    )
-    print(("already done: " if result.already_done else "PROMOTED: ") + str(result))
+        ns.out.write_bytes(done.envelope)
+    if done.result is None:
+        print(
+            f"REFUSED: {len(done.verdict.failures)} check(s) failed; the registry was not changed",
+            file=sys.stderr,
+        )
+        return 1
+    print(("already done: " if done.result.already_done else "PROMOTED: ") + str(done.result))
     return 0
 
 

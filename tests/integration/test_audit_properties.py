@@ -123,6 +123,8 @@ def test_deleting_or_garbling_any_tag_is_refused_or_flagged(history: tuple[Audit
         old = _value(tags, where)
         for value in (None, "", old[:-1] + ("0" if old[-1:] != "0" else "1"), old + " ", "{}"):
             flagged += not _holds(kit, base, _edited(tags, where, value)).ok
+    edits = 5 * len(_keys(tags))
+    print(f"figure: {len(_keys(tags))} tags signoff wrote, {edits} edits, {flagged} flagged, the rest inert")
     assert flagged > len(_keys(tags))  # most edits are caught, not merely inert
 
 
