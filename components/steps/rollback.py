@@ -30,10 +30,13 @@ def rollback_check_step(
     """The automated rollback check after promotion: is a rollback target armed, and must it fire?
 
     With ``observed_drift`` (a fraction, e.g. 0.05) above the contract's accuracy-drift alert and an
-    automated rollback on accuracy drift in the contract, the production alias is moved back.
+    automated rollback on accuracy drift in the contract, the rule fires (``fire``), but this step
+    does not move the alias: it holds no key, and an automated rollback record must be signed by a
+    key the trust policy grants that role. The signed rollback is ``signoff listen alertmanager``'s
+    (the alert's team's key) or ``signoff rollback``'s (the contract's team).
 
     Returns:
-        ``{"target": version or None, "armed": bool, "rolled_back": bool, "reason": str}``
+        ``{"target": version or None, "armed": bool, "fire": bool, "rolled_back": False, "reason": str}``
         (also written to ``rollback.json`` and ``report.md``).
     """
     out = Path(out_dir)
@@ -41,7 +44,7 @@ def rollback_check_step(
     registry = _registry(tracking_uri)
     target = registry.previous_production_version(model_name)
     decision = rollback_rule.decide(contract, observed_drift)
-    rolled_back = False
+    fire = False
     if target is None:
         reason = f"first release of {model_name}: no earlier production version to roll back to"
     elif not decision.automated:
@@ -49,15 +52,19 @@ def rollback_check_step(
     elif not decision.fire:
         reason = f"armed: accuracy drift above {decision.limit} moves production back to version {target}"
     else:
-        registry.auto_rollback(model_name, reason=decision.reason)
-        rolled_back = True
-        reason = f"{decision.reason}: production moved back to version {target}"
+        fire = True
+        reason = (
+            f"{decision.reason}: production must move back to version {target}; this step holds no key, "
+            "so the signed rollback is signoff listen alertmanager's (the alert's team) or signoff "
+            "rollback's (the contract's team)"
+        )
     outcome = {
         "model": model_name,
         "version": str(model_version),
         "target": target,
         "armed": decision.automated and target is not None,
-        "rolled_back": rolled_back,
+        "fire": fire,
+        "rolled_back": False,
         "reason": reason,
     }
     out.mkdir(parents=True, exist_ok=True)

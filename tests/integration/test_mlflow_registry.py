@@ -704,7 +704,7 @@ def test_a_promotion_interrupted_in_the_command_is_resumed_by_the_pipeline_step(
     assert [r["state"] for r in records] == ["complete"]
 
 
-def test_the_pipelines_rollback_check_fires_the_same_rule_as_the_registry(kit: Kit, tmp_path: Path) -> None:
+def test_the_pipelines_rollback_check_fires_the_same_rule_and_signs_nothing(kit: Kit, tmp_path: Path) -> None:
     from components import steps
 
     reg = kit.registry()
@@ -722,7 +722,8 @@ def test_the_pipelines_rollback_check_fires_the_same_rule_as_the_registry(kit: K
     assert (armed["armed"], armed["rolled_back"], armed["target"]) == (True, False, v1)
     assert reg.aliases(name)["production"] == v2
     fired = steps.rollback_check_step(**check, out_dir=tmp_path / "b", observed_drift=0.05)
-    assert fired["rolled_back"] is True and "0.0500 above" in fired["reason"]
-    assert reg.aliases(name) == {"production": v1}
-    last = reg.audit(name, kit.trust).history[-1]
-    assert (last.kind, last.by, last.unsigned["by"]) == ("rollback", None, "signoff (automated)")
+    assert (fired["fire"], fired["rolled_back"]) == (True, False) and "0.0500 above" in fired["reason"]
+    assert "signoff listen alertmanager" in fired["reason"]
+    # the step holds no key: it never writes an automated rollback record nobody signed
+    assert reg.aliases(name) == {"production": v2, "previous": v1}
+    assert [h.kind for h in reg.audit(name, kit.trust).history if h.kind == "rollback"] == []
