@@ -138,12 +138,13 @@ def mutated(draw: st.DrawFn) -> str:
             parent = parent[part]
         action = draw(st.sampled_from(["set", "set", "set", "drop", "add"]))
         if action == "set":
-            parent[path[-1]] = draw(st.sampled_from(_ODD))
+            # a copy: the same list or mapping of _ODD put in twice could end up inside itself
+            parent[path[-1]] = copy.deepcopy(draw(st.sampled_from(_ODD)))
         elif action == "drop":
             del parent[path[-1]]
         elif isinstance(parent, dict):
-            parent[draw(st.sampled_from(["extra", "team", "min", "threshold", "gpu", "window"]))] = draw(
-                st.sampled_from(_ODD)
+            parent[draw(st.sampled_from(["extra", "team", "min", "threshold", "gpu", "window"]))] = (
+                copy.deepcopy(draw(st.sampled_from(_ODD)))
             )
         break_out = isinstance(parent, list) and not parent
         if break_out:
