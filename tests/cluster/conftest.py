@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from _controlplane import ClusterError, ControlPlane, find_bin_dir
 from _infra import ROOT, crd_files, infra_entry_points
+from _serving import token_kubeconfig
 
 UPSTREAM_NAMESPACES = ("kserve", "knative-serving")
 
@@ -125,3 +126,23 @@ def infra_applied(
     # cluster whose webhook is down), which is not what the other tests are about.
     cluster.kubectl("delete", "validatingwebhookconfiguration", "signoff-verify-promotion", check=False)
     return results
+
+
+@pytest.fixture(scope="session")
+def deployer(
+    cluster: ControlPlane, infra_applied: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A kubeconfig with a token the API server issued to signoff-system/signoff-deployer (the
+    deployer's identity as it is in its pod: no impersonation)."""
+    assert infra_applied["base"] == "", infra_applied["base"]
+    folder = tmp_path_factory.mktemp("deployer")
+    return token_kubeconfig(cluster, "signoff-system", "signoff-deployer", folder / "kubeconfig")
+
+
+@pytest.fixture(scope="session")
+def sre_step(
+    cluster: ControlPlane, infra_applied: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The SRE step's account: it may read serving objects in staging, never write them."""
+    folder = tmp_path_factory.mktemp("sre")
+    return token_kubeconfig(cluster, "signoff-system", "signoff-sre-step", folder / "kubeconfig")

@@ -44,25 +44,6 @@ pytestmark = pytest.mark.cluster
 PROD, STAGING = "ml-prod", "ml-staging"
 
 
-@pytest.fixture(scope="module")
-def deployer(
-    cluster: ControlPlane, infra_applied: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """A kubeconfig with a token the API server issued to signoff-system/signoff-deployer."""
-    assert infra_applied["base"] == "", infra_applied["base"]
-    folder = tmp_path_factory.mktemp("deployer")
-    return _serving.token_kubeconfig(cluster, "signoff-system", "signoff-deployer", folder / "kubeconfig")
-
-
-@pytest.fixture(scope="module")
-def sre_step(
-    cluster: ControlPlane, infra_applied: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """The SRE step's account: it may read serving objects in staging, never write them."""
-    folder = tmp_path_factory.mktemp("sre")
-    return _serving.token_kubeconfig(cluster, "signoff-system", "signoff-sre-step", folder / "kubeconfig")
-
-
 def _renamed(objs: list[dict[str, Any]], name: str, namespace: str | None = None) -> list[dict[str, Any]]:
     """The objects under another workload name (and namespace): a separate copy in the cluster."""
     out = []

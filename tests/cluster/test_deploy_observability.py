@@ -62,24 +62,10 @@ def _write(path: Path, objects: list[dict[str, Any]]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def deployer(
-    cluster: ControlPlane,
-    infra_applied: dict[str, str],
-    crds: list[str],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Path:
-    assert infra_applied["base"] == "", infra_applied["base"]
+def deployer(deployer: Path, crds: list[str]) -> Path:
+    """The deployer's kubeconfig (tests/cluster/conftest.py), once the monitoring CRDs are installed."""
     assert {"podmonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com"} <= set(crds)
-    folder = tmp_path_factory.mktemp("deployer-observability")
-    return _serving.token_kubeconfig(cluster, "signoff-system", "signoff-deployer", folder / "kubeconfig")
-
-
-@pytest.fixture(scope="module")
-def sre_step(
-    cluster: ControlPlane, infra_applied: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    folder = tmp_path_factory.mktemp("sre-observability")
-    return _serving.token_kubeconfig(cluster, "signoff-system", "signoff-sre-step", folder / "kubeconfig")
+    return deployer
 
 
 def _can(cluster: ControlPlane, user: str, verb: str, resource: str, ns: str, *groups: str) -> bool:

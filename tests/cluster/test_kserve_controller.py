@@ -242,16 +242,6 @@ def _try_apply(cluster: ControlPlane, docs: list[dict[str, Any]], *, as_user: st
     return cluster.kubectl(*args, input=text, check=False, as_user=as_user, as_groups=groups).returncode == 0
 
 
-@pytest.fixture(scope="module")
-def deployer(
-    cluster: ControlPlane, infra_applied: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """A kubeconfig with a token the API server issued to signoff-system/signoff-deployer."""
-    assert infra_applied["base"] == "", infra_applied["base"]
-    folder = tmp_path_factory.mktemp("kserve-deployer")
-    return _serving.token_kubeconfig(cluster, "signoff-system", "signoff-deployer", folder / "kubeconfig")
-
-
 def _get(cluster: ControlPlane, kind: str, name: str) -> dict[str, Any] | None:
     proc = cluster.kubectl("get", kind, name, "-n", PROD, "-o", "json", check=False)
     return json.loads(proc.stdout) if proc.returncode == 0 else None
@@ -472,8 +462,8 @@ def test_the_sre_step_reads_the_staging_version_from_what_kserve_reports(
     cluster: ControlPlane,
     kserve: Manager,
     deployer: Path,
+    sre_step: Path,
     tmp_path: Path,
-    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """The SRE step's view of a staging InferenceService KServe serves (its own account, the calls
     its ``kserve://ml-staging/NAME`` path makes): Ready, the cluster-local address KServe writes, the
@@ -490,10 +480,7 @@ def test_the_sre_step_reads_the_staging_version_from_what_kserve_reports(
     path = _serving.write(tmp_path / "staging-manifests.yaml", manifests)
     assert cli.main(["deploy", str(path), "-n", STAGING, "--kubeconfig", str(deployer)]) == 0
     try:
-        sre = _serving.token_kubeconfig(
-            cluster, "signoff-system", "signoff-sre-step", tmp_path_factory.mktemp("sre") / "kubeconfig"
-        )
-        client = kube.load_client(str(sre))
+        client = kube.load_client(str(sre_step))
         ready = kube.wait_ready(
             "InferenceService",
             name,
