@@ -4,7 +4,9 @@ The commands: ``signoff --help``, ``signoff contract check FILE``, ``signoff ren
 an example contract into a temporary folder) and ``signoff verify`` (one ML-artifact verdict signed
 with the test key of its team). Speed is a feature: the CLI must not import kfp, mlflow, hera or
 kubernetes for any of them. Goal: each <= 100 ms wall. Each command runs N times in fresh processes,
-interleaved, and the median is reported with its ratio to a bare interpreter start.
+interleaved, and the median is reported with its ratio to a bare interpreter start. One more row, the
+import of the pydantic models alone, is the floor ``render`` and ``verify`` cannot go below while
+they build those models (no goal: it is a breakdown, not a command).
 
 The children run with bytecode caching on (``PYTHONDONTWRITEBYTECODE`` dropped from their
 environment) after one warm-up run of each command, as an installed package runs: pip writes the
@@ -78,6 +80,13 @@ def _measure(runs: int, tmp: Path) -> list[dict[str, object]]:
     envelope, digest = _envelope(tmp)
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
+        # The floor of render and verify as the models stand: importing pydantic and building
+        # signoff's contract, cluster-policy, trust and verdict models, with no work done.
+        "import of the models": [
+            sys.executable,
+            "-c",
+            "import contracts.cluster, contracts.loader, contracts.trust, gates.verdict",
+        ],
         "signoff --help": [*cli, "--help"],
         "signoff contract check": [*cli, "contract", "check", str(EXAMPLE)],
         "signoff render": [
@@ -119,11 +128,15 @@ def _measure(runs: int, tmp: Path) -> list[dict[str, object]]:
     base = statistics.median(samples["python -c pass"])
     base_cpu = statistics.median(cpu["python -c pass"])
     rows = []
+
+    def goal(name: str) -> str:
+        return "" if name == "import of the models" else "; goal <= 100 ms"
+
     for name in [n for n in commands if n != "python -c pass"]:
         med = statistics.median(samples[name])
         rows.append(
             {
-                "benchmark": f"{name} (median of {runs}; goal <= 100 ms)",
+                "benchmark": f"{name} (median of {runs}{goal(name)})",
                 "figure": med * 1000,
                 "baseline": base * 1000,
                 "ratio": med / base,
