@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from contracts._units import ByteSize, Duration, Percent, format_bytes
+    from contracts.canonical import canonical_json
     from contracts.cluster import ClusterPolicy, GpuProduct, GpuRoutes, KServeDeploymentMode, ServingMode
     from contracts.errors import (
         ConflictError,
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
         Role,
         Signal,
         WorkloadContract,
-        canonical_json,
     )
 
 _WHERE = {
@@ -90,7 +90,7 @@ _WHERE = {
     "Role": "contracts.workload",
     "Signal": "contracts.workload",
     "WorkloadContract": "contracts.workload",
-    "canonical_json": "contracts.workload",
+    "canonical_json": "contracts.canonical",
 }
 """Each public name and the module that defines it."""
 

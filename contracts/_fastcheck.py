@@ -18,17 +18,18 @@ and the digests equal on every example and on generated contracts.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
+from pathlib import Path
 from typing import Any
 
+from contracts import _yaml
 from contracts._units import ByteSize, Duration, Percent, _Unit
+from contracts.canonical import API_VERSION, canonical_json
 from contracts.model_uri import MODEL_NAME
 
-__all__ = ["plain_contract_digest"]
+__all__ = ["plain_contract_digest", "plain_contract_file"]
 
-API_VERSION = "signoff.dev/v1alpha1"
 ROLES = ("ml", "platform", "sre")
 SIGNALS = (
     "latency",
@@ -310,15 +311,25 @@ def plain_json(data: Any) -> dict[str, Any] | None:
         return None
 
 
-def canonical_json(data: Any) -> bytes:
-    """The same bytes as :func:`contracts.workload.canonical_json`."""
-    return json.dumps(
-        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode()
-
-
 def plain_contract_digest(data: Any) -> str | None:
     """The contract's ``sha256:<hex>`` digest when ``data`` (parsed YAML) is a plainly valid workload
     contract; None when the models must decide."""
     dumped = plain_json(data)
     return None if dumped is None else "sha256:" + hashlib.sha256(canonical_json(dumped)).hexdigest()
+
+
+def plain_contract_file(path: str | Path) -> tuple[dict[str, Any], str] | None:
+    """``(plain_json, digest)`` of a YAML contract file that is plainly valid; None when the models
+    must decide (a Markdown spelling, any other kind, anything not plainly valid).
+
+    Raises:
+        DocumentError: the file cannot be read or is not acceptable YAML (the loader's own refusals,
+            worded by the same code).
+    """
+    if _yaml.spelling_of(path) != "yaml":
+        return None
+    data, _lines = _yaml.yaml_to_data(_yaml.read_text(path), str(path))
+    dumped = plain_json(data)
+    if dumped is None:
+        return None
+    return dumped, "sha256:" + hashlib.sha256(canonical_json(dumped)).hexdigest()

@@ -16,20 +16,22 @@ Markdown both give one), the field path and what would be valid. What is refused
 The public names: :func:`load_document`, :func:`load_contract`, :func:`load_cluster_policy`,
 :func:`load_trust_policy`, :func:`parse_contract_text`, :func:`parse_document_text`,
 :func:`dump_contract_yaml` and :func:`dump_yaml`.
+
+Each kind's models are imported when a document of that kind is first read, so loading a trust
+policy (``signoff verify``) does not build the workload contract's or cluster policy's models.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import BaseModel
 
-from contracts import markdown
 from contracts._validate import Path_, kind_of, validate_data
 from contracts._yaml import (
     _EMPTY,
@@ -41,10 +43,15 @@ from contracts._yaml import (
     spelling_of,
     yaml_to_data,
 )
-from contracts.cluster import ClusterPolicy
+from contracts.canonical import API_VERSION
 from contracts.errors import DocumentError, Problem
-from contracts.trust import TrustPolicy
-from contracts.workload import API_VERSION, WorkloadContract
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from contracts.cluster import ClusterPolicy
+    from contracts.trust import TrustPolicy
+    from contracts.workload import WorkloadContract
 
 __all__ = [
     "KINDS",
@@ -65,12 +72,19 @@ __all__ = [
     "validate_data",
 ]
 
-Document = WorkloadContract | ClusterPolicy | TrustPolicy
-KINDS: dict[str, type[BaseModel]] = {
-    "WorkloadContract": WorkloadContract,
-    "ClusterPolicy": ClusterPolicy,
-    "TrustPolicy": TrustPolicy,
+Document: typing.TypeAlias = "WorkloadContract | ClusterPolicy | TrustPolicy"
+KINDS: dict[str, str] = {
+    "WorkloadContract": "contracts.workload",
+    "ClusterPolicy": "contracts.cluster",
+    "TrustPolicy": "contracts.trust",
 }
+"""Each document kind and the module of its model (the model class has the kind's name)."""
+
+
+def model_of(kind: str) -> type[BaseModel]:
+    """The model of a document kind (one of :data:`KINDS`), imported on first use."""
+    return typing.cast("type[BaseModel]", getattr(importlib.import_module(KINDS[kind]), kind))
+
 
 # ------------------------------------------------------------------------- errors in plain English
 
@@ -120,7 +134,7 @@ def _check_header(data: Any, file: str, lines: Mapping[Path_, int], want: str | 
                 )
             ],
         )
-    return KINDS[kind]
+    return model_of(kind)
 
 
 def parse_document_text(
@@ -146,6 +160,8 @@ def parse_document_text(
             raise DocumentError(
                 file, [Problem("", f"a Markdown document is a WorkloadContract, not a {kind}")]
             )
+        from contracts import markdown
+
         return markdown.parse_markdown(text, file)
     data, lines = yaml_to_data(text, file)
     model = _check_header(data, file, lines, kind)
@@ -169,6 +185,8 @@ def parse_contract_text(text: str, file: str, spelling: Spelling = "yaml") -> Wo
     Raises:
         DocumentError: the contract is invalid.
     """
+    from contracts.workload import WorkloadContract
+
     doc = parse_document_text(text, file, spelling, "WorkloadContract")
     assert isinstance(doc, WorkloadContract)
     return doc
@@ -194,6 +212,8 @@ def load_cluster_policy(path: str | Path) -> ClusterPolicy:
     Raises:
         DocumentError: the file is missing or the policy is invalid.
     """
+    from contracts.cluster import ClusterPolicy
+
     doc = parse_document_text(read_text(path), str(path), "yaml", "ClusterPolicy")
     assert isinstance(doc, ClusterPolicy)
     return doc
@@ -205,6 +225,8 @@ def load_trust_policy(path: str | Path) -> TrustPolicy:
     Raises:
         DocumentError: the file is missing or the policy is invalid.
     """
+    from contracts.trust import TrustPolicy
+
     doc = parse_document_text(read_text(path), str(path), "yaml", "TrustPolicy")
     assert isinstance(doc, TrustPolicy)
     return doc
@@ -233,7 +255,7 @@ def dump_yaml(doc: BaseModel, schema: str | None = None) -> str:
     data = doc.model_dump(mode="json", exclude_defaults=True)
     full = doc.model_dump(mode="json")
     out = {"apiVersion": full["apiVersion"], "kind": full["kind"], **data}
-    if isinstance(doc, WorkloadContract):  # say how promotion decides, even when it is the default
+    if full["kind"] == "WorkloadContract":  # say how promotion decides, even when it is the default
         out["spec"]["promotion"] = full["spec"]["promotion"]
     text = yaml.dump(
         out, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False

@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
 import re
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts._units import ByteSize, Duration, Percent, _show
+from contracts.canonical import API_VERSION, canonical_json
 from contracts.model_uri import MODEL_NAME
-
-API_VERSION: Final = "signoff.dev/v1alpha1"
 
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 """A Kubernetes DNS-1123 label: lower-case alphanumerics and '-', at most 63 characters."""
@@ -436,13 +434,6 @@ class WorkloadContract(_Frozen):
     def digest(self) -> str:
         """``sha256:<hex>`` of :meth:`canonical_json`; the same for the YAML and Markdown spellings."""
         return "sha256:" + hashlib.sha256(self.canonical_json()).hexdigest()
-
-
-def canonical_json(data: Any) -> bytes:
-    """Canonical JSON bytes: sorted keys, compact separators, UTF-8, no NaN."""
-    return json.dumps(
-        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode()
 
 
 def is_dns1123_label(value: str) -> bool:

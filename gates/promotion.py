@@ -31,6 +31,8 @@ from datetime import datetime, timedelta
 from contracts.errors import VerificationError
 from contracts.trust import REQUIRED_GATES, Gate, TrustPolicy
 from contracts.workload import Approval, WorkloadContract
+from gates import holds
+from gates.holds import MAX_CLOCK_SKEW, OWNER_ROLE, ContractTerms, validity_problems
 from gates.signing import SignedVerdict, verify_envelope
 from gates.verdict import Check, Outcome, Subject, Verdict
 
@@ -46,46 +48,6 @@ __all__ = [
     "validity_problems",
 ]
 
-MAX_CLOCK_SKEW = timedelta(minutes=2)
-"""How far a verdict's ``issued_at`` may lie ahead of the verifier's clock.
-
-Signers and verifiers run on different machines (pipeline pods, a laptop, the admission webhook);
-clocks kept by NTP differ by well under a second, so two minutes covers a badly synced node without
-letting a verdict be pre-dated into the future. Beyond it the verdict is refused."""
-
-
-def _span(delta: timedelta) -> str:
-    """A duration as people write it in a contract: ``7d``, ``36h``, ``90m``, ``45s``."""
-    seconds = int(delta.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{delta.total_seconds():g}s"
-
-
-def validity_problems(verdict: Verdict, ttl: timedelta, now: datetime) -> list[str]:
-    """Why a verdict is not valid at ``now`` under a contract whose ``verdict_ttl`` is ``ttl``.
-
-    Refused: a validity (``expires_at - issued_at``) longer than ``ttl``; an ``issued_at`` more than
-    :data:`MAX_CLOCK_SKEW` after ``now``; ``now`` at or after ``expires_at``. Empty when it is valid.
-    """
-    out: list[str] = []
-    life = verdict.expires_at - verdict.issued_at
-    if life > ttl:
-        out.append(
-            f"it claims a validity of {_span(life)} ({verdict.issued_at.isoformat()} to "
-            f"{verdict.expires_at.isoformat()}), longer than the contract's verdict_ttl of {_span(ttl)}; "
-            "a verdict that outlives the contract's limit is refused"
-        )
-    if verdict.issued_at > now + MAX_CLOCK_SKEW:
-        out.append(
-            f"it was issued at {verdict.issued_at.isoformat()}, after now ({now.isoformat()}) by more "
-            f"than the allowed clock skew of {_span(MAX_CLOCK_SKEW)}; a verdict from the future is refused"
-        )
-    if now >= verdict.expires_at:
-        out.append(f"it expired at {verdict.expires_at.isoformat()} (now {now.isoformat()})")
-    return out
-
 
 def required_gates(contract: WorkloadContract) -> tuple[Gate, ...]:
     """The gates whose passing verdicts promotion needs: the three handoffs, plus approval if manual."""
@@ -96,41 +58,12 @@ def required_gates(contract: WorkloadContract) -> tuple[Gate, ...]:
 
 def owner_of(contract: WorkloadContract, gate: Gate) -> str:
     """The team the contract names as owner (signer) of a gate."""
-    owners = contract.spec.owners
-    return {
-        Gate.ML_ARTIFACT: owners.ml.team,
-        Gate.APPROVAL: owners.ml.team,
-        Gate.PROMOTION: owners.ml.team,
-        Gate.PLATFORM: owners.platform.team,
-        Gate.SRE_READINESS: owners.sre.team,
-        Gate.ROLLBACK: owners.ml.team,
-    }[gate]
+    return str(getattr(contract.spec.owners, OWNER_ROLE[gate]).team)
 
 
 def problems(signed: SignedVerdict, contract: WorkloadContract, subject: Subject, now: datetime) -> list[str]:
     """Why a verified verdict does not hold for this contract, subject and time (empty if it holds)."""
-    v = signed.verdict
-    out: list[str] = []
-    owner = owner_of(contract, v.gate)
-    if signed.team != owner:
-        out.append(f"signed by team {signed.team}, but the contract names {owner} as owner of {v.gate.value}")
-    if not v.passed:
-        ids = ", ".join(c.id for c in v.failures)
-        out.append(f"the verdict failed ({ids})")
-    if v.subject.model != subject.model or v.subject.version != subject.version:
-        out.append(
-            f"it is about {v.subject.model} version {v.subject.version}, "
-            f"not {subject.model} version {subject.version}"
-        )
-    if v.subject.digest != subject.digest:
-        out.append(f"its model digest {v.subject.digest} is not this version's {subject.digest}")
-    if v.contract_digest != contract.digest():
-        out.append(
-            f"it was judged against contract {v.contract_digest}, not this contract {contract.digest()} "
-            "(the contract changed after it was signed)"
-        )
-    out += validity_problems(v, timedelta(seconds=contract.spec.promotion.verdict_ttl.seconds), now)
-    return out
+    return holds.problems(signed, ContractTerms.of(contract), subject, now)
 
 
 def _check(verdict: Verdict, cid: str) -> Check | None:
@@ -237,10 +170,11 @@ def _judge(
         )
 
     required = required_gates(contract)
+    terms = ContractTerms.of(contract)
     chosen: dict[Gate, SignedVerdict] = {}
     for gate in required:
         candidates = [s for s in accepted if s.verdict.gate is gate]
-        holding = [s for s in candidates if not problems(s, contract, subject, now)]
+        holding = [s for s in candidates if not holds.problems(s, terms, subject, now)]
         cid = f"gate.{gate.value}"
         if holding:
             best = max(holding, key=lambda s: s.verdict.issued_at)

@@ -40,9 +40,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ValidationError
 
+from contracts.canonical import canonical_json
 from contracts.errors import VerificationError
 from contracts.trust import Team, TrustPolicy
-from contracts.workload import canonical_json
 from gates.verdict import Verdict, digest_bytes
 
 __all__ = [

@@ -13,9 +13,9 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from contracts.canonical import canonical_json
 from contracts.model_uri import VERSION
 from contracts.trust import Gate
-from contracts.workload import canonical_json
 
 DIGEST = r"^sha256:[0-9a-f]{64}$"
 """The spelling of every digest signoff writes: ``sha256:`` and 64 lower-case hex digits."""

@@ -1,19 +1,26 @@
 """The documents a command is pointed at: a contract, a trust policy, envelope files, with clear errors.
 
 Shared by ``signoff verify``, ``check promotion`` and ``approve``; imports the loader and nothing that
-talks to an outside system, so ``signoff verify`` starts without the registry's modules.
+talks to an outside system, so ``signoff verify`` starts without the registry's modules. The loader
+builds a kind's models only when it reads a document of that kind, and :func:`contract_terms_checked`
+reads a plainly valid YAML contract without them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from contracts import _fastcheck
 from contracts.errors import InputError
 from contracts.loader import load_contract, load_trust_policy
-from contracts.trust import TrustPolicy
-from contracts.workload import WorkloadContract
 
-__all__ = ["load_contract_checked", "load_trust_checked", "read_envelopes"]
+if TYPE_CHECKING:
+    from contracts.trust import TrustPolicy
+    from contracts.workload import WorkloadContract
+    from gates.holds import ContractTerms
+
+__all__ = ["contract_terms_checked", "load_contract_checked", "load_trust_checked", "read_envelopes"]
 
 
 def load_contract_checked(path: Path) -> WorkloadContract:
@@ -22,6 +29,22 @@ def load_contract_checked(path: Path) -> WorkloadContract:
     if not Path(path).is_file():
         raise InputError(f"--contract: {path} is not a file")
     return load_contract(path)
+
+
+def contract_terms_checked(path: Path) -> ContractTerms:
+    """What a verdict must match in a contract (:class:`gates.holds.ContractTerms`).
+
+    A plainly valid YAML contract is read without its models (:mod:`contracts._fastcheck`: the same
+    terms and digest); any other is loaded by the models, which word every error.
+    """
+    from gates.holds import ContractTerms
+
+    if not Path(path).is_file():
+        raise InputError(f"--contract: {path} is not a file")
+    plain = _fastcheck.plain_contract_file(path)
+    if plain is not None:
+        return ContractTerms.of_plain(*plain)
+    return ContractTerms.of(load_contract(path))
 
 
 def load_trust_checked(path: Path) -> TrustPolicy:

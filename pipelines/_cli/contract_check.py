@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from contracts import _fastcheck, _yaml, errors
+from contracts import _fastcheck, errors
 
 __all__ = ["configure_check"]
 
@@ -30,10 +30,8 @@ def _plain_digest(file: str) -> str | None:
     Raises:
         DocumentError: the file cannot be read or is not acceptable YAML (the loader's own refusals).
     """
-    if _yaml.spelling_of(file) != "yaml":
-        return None
-    data, _lines = _yaml.yaml_to_data(_yaml.read_text(file), file)
-    return _fastcheck.plain_contract_digest(data)
+    plain = _fastcheck.plain_contract_file(file)
+    return None if plain is None else plain[1]
 
 
 def _with_models(file: str) -> str:

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from contracts.errors import InputError, VerificationError
-from gates import promotion, signing
+from gates import holds, signing
 from gates.verdict import DIGEST, Subject
-from pipelines._cli._documents import load_contract_checked, load_trust_checked, read_envelopes
+from pipelines._cli._documents import contract_terms_checked, load_trust_checked, read_envelopes
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +45,7 @@ def run(ns: argparse.Namespace) -> int:
         raise InputError(f"--model-digest: {ns.model_digest!r} is not sha256: and 64 lower-case hex digits")
     if ns.version is not None and re.fullmatch(r"[1-9][0-9]{0,9}", ns.version) is None:
         raise InputError(f"--version: {ns.version!r} is not a model version number such as 7")
-    contract = load_contract_checked(ns.contract)
+    contract = contract_terms_checked(ns.contract)
     trust = load_trust_checked(ns.trust)
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
@@ -58,10 +58,9 @@ def run(ns: argparse.Namespace) -> int:
             rows.append(row)
             continue
         v = signed.verdict
-        subject = Subject(
-            model=contract.metadata.model, version=ns.version or v.subject.version, digest=ns.model_digest
-        )
-        reasons = promotion.problems(signed, contract, subject, now)
+        version = ns.version or v.subject.version
+        subject = Subject(model=contract.model, version=version, digest=ns.model_digest)
+        reasons = holds.problems(signed, contract, subject, now)
         row.update(
             verified=True,
             gate=v.gate.value,

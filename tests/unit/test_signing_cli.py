@@ -121,6 +121,49 @@ def test_verify_prints_who_signed_what_and_that_it_holds(
     assert all(r["holds"] and r["passed"] and r["verified"] for r in rows)
 
 
+_VERIFY_PROBE = """
+import sys
+from pipelines._cli.main import main
+rc = main(sys.argv[1:])
+built = [m for m in ("contracts.workload", "contracts.cluster") if m in sys.modules]
+print("BUILT=" + ",".join(built), file=sys.stderr)
+sys.exit(rc)
+"""
+
+
+def test_verify_reads_a_plain_yaml_contract_without_its_models_and_agrees_with_the_markdown_one(
+    tmp_path: Path,
+) -> None:
+    """The plain YAML contract takes the fast path (no contract models built); its Markdown spelling,
+    read by the models, gives the same answer for the same envelopes, and a changed contract's
+    digest is refused on the fast path as on the models'."""
+    import subprocess
+
+    envs = [str(p) for p in _sign_all(tmp_path)]
+
+    def verify(contract: Path) -> tuple[int, list[dict[str, object]], str]:
+        args = ["verify", *envs, "--trust", str(TRUST), "--contract", str(contract), "--model-digest", DIGEST]
+        proc = subprocess.run(
+            [sys.executable, "-c", _VERIFY_PROBE, *args, "--json"],
+            capture_output=True, text=True, timeout=120, check=False, cwd=ROOT,
+        )  # fmt: skip
+        built = next(line for line in proc.stderr.splitlines() if line.startswith("BUILT="))
+        return proc.returncode, json.loads(proc.stdout), built
+
+    code, rows, built = verify(CONTRACT)
+    assert code == 0 and all(r["holds"] for r in rows)
+    assert built == "BUILT="  # neither the contract's nor the cluster policy's models
+    md_code, md_rows, md_built = verify(EXAMPLES / "recsys-ranker.md")
+    assert (md_code, md_rows) == (code, rows)
+    assert "contracts.workload" in md_built
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(CONTRACT.read_text(encoding="utf-8").replace("ranking-squad", "other-squad"))
+    code, rows, built = verify(changed)
+    assert code == 1 and built == "BUILT="
+    assert all(any("the contract changed after it was signed" in x for x in r["reasons"]) for r in rows)
+    assert any("but the contract names other-squad as owner of ml-artifact" in x for x in rows[0]["reasons"])
+
+
 def test_verify_shows_why_an_envelope_does_not_hold(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
