@@ -282,3 +282,22 @@ def yaml_to_data(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
     if data is None:
         raise DocumentError(file, [Problem("", _EMPTY)])
     return data, walk.lines
+
+
+_FAST_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+"""libyaml's safe dumper where PyYAML was built with it (the wheels are), else the pure-Python one."""
+
+
+def dump_block_all(docs: Sequence[Any]) -> str:
+    """``yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False, width=1000)``, through
+    libyaml when present: the same YAML several times faster (Kubernetes manifests, rules, routes).
+
+    Only where long strings may fold differently does the text differ between the two emitters,
+    never what it loads to; every digest signoff signs covers canonical JSON, not this text.
+    """
+    return yaml.dump_all(docs, Dumper=_FAST_DUMPER, sort_keys=False, default_flow_style=False, width=1000)
+
+
+def dump_block(doc: Any) -> str:
+    """One document, as :func:`dump_block_all`."""
+    return dump_block_all([doc])

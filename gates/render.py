@@ -1,6 +1,6 @@
 """Render the serving manifests of one model version from its contract and the cluster policy.
 
-Pure: data in, data out. Every object is built as a ``dict`` and dumped with ``yaml.safe_dump``;
+Pure: data in, data out. Every object is built as a ``dict`` and dumped with a safe YAML dumper;
 every name and label value taken from a contract, policy or model reference is checked first
 (DNS-1123 / DNS-1035 names, 63-character label values), so no field can inject keys or text.
 
@@ -66,9 +66,9 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from contracts import _yaml
 from contracts.cluster import KNATIVE_PODSPEC_FLAGS, ClusterPolicy, GpuProduct, ServingMode
 from contracts.errors import InputError
 from contracts.model_uri import MODEL_NAME, VERSION
@@ -195,8 +195,8 @@ class Manifests(_Frozen):
         return "sha256:" + hashlib.sha256(canonical_json(list(self.objects))).hexdigest()
 
     def to_yaml(self) -> str:
-        """The objects as one multi-document YAML text (``yaml.safe_dump_all``)."""
-        return yaml.safe_dump_all(list(self.objects), sort_keys=False, default_flow_style=False, width=1000)
+        """The objects as one multi-document YAML text (safe, block style, in apply order)."""
+        return _yaml.dump_block_all(list(self.objects))
 
     def by_kind(self, kind: str) -> list[dict[str, Any]]:
         """The objects of one kind, e.g. ``"InferenceService"``."""

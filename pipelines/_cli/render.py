@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from contracts import model_uri
+from contracts import _yaml, model_uri
 from contracts.cluster import ClusterPolicy, ServingMode
 from contracts.errors import InputError
 from contracts.loader import load_cluster_policy, load_contract
@@ -155,7 +155,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(ns: argparse.Namespace) -> int:
     """Render and write the manifests; print a summary."""
-    import yaml
 
     inputs = load_inputs(ns)
     manifests = render_inputs(inputs)
@@ -167,10 +166,10 @@ def run(ns: argparse.Namespace) -> int:
     written = ["manifests.yaml"]
     namespace = str(manifests.objects[0]["metadata"]["namespace"])
     objects, alertmanager = _observability(inputs, namespace)
-    text = yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False, width=1000)
+    text = _yaml.dump_block_all(objects)
     (out / "observability.yaml").write_text(text, encoding="utf-8")
     (out / "alertmanager.yaml").write_text(
-        yaml.safe_dump(alertmanager, sort_keys=False, default_flow_style=False, width=1000),
+        _yaml.dump_block(alertmanager),
         encoding="utf-8",
     )
     written += ["observability.yaml", "alertmanager.yaml"]
