@@ -27,22 +27,17 @@ Pure: no files, no network, no clock.
 from __future__ import annotations
 
 import base64
-import binascii
-import functools
-import hashlib
-import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
 from contracts.canonical import canonical_json
 from contracts.errors import VerificationError
-from contracts.trust import Team, TrustPolicy
+from contracts.trust import TrustPolicy
+from gates import dsse
+from gates.dsse import PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, keyid
 from gates.verdict import Verdict, digest_bytes
 
 __all__ = [
@@ -56,17 +51,6 @@ __all__ = [
     "verify_envelope",
 ]
 
-PREDICATE_TYPE = "https://signoff.dev/verdict/v1"
-"""The predicateType naming signoff's verdict format and its version."""
-PAYLOAD_TYPE = "application/vnd.in-toto+json"
-"""The DSSE payloadType of an in-toto Statement."""
-STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
-"""The ``_type`` of an in-toto Statement v1."""
-
-_KEYID = re.compile(r"[0-9a-f]{64}")
-_MAX_ENVELOPE = 1 << 20
-"""Envelopes above 1 MiB are refused before parsing (a verdict is a few KiB)."""
-
 
 @dataclass(frozen=True)
 class SignedVerdict:
@@ -79,67 +63,6 @@ class SignedVerdict:
     """sha256 hex of the signing key's DER SubjectPublicKeyInfo."""
     envelope_digest: str
     """``sha256:<hex>`` of the envelope bytes as presented."""
-
-
-# ----------------------------------------------------------------------------------------------- keys
-
-
-def keyid(public_key: Ed25519PublicKey) -> str:
-    """The key id signoff uses: sha256 hex of the key's DER SubjectPublicKeyInfo."""
-    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return hashlib.sha256(der).hexdigest()
-
-
-@dataclass(frozen=True)
-class _Key:
-    keyid: str
-    public: Ed25519PublicKey
-    problem: str | None
-    """Why the trust policy's entry is unusable (not Ed25519, keyid mismatch), or none."""
-
-
-@functools.lru_cache(maxsize=256)
-def _load_trusted(pem: str, listed_keyid: str | None) -> _Key:
-    try:
-        key = serialization.load_pem_public_key(pem.encode())
-    except ValueError as exc:
-        return _Key(
-            listed_keyid or "?",
-            _dummy_key(),
-            f"trust policy key {listed_keyid or '?'} is not a PEM public key: {exc}",
-        )
-    if not isinstance(key, Ed25519PublicKey):
-        kid = listed_keyid or "?"
-        return _Key(kid, _dummy_key(), f"trust policy key {kid} is not an Ed25519 key ({type(key).__name__})")
-    kid = keyid(key)
-    problem = None
-    if listed_keyid is not None and listed_keyid != kid:
-        problem = f"trust policy lists keyid {listed_keyid} for a key whose keyid is {kid}"
-    return _Key(kid, key, problem)
-
-
-@functools.lru_cache(maxsize=1)
-def _dummy_key() -> Ed25519PublicKey:
-    """A placeholder for an unusable trust-policy entry (its ``problem`` says why); never verifies."""
-    return Ed25519PrivateKey.from_private_bytes(b"\0" * 32).public_key()
-
-
-def _teams_of_key(trust: TrustPolicy, kid: str) -> tuple[list[Team], list[_Key], list[str]]:
-    """Teams listing the key with this keyid, the loaded key, and problems with those entries."""
-    teams: list[Team] = []
-    keys: list[_Key] = []
-    problems: list[str] = []
-    for team in trust.spec.teams:
-        for entry in team.keys:
-            loaded = _load_trusted(entry.public_key, entry.keyid)
-            if loaded.keyid == kid or entry.keyid == kid:
-                if loaded.problem:
-                    problems.append(loaded.problem)
-                    continue
-                if team not in teams:
-                    teams.append(team)
-                keys.append(loaded)
-    return teams, keys, problems
 
 
 # -------------------------------------------------------------------------------------------- signing
@@ -156,13 +79,7 @@ def statement(verdict: Verdict) -> dict[str, Any]:
 
 
 def _subject(verdict: Verdict) -> dict[str, Any]:
-    return {"name": verdict.subject.uri, "digest": {"sha256": verdict.subject.digest.removeprefix("sha256:")}}
-
-
-def _pae(payload_type: str, payload: bytes) -> bytes:
-    """DSSE v1's pre-authentication encoding: what the signature covers."""
-    kind = payload_type.encode("utf-8")
-    return b"DSSEv1 %d %b %d %b" % (len(kind), kind, len(payload), payload)
+    return dsse.expected_subject(verdict.subject.uri, verdict.subject.digest)
 
 
 def sign_verdict(verdict: Verdict, private_key: Ed25519PrivateKey) -> bytes:
@@ -176,7 +93,7 @@ def sign_verdict(verdict: Verdict, private_key: Ed25519PrivateKey) -> bytes:
         The envelope as compact JSON bytes with sorted keys.
     """
     payload = canonical_json(statement(verdict))
-    sig = private_key.sign(_pae(PAYLOAD_TYPE, payload))
+    sig = private_key.sign(dsse.pae(PAYLOAD_TYPE, payload))
     envelope = {
         "payload": base64.b64encode(payload).decode("ascii"),
         "payloadType": PAYLOAD_TYPE,
@@ -188,63 +105,6 @@ def sign_verdict(verdict: Verdict, private_key: Ed25519PrivateKey) -> bytes:
 
 
 # --------------------------------------------------------------------------------------- verification
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise ValueError(f"duplicate JSON key {dup!r}")
-    return out
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-"""Strict JSON: duplicate keys and NaN/Infinity refused (one decoder, not one per call)."""
-
-
-def _strict_json(data: bytes, what: str) -> Any:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise VerificationError([f"{what} is not UTF-8: {exc}"]) from None
-    try:
-        return _DECODER.decode(text)
-    except ValueError as exc:  # JSONDecodeError is a ValueError, as are ours
-        raise VerificationError([f"{what} is not strict JSON: {exc}"]) from None
-
-
-def _strict_b64(value: object, what: str) -> bytes:
-    """Standard base64 with padding, canonical (re-encodes to exactly the same text), non-empty."""
-    if not isinstance(value, str) or not value:
-        raise VerificationError([f"{what} must be a non-empty base64 string"])
-    try:  # strict mode (in C): only the standard alphabet, padding only at the end
-        raw = binascii.a2b_base64(value, strict_mode=True)
-    except ValueError:  # binascii.Error, and text that is not ASCII
-        raise VerificationError([f"{what} is not valid standard base64"]) from None
-    # Only the last 4-character group can spell its bytes in more than one way (spare bits, padding).
-    tail = len(raw) % 3 or 3
-    if len(value) % 4 or not raw or base64.b64encode(raw[-tail:]).decode("ascii") != value[-4:]:
-        raise VerificationError([f"{what} is not canonical base64 (padding or trailing bits)"])
-    return raw
-
-
-def _exact_keys(obj: object, keys: set[str], what: str) -> dict[str, Any]:
-    if not isinstance(obj, dict):
-        raise VerificationError([f"{what} must be a JSON object"])
-    missing, extra = keys - obj.keys(), obj.keys() - keys
-    reasons = []
-    if missing:
-        reasons.append(f"{what} lacks {', '.join(sorted(missing))}")
-    if extra:
-        reasons.append(f"{what} has unexpected field(s) {', '.join(sorted(extra))}")
-    if reasons:
-        raise VerificationError(reasons)
-    return obj
 
 
 def verify_envelope(envelope: bytes, trust: TrustPolicy) -> SignedVerdict:
@@ -267,94 +127,35 @@ def verify_envelope(envelope: bytes, trust: TrustPolicy) -> SignedVerdict:
     Raises:
         VerificationError: listing every reason the envelope does not verify.
     """
-    if len(envelope) > _MAX_ENVELOPE:
-        raise VerificationError([f"envelope is {len(envelope)} bytes; more than {_MAX_ENVELOPE} is refused"])
-    doc = _exact_keys(
-        _strict_json(envelope, "envelope"), {"payload", "payloadType", "signatures"}, "envelope"
-    )
-    reasons: list[str] = []
-
-    if doc["payloadType"] != PAYLOAD_TYPE:
-        reasons.append(f"payloadType is {doc['payloadType']!r}, expected {PAYLOAD_TYPE!r}")
-    payload_type = doc["payloadType"] if isinstance(doc["payloadType"], str) else ""
-    payload = _strict_b64(doc["payload"], "payload")
-
-    sigs = doc["signatures"]
-    if not isinstance(sigs, list) or len(sigs) != 1:
-        count = len(sigs) if isinstance(sigs, list) else "no list of"
-        raise VerificationError([*reasons, f"envelope must carry exactly one signature, found {count}"])
-    sig_doc = _exact_keys(sigs[0], {"keyid", "sig"}, "signature")
-    kid = sig_doc["keyid"]
-    if not isinstance(kid, str) or _KEYID.fullmatch(kid) is None:
-        raise VerificationError([*reasons, "signature keyid must be 64 lower-case hex digits"])
-    sig = _strict_b64(sig_doc["sig"], "signature")
-
-    # Who signed: the key must be in the trust policy, under exactly one team.
-    teams, keys, key_problems = _teams_of_key(trust, kid)
-    reasons.extend(key_problems)
-    signer_team: str | None = None
-    if not keys:
-        if not key_problems:
-            reasons.append(
-                f"signed by key {kid}, which the trust policy {trust.metadata.name!r} does not list"
-            )
-    elif len(teams) > 1:
-        names = ", ".join(t.name for t in teams)
-        reasons.append(f"key {kid} is listed for more than one team ({names}); a key must belong to one team")
-    else:
-        signer_team = teams[0].name
-        # One cryptography call with the cached key (what ``dsse.Envelope.verify`` does, without
-        # re-loading the key for every envelope).
-        try:
-            keys[0].public.verify(sig, _pae(payload_type, payload))
-        except InvalidSignature:
-            reasons.append(f"signature by key {kid} ({signer_team}) does not verify over the payload")
-            signer_team = None
-
-    verdict = _parse_statement(payload, reasons)
-    if verdict is not None and signer_team is not None:
-        team = teams[0]
+    opened = dsse.open_envelope(envelope, trust.spec.teams, trust.metadata.name)
+    reasons = list(opened.reasons)
+    team = opened.team
+    verdict = _parse_statement(opened.payload, reasons)
+    if verdict is not None and team is not None:
         if verdict.gate not in team.gates:
-            allowed = ", ".join(g.value for g in team.gates)
+            allowed = ", ".join(g for g in team.gates)
             reasons.append(f"team {team.name} may sign {allowed} but signed a {verdict.gate.value} verdict")
         if verdict.team != team.name:
             reasons.append(f"verdict names team {verdict.team!r} but was signed by team {team.name!r}")
-    if reasons or verdict is None or signer_team is None:
+    if reasons or verdict is None or team is None:
         raise VerificationError(reasons or ["envelope does not verify"])
-    return SignedVerdict(verdict=verdict, team=signer_team, keyid=kid, envelope_digest=digest_bytes(envelope))
+    return SignedVerdict(
+        verdict=verdict, team=team.name, keyid=opened.keyid, envelope_digest=digest_bytes(envelope)
+    )
 
 
 def _parse_statement(payload: bytes, reasons: list[str]) -> Verdict | None:
     """Parse and check the Statement; append reasons; return the verdict when it parses."""
-    try:
-        st = _exact_keys(
-            _strict_json(payload, "payload"), {"_type", "subject", "predicateType", "predicate"}, "statement"
-        )
-    except VerificationError as exc:
-        reasons.extend(exc.reasons)
+    st = dsse.open_statement(payload, reasons)
+    if st is None:
         return None
-    if st["_type"] != STATEMENT_TYPE:
-        reasons.append(f"statement _type is {st['_type']!r}, expected {STATEMENT_TYPE!r}")
-    if st["predicateType"] != PREDICATE_TYPE:
-        reasons.append(f"predicateType is {st['predicateType']!r}, expected {PREDICATE_TYPE!r}")
     verdict: Verdict | None = None
     try:
         verdict = Verdict.model_validate(st["predicate"])
     except ValidationError as exc:
         first = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
         reasons.append(f"predicate is not a valid signoff verdict: {first}")
-    subject = st["subject"]
-    if not isinstance(subject, list) or not subject:
-        reasons.append("statement subject is empty; it must name exactly the verdict's model version")
-    elif len(subject) != 1:
-        reasons.append(
-            f"statement names {len(subject)} subjects; a verdict is about exactly one model version"
-        )
-    elif verdict is not None:
-        expected = _subject(verdict)
-        if subject[0] != expected:
-            reasons.append(
-                f"statement subject {json.dumps(subject[0], sort_keys=True)} is not the verdict's subject "
-                f"{json.dumps(expected, sort_keys=True)}"
-            )
+    problem = dsse.subject_problem(st["subject"], _subject(verdict) if verdict is not None else None)
+    if problem is not None:
+        reasons.append(problem)
     return verdict
