@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         TemporaryError,
         VerificationError,
     )
+    from contracts.gate import REQUIRED_GATES, Gate
     from contracts.loader import (
         dump_contract_yaml,
         load_cluster_policy,
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from contracts.markdown import parse_markdown, render_markdown
     from contracts.model_uri import ModelUri, parse_model_uri
     from contracts.schema import schemas
-    from contracts.trust import REQUIRED_GATES, Gate, TrustPolicy
+    from contracts.trust import TrustPolicy
     from contracts.workload import (
         Alert,
         Approval,
@@ -81,8 +82,8 @@ _WHERE = {
     "ModelUri": "contracts.model_uri",
     "parse_model_uri": "contracts.model_uri",
     "schemas": "contracts.schema",
-    "REQUIRED_GATES": "contracts.trust",
-    "Gate": "contracts.trust",
+    "REQUIRED_GATES": "contracts.gate",
+    "Gate": "contracts.gate",
     "TrustPolicy": "contracts.trust",
     "Alert": "contracts.workload",
     "Approval": "contracts.workload",

@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-__all__ = ["API_VERSION", "canonical_json"]
+__all__ = ["API_VERSION", "DIGEST", "canonical_json"]
 
 API_VERSION: Final = "signoff.dev/v1alpha1"
 """The ``apiVersion`` of every signoff document."""
+
+DIGEST: Final = r"^sha256:[0-9a-f]{64}$"
+"""The spelling of every digest signoff writes: ``sha256:`` and 64 lower-case hex digits."""
 
 
 def canonical_json(data: Any) -> bytes:

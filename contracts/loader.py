@@ -28,15 +28,15 @@ import importlib
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
-from contracts._validate import Path_, kind_of, validate_data
 from contracts._yaml import (
     _EMPTY,
     MAX_BYTES,
     MAX_DEPTH,
+    Path_,
     Spelling,
     _decode,
     read_text,
@@ -73,6 +73,7 @@ __all__ = [
 ]
 
 Document: typing.TypeAlias = "WorkloadContract | ClusterPolicy | TrustPolicy"
+M = TypeVar("M", bound="BaseModel")
 KINDS: dict[str, str] = {
     "WorkloadContract": "contracts.workload",
     "ClusterPolicy": "contracts.cluster",
@@ -90,6 +91,8 @@ def model_of(kind: str) -> type[BaseModel]:
 
 
 def _check_header(data: Any, file: str, lines: Mapping[Path_, int], want: str | None) -> type[BaseModel]:
+    from contracts._validate import kind_of
+
     if not isinstance(data, dict):
         raise DocumentError(
             file,
@@ -166,6 +169,13 @@ def parse_document_text(
     data, lines = yaml_to_data(text, file)
     model = _check_header(data, file, lines, kind)
     return typing.cast(Document, validate_data(model, data, file, lines))
+
+
+def validate_data(model: type[M], data: Any, file: str, lines: Mapping[Path_, int] | None = None) -> M:
+    """:func:`contracts._validate.validate_data` (pydantic is imported with it, when first needed)."""
+    from contracts import _validate
+
+    return _validate.validate_data(model, data, file, lines)
 
 
 def parse_document_bytes(

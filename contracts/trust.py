@@ -6,30 +6,17 @@ gate. The policy holds public keys only (PEM, inline), never private ones.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.canonical import canonical_json
+from contracts.gate import REQUIRED_GATES, Gate
+
+__all__ = ["REQUIRED_GATES", "Gate", "Team", "TrustMetadata", "TrustPolicy", "TrustSpec", "TrustedKey"]
 
 _TEAM = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"
-
-
-class Gate(enum.StrEnum):
-    """The statements signoff signs. The first three are the handoff gates promotion needs."""
-
-    ML_ARTIFACT = "ml-artifact"
-    PLATFORM = "platform"
-    SRE_READINESS = "sre-readiness"
-    PROMOTION = "promotion"
-    APPROVAL = "approval"
-    """The ML team's manual approval (when the contract asks for one)."""
-    ROLLBACK = "rollback"
-
-
-REQUIRED_GATES: tuple[Gate, ...] = (Gate.ML_ARTIFACT, Gate.PLATFORM, Gate.SRE_READINESS)
 
 
 class _Frozen(BaseModel):

@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from contracts._units import Duration
-from contracts.trust import Gate
+from contracts.gate import Gate
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from contracts.workload import WorkloadContract
-    from gates.signing import SignedVerdict
-    from gates.verdict import Subject, Verdict
 
 __all__ = ["MAX_CLOCK_SKEW", "OWNER_ROLE", "ContractTerms", "problems", "validity_problems"]
 
@@ -40,6 +40,50 @@ OWNER_ROLE: Mapping[Gate, str] = {
     Gate.ROLLBACK: "ml",
 }
 """The contract role whose team signs each gate's verdict."""
+
+
+class SubjectLike(Protocol):
+    """A model version: :class:`gates.verdict.Subject`, or ``gates._plain``'s equal."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def digest(self) -> str: ...
+
+
+class CheckLike(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+class VerdictLike(Protocol):
+    """What holding depends on in a verdict: :class:`gates.verdict.Verdict`, or its plain equal."""
+
+    @property
+    def gate(self) -> Gate: ...
+    @property
+    def passed(self) -> bool: ...
+    @property
+    def subject(self) -> SubjectLike: ...
+    @property
+    def contract_digest(self) -> str: ...
+    @property
+    def issued_at(self) -> datetime: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def failures(self) -> Sequence[CheckLike]: ...
+
+
+class SignedLike(Protocol):
+    """A verified verdict and its signer: :class:`gates.signing.SignedVerdict`, or its plain equal."""
+
+    @property
+    def verdict(self) -> VerdictLike: ...
+    @property
+    def team(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -92,7 +136,7 @@ def _span(delta: timedelta) -> str:
     return f"{delta.total_seconds():g}s"
 
 
-def validity_problems(verdict: Verdict, ttl: timedelta, now: datetime) -> list[str]:
+def validity_problems(verdict: VerdictLike, ttl: timedelta, now: datetime) -> list[str]:
     """Why a verdict is not valid at ``now`` under a contract whose ``verdict_ttl`` is ``ttl``.
 
     Refused: a validity (``expires_at - issued_at``) longer than ``ttl``; an ``issued_at`` more than
@@ -116,7 +160,7 @@ def validity_problems(verdict: Verdict, ttl: timedelta, now: datetime) -> list[s
     return out
 
 
-def problems(signed: SignedVerdict, terms: ContractTerms, subject: Subject, now: datetime) -> list[str]:
+def problems(signed: SignedLike, terms: ContractTerms, subject: SubjectLike, now: datetime) -> list[str]:
     """Why a verified verdict does not hold for these contract terms, subject and time (empty if it holds)."""
     v = signed.verdict
     out: list[str] = []

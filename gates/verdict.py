@@ -13,12 +13,9 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from contracts.canonical import canonical_json
+from contracts.canonical import DIGEST, canonical_json
 from contracts.model_uri import VERSION
 from contracts.trust import Gate
-
-DIGEST = r"^sha256:[0-9a-f]{64}$"
-"""The spelling of every digest signoff writes: ``sha256:`` and 64 lower-case hex digits."""
 
 Figure = float | int | str | bool | None
 """An evidence figure a check used: a number, a short text or a flag."""

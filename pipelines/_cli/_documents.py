@@ -11,16 +11,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from contracts import _fastcheck
+from contracts import _fastcheck, _yaml
 from contracts.errors import InputError
 from contracts.loader import load_contract, load_trust_policy
+from gates import _plain
+from gates._plain import PlainTrust
+from gates.holds import ContractTerms
 
 if TYPE_CHECKING:
     from contracts.trust import TrustPolicy
     from contracts.workload import WorkloadContract
-    from gates.holds import ContractTerms
 
-__all__ = ["contract_terms_checked", "load_contract_checked", "load_trust_checked", "read_envelopes"]
+__all__ = [
+    "contract_terms_checked",
+    "load_contract_checked",
+    "load_trust_checked",
+    "plain_trust_checked",
+    "read_envelopes",
+]
 
 
 def load_contract_checked(path: Path) -> WorkloadContract:
@@ -37,14 +45,26 @@ def contract_terms_checked(path: Path) -> ContractTerms:
     A plainly valid YAML contract is read without its models (:mod:`contracts._fastcheck`: the same
     terms and digest); any other is loaded by the models, which word every error.
     """
-    from gates.holds import ContractTerms
-
     if not Path(path).is_file():
         raise InputError(f"--contract: {path} is not a file")
     plain = _fastcheck.plain_contract_file(path)
     if plain is not None:
         return ContractTerms.of_plain(*plain)
     return ContractTerms.of(load_contract(path))
+
+
+def plain_trust_checked(path: Path) -> PlainTrust | None:
+    """A plainly valid trust policy read without its models (:mod:`gates._plain`); None when the
+    models must read it (:func:`load_trust_checked`, which words every error).
+
+    Raises:
+        DocumentError: the file cannot be read or is not acceptable YAML (the loader's own refusals,
+            worded by the same code).
+    """
+    if not Path(path).is_file():
+        return None
+    data, _lines = _yaml.yaml_to_data(_yaml.read_text(path), str(path))
+    return _plain.plain_trust(data)
 
 
 def load_trust_checked(path: Path) -> TrustPolicy:

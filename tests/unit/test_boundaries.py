@@ -130,8 +130,16 @@ def test_gates_read_no_clock_and_no_files() -> None:
 LAZY_FIRST_PARTY = {
     "components.kfp_components",
     # pydantic and the models (~150 ms of start-up): `signoff contract check` imports the loader only
-    # for the documents its pydantic-free fast path (contracts._fastcheck) leaves to the models
+    # for the documents its pydantic-free fast path (contracts._fastcheck) leaves to the models; the
+    # loader imports a kind's models (and pydantic's error wording) only when it reads that kind; and
+    # `signoff verify` imports the signing models only for what gates._plain leaves to them
     "contracts.loader",
+    "contracts._validate",
+    "contracts.cluster",
+    "contracts.markdown",
+    "contracts.trust",
+    "contracts.workload",
+    "gates.signing",
     # the MLflow adapter (with the prober and http.client, ~100 ms): `signoff render` imports it only
     # to look a version up in the registry when --storage-uri and --model-digest do not say
     "components.mlflow_registry",
