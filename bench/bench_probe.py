@@ -14,7 +14,8 @@ inference cost. Against it, in the same run:
 * **the most the probe sustains**: the rate is doubled until the achieved rate falls below 95% of
   the target or the p99 explodes (over 10x the light-load p99 and over 50 ms); the baseline is
   what ``wrk`` pushes through the same server closed loop with 16 connections (the server's
-  ceiling on this machine).
+  ceiling on this machine). The ramp goes from 250/s to 128000/s; stub server, prober and wrk
+  share the machine's cores.
 
 Bounded: a fixed list of short runs (under two minutes in all), loopback only.
 

@@ -15,7 +15,8 @@ imports ``http.client``, ``urllib.request`` or ``socket`` (import-linter holds `
   connection; :func:`keep_alive` is a connection that sends one pre-built request again and again
   (the probe's load), in plain ``http`` a minimal HTTP/1.1 client (:class:`_RawConn`, about six
   times less CPU per request than ``http.client``, so the prober is not the bottleneck it
-  measures), in ``https`` ``http.client`` behind the same interface.
+  measures), in ``https`` ``http.client`` behind the same interface; :class:`Multiplex` sends it
+  on many plain ``http`` keep-alive connections from one thread, on non-blocking sockets.
 
 What goes wrong on the wire is raised as the standard library raises it (an :class:`OSError`,
 ``TimeoutError`` included, or an ``http.client.HTTPException``); :data:`TRANSPORT_ERRORS` names
@@ -26,6 +27,7 @@ catches them without importing ``http.client``. A URL that is not ``http(s)://HO
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import http.client
 import os
@@ -42,20 +44,20 @@ from typing import Any, Protocol
 from contracts import errors
 
 __all__ = [
+    "MULTIPLEX",
     "STALE",
     "TRANSPORT_ERRORS",
     "UNREACHABLE",
-    "MULTIPLEX",
     "Completion",
     "Connection",
     "HTTPConnection",
+    "Multiplex",
     "Response",
     "Target",
     "fetch",
     "free_port",
     "join",
     "keep_alive",
-    "Multiplex",
     "proxied",
     "request_path",
     "send",
@@ -341,7 +343,7 @@ Completion = tuple[int, int, bytes, Exception | None]
 class _Slot:
     """One of a :class:`Multiplex`'s connections, and the exchange under way on it (``tag >= 0``)."""
 
-    __slots__ = ("addr", "buf", "deadline", "fd", "out", "retried", "reused", "sock", "tag", "connecting")
+    __slots__ = ("addr", "buf", "connecting", "deadline", "fd", "out", "retried", "reused", "sock", "tag")
 
     def __init__(self) -> None:
         self.sock: socket.socket | None = None
@@ -432,7 +434,7 @@ class Multiplex:
         """Wait up to ``wait`` seconds for answers; the time they were seen and the exchanges that ended."""
         if self.ready:
             wait = 0.0
-        elif 0.0 < wait % 0.001 and wait < 0.002:
+        elif wait % 0.001 > 0.0 and wait < 0.002:
             # poll waits whole milliseconds (rounded up): sleep the part of one, then look
             time.sleep(wait % 0.001)
             wait -= wait % 0.001
@@ -470,10 +472,8 @@ class Multiplex:
     def _close(self, slot: _Slot) -> None:
         if slot.sock is not None:
             del self.by_fd[slot.fd]
-            try:
+            with contextlib.suppress(OSError, ValueError, KeyError):  # already gone
                 self.poller.unregister(slot.fd)
-            except (OSError, ValueError, KeyError):  # pragma: no cover - already gone
-                pass
             slot.sock.close()
         slot.sock, slot.fd, slot.buf, slot.out = None, -1, b"", None
         slot.reused = slot.connecting = False

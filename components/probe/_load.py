@@ -4,10 +4,13 @@ send time.
 Request ``i`` is due at ``t0 + i / rate`` whatever happened before it, and its latency is measured
 from that intended send time. A server that stalls therefore cannot hide the queue that builds up
 behind the stall (coordinated omission): every request due during the stall carries the time it
-waited. Requests go out from a bounded pool of worker threads, each with its own keep-alive
-connection (:func:`components.http_client.keep_alive`); the pool grows (up to ``concurrency_cap``)
-only when requests start leaving late. Every network call has a timeout, and a whole run ends at
-most ``timeout_s`` (plus a second) after its last intended send time.
+waited. Plain ``http`` requests go out from one thread over up to ``concurrency_cap`` non-blocking
+keep-alive connections (:class:`components.http_client.Multiplex`), one request at a time on each
+(no pipelining), a new connection opened only when a request is due and every open one is busy;
+``https`` requests go out from a bounded pool of worker threads, each with its own keep-alive
+connection (:func:`components.http_client.keep_alive`), the pool growing (up to
+``concurrency_cap``) only when requests start leaving late. Every request has a timeout, and a
+whole run ends at most ``timeout_s`` (plus a second) after its last intended send time.
 """
 
 from __future__ import annotations
@@ -311,10 +314,8 @@ def _run_multiplexed(run: _Run, duration_s: float, show: bool) -> float:
                         last_send = sent
                         mux.start(nxt, sent)
                         nxt += 1
-            if nxt < n and mux.free:
-                wait = max(0.0, min(0.05, t0 + nxt / rate - perf()))
-            else:
-                wait = 0.05
+            free = nxt < n and mux.free
+            wait = max(0.0, min(0.05, t0 + nxt / rate - perf())) if free else 0.05
             seen, finished = mux.poll(wait)
             for i, status, body, exc in finished:
                 latency[i] = (seen - intended_at[i]) * 1000.0
@@ -372,7 +373,7 @@ def run_load(
         rate: Arrivals per second.
         duration_s: How long to send for; ``round(rate * duration_s)`` requests in all.
         timeout_s: Per request; slower requests count as errors.
-        concurrency_cap: Most requests in flight at once (worker threads).
+        concurrency_cap: Most requests in flight at once (connections; for https, worker threads).
         progress: Draw a progress bar on stderr; default: only when stderr is a terminal.
 
     Returns:
