@@ -434,12 +434,13 @@ class Multiplex:
         """Wait up to ``wait`` seconds for answers; the time they were seen and the exchanges that ended."""
         if self.ready:
             wait = 0.0
-        elif wait % 0.001 > 0.0 and wait < 0.002:
-            # poll waits whole milliseconds (rounded up): sleep the part of one, then look
-            time.sleep(wait % 0.001)
-            wait -= wait % 0.001
+        elif wait < 0.001:
+            # poll waits whole milliseconds (rounded up): sleep the rest of one instead, in slices
+            # of 0.2 ms while answers are awaited (an answer is seen at most a slice late)
+            time.sleep(min(wait, 0.0002) if len(self.slots) > len(self.idle) else wait)
+            wait = 0.0
         else:
-            wait -= wait % 0.001
+            wait -= wait % 0.001  # whole milliseconds; the rest at the next call
         events = self.poller.poll(wait * 1000.0 if self.ms else wait)
         now = time.perf_counter()
         by_fd, IN = self.by_fd, self.IN
