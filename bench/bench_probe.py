@@ -14,7 +14,8 @@ inference cost. Against it, in the same run:
 * **the most the probe sustains**: the rate is doubled until the achieved rate falls below 95% of
   the target or the p99 explodes (over 10x the light-load p99 and over 50 ms); the baseline is
   what ``wrk`` pushes through the same server closed loop with 16 connections (the server's
-  ceiling on this machine).
+  ceiling on this machine). The ramp goes from 250/s to 128000/s; stub server, prober and wrk
+  share the machine's cores.
 
 Bounded: a fixed list of short runs (under two minutes in all), loopback only.
 
@@ -39,7 +40,7 @@ from contextlib import contextmanager
 from components import probe
 
 BODY = '{"dataframe_split": {"columns": ["a", "b"], "data": [[0.0, 1.0], [1.0, 0.0]]}}'
-RAMP = (250, 500, 1000, 2000, 4000, 8000)
+RAMP = (250, 500, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000)
 _RESPONSE = (
     b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 23\r\n\r\n{"predictions": [0, 1]}'
 )
@@ -195,7 +196,7 @@ def _max_rate(url: str, *, duration_s: float) -> float:
         ok = fig.achieved_rate >= 0.95 * rate and fig.errors == 0 and not (p99 > 10 * base_p99 and p99 > 50)
         lag = fig.send_lag_p99_ms or 0.0
         print(
-            f"  target {rate:>5}/s: achieved {fig.achieved_rate:7.1f}/s  p99 {p99:7.2f} ms  "
+            f"  target {rate:>6}/s: achieved {fig.achieved_rate:8.1f}/s  p99 {p99:7.2f} ms  "
             f"send lag p99 {lag:6.2f} ms  errors {fig.errors}  {'ok' if ok else 'STOP'}",
             flush=True,
         )

@@ -4,10 +4,13 @@ send time.
 Request ``i`` is due at ``t0 + i / rate`` whatever happened before it, and its latency is measured
 from that intended send time. A server that stalls therefore cannot hide the queue that builds up
 behind the stall (coordinated omission): every request due during the stall carries the time it
-waited. Requests go out from a bounded pool of worker threads, each with its own keep-alive
-connection (:func:`components.http_client.keep_alive`); the pool grows (up to ``concurrency_cap``)
-only when requests start leaving late. Every network call has a timeout, and a whole run ends at
-most ``timeout_s`` (plus a second) after its last intended send time.
+waited. Plain ``http`` requests go out from one thread over up to ``concurrency_cap`` non-blocking
+keep-alive connections (:class:`components.http_client.Multiplex`), one request at a time on each
+(no pipelining), a new connection opened only when a request is due and every open one is busy;
+``https`` requests go out from a bounded pool of worker threads, each with its own keep-alive
+connection (:func:`components.http_client.keep_alive`), the pool growing (up to
+``concurrency_cap``) only when requests start leaving late. Every request has a timeout, and a
+whole run ends at most ``timeout_s`` (plus a second) after its last intended send time.
 """
 
 from __future__ import annotations
@@ -235,6 +238,116 @@ def _progress_loop(run: _Run, stream: TextIO, stop: threading.Event, duration_s:
     stream.flush()
 
 
+def _draw(stream: TextIO, done: int, n: int, errs: int, elapsed: float, duration_s: float) -> None:
+    width = 30
+    bar = "#" * int((done / n if n else 1.0) * width)
+    stream.write(
+        f"\rprobe [{bar:<{width}}] {done}/{n} requests  {errs} errors  "
+        f"{min(elapsed, duration_s):5.1f}/{duration_s:g}s"
+    )
+    stream.flush()
+
+
+def _run_threads(run: _Run, duration_s: float, show: bool) -> tuple[threading.Thread | None, float]:
+    """Run ``run`` on worker threads (the https engine); returns the progress bar's thread and the end."""
+    n, rate, concurrency_cap, timeout_s = run.n, run.rate, run.cap, run.timeout_s
+    initial = min(concurrency_cap, n, max(8, math.ceil(rate * 0.05)))
+    run.t0 = time.perf_counter() + 0.02 + 0.0005 * initial  # let the first workers start
+    run.stop_at = run.t0 + duration_s + timeout_s
+    stop = threading.Event()
+    bar = None
+    if show:
+        bar = threading.Thread(target=_progress_loop, args=(run, sys.stderr, stop, duration_s), daemon=True)
+    for _ in range(initial):
+        run.start_worker()
+    if bar is not None:
+        bar.start()
+    hard_end = run.stop_at + timeout_s + 1.0
+    while True:
+        with run.lock:
+            threads = list(run.threads)
+        alive = [t for t in threads if t.is_alive()]
+        if not alive or time.perf_counter() >= hard_end:
+            break
+        alive[0].join(timeout=max(0.0, min(0.5, hard_end - time.perf_counter())))
+    with run.lock:
+        run.closed = True
+        stop.set()
+        return bar, time.perf_counter()
+
+
+def _run_multiplexed(run: _Run, duration_s: float, show: bool) -> float:
+    """Run ``run`` from this thread over :class:`components.http_client.Multiplex` connections;
+    returns the time it ended (every request recorded, or the hard end)."""
+    mux = http_client.Multiplex(
+        run.target, "POST", run.path, run.payload, run.headers, size=run.cap, timeout=run.timeout_s
+    )
+    n, t0, rate, stop_at = run.n, run.t0, run.rate, run.stop_at
+    hard_end = stop_at + run.timeout_s + 1.0
+    latency, lag, ok, answered, kinds = run.latency, run.lag, run.ok, run.answered, run.kinds
+    intended_at: list[float] = [0.0] * n
+    nxt = done = errs = 0
+    last_send = 0.0
+    next_draw = t0 + 0.2
+    perf = time.perf_counter
+    try:
+        while done < n:
+            now = perf()
+            if now >= hard_end:
+                break
+            if nxt < n and now >= t0:
+                if now > stop_at:  # never sent: the connections were all busy until the run's end
+                    for i in range(nxt, n):
+                        latency[i] = lag[i] = (now - (t0 + i / rate)) * 1000.0
+                        kinds["not sent before the run's end"] += 1
+                        errs += 1
+                        run.first_error = run.first_error or "not sent before the run's end"
+                    done += n - nxt
+                    nxt = n
+                else:
+                    due = min(n, int((now - t0) * rate) + 1)
+                    while nxt < due and mux.free:
+                        intended = t0 + nxt / rate
+                        sent = perf()
+                        intended_at[nxt] = intended
+                        lag[nxt] = max(0.0, sent - intended) * 1000.0
+                        last_send = sent
+                        mux.start(nxt, sent)
+                        nxt += 1
+            free = nxt < n and mux.free
+            wait = max(0.0, min(0.05, t0 + nxt / rate - perf())) if free else 0.05
+            seen, finished = mux.poll(wait)
+            for i, status, body, exc in finished:
+                latency[i] = (seen - intended_at[i]) * 1000.0
+                done += 1
+                if exc is None and 200 <= status < 300:
+                    ok[i] = answered[i] = True
+                    continue
+                errs += 1
+                if exc is None:
+                    answered[i] = True
+                    kind = f"HTTP {status}"
+                    detail = body[:BODY_EXCERPT].decode("utf-8", "replace").strip() or None
+                elif isinstance(exc, TimeoutError):
+                    kind, detail = "timeout", f"no answer within {run.timeout_s:g}s"
+                else:
+                    kind, detail = type(exc).__name__, str(exc) or None
+                kinds[kind] += 1
+                if run.first_error is None:
+                    run.first_error = f"{kind}: {detail}" if detail else kind
+            if show and seen >= next_draw:
+                next_draw = seen + 0.2
+                _draw(sys.stderr, done, n, errs, seen - t0, duration_s)
+    finally:
+        mux.close()
+    run.done, run.errors, run.last_send = done, errs, last_send
+    if show:
+        _draw(sys.stderr, done, n, errs, perf() - t0, duration_s)
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+    return perf()
+
+
 def run_load(
     url: str,
     body: dict[str, Any] | list[Any] | bytes,
@@ -260,7 +373,7 @@ def run_load(
         rate: Arrivals per second.
         duration_s: How long to send for; ``round(rate * duration_s)`` requests in all.
         timeout_s: Per request; slower requests count as errors.
-        concurrency_cap: Most requests in flight at once (worker threads).
+        concurrency_cap: Most requests in flight at once (connections; for https, worker threads).
         progress: Draw a progress bar on stderr; default: only when stderr is a terminal.
 
     Returns:
@@ -285,29 +398,15 @@ def run_load(
         )
     run = _Run(target, path, payload, rate, n, timeout_s, concurrency_cap)
     show = sys.stderr.isatty() if progress is None else progress
-    initial = min(concurrency_cap, n, max(8, math.ceil(rate * 0.05)))
-    run.t0 = time.perf_counter() + 0.02 + 0.0005 * initial  # let the first workers start
-    run.stop_at = run.t0 + duration_s + timeout_s
-    stop = threading.Event()
-    bar = None
-    if show:
-        bar = threading.Thread(target=_progress_loop, args=(run, sys.stderr, stop, duration_s), daemon=True)
-    for _ in range(initial):
-        run.start_worker()
-    if bar is not None:
-        bar.start()
-    hard_end = run.stop_at + timeout_s + 1.0
-    while True:
-        with run.lock:
-            threads = list(run.threads)
-        alive = [t for t in threads if t.is_alive()]
-        if not alive or time.perf_counter() >= hard_end:
-            break
-        alive[0].join(timeout=max(0.0, min(0.5, hard_end - time.perf_counter())))
+    if not target.https and http_client.MULTIPLEX:
+        run.t0 = time.perf_counter() + 0.005
+        run.stop_at = run.t0 + duration_s + timeout_s
+        end = _run_multiplexed(run, duration_s, show)
+        bar = None
+    else:
+        bar, end = _run_threads(run, duration_s, show)
     with run.lock:
         run.closed = True
-        stop.set()
-        end = time.perf_counter()
         for i in range(n):  # still in flight at the hard end: a timeout, at the time waited so far
             if run.latency[i] is None:
                 intended = run.t0 + i / rate
