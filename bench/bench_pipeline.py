@@ -1,12 +1,15 @@
 """Benchmark of the local gated-promotion pipeline: KFP's local runner overhead next to the step work.
 
-Starts one real ``mlflow server`` (``components.local_tracking``), registers two versions of a tiny
+Starts one real ``mlflow server`` (``components.local_tracking``), registers three versions of a tiny
 iris model, then, side by side in the same run:
 
 * **baseline**: the four gate steps called directly in this process (``components.steps``:
   ML artifact, platform, SRE readiness with ``mlflow models serve`` and a live probe, promotion),
 * **figure**: the whole pipeline through ``kfp.local`` (``pipelines.local.run_local``): each task a
   subprocess that loads the component, imports signoff and MLflow, then runs the same step.
+* **process baseline** of the ML-artifact task: the same step as its own cold process
+  (``python -m components.steps ml-artifact``, as an Argo container runs it), so the row tells
+  KFP's share of the task from the cold imports of MLflow and the model's flavor any process pays.
 
 Rows: the pipeline's wall time against the direct steps (the difference is the runner's overhead:
 process start, imports, executor I/O, plus the rollback check and the run summary the direct path
@@ -186,6 +189,32 @@ def _direct(url: str, version: str, keys: Path, trust: Path, out: Path) -> dict[
     return times
 
 
+def _ml_process(url: str, version: str, keys: Path, out: Path) -> float:
+    """Seconds of the ML-artifact step as its own process (``python -m components.steps``), as an Argo
+    container runs it: a cold interpreter that imports MLflow and the model's flavor, like a KFP task,
+    without KFP's executor."""
+    import subprocess
+    import sys
+
+    from pipelines import local
+
+    name = CONTRACT["metadata"]["model"]
+    command = [
+        sys.executable, "-m", "components.steps", "ml-artifact",
+        "--model-name", name, "--model-version", version,
+        "--contract", yaml.safe_dump(CONTRACT), "--cluster-policy", POLICY.read_text(encoding="utf-8"),
+        "--mlflow-tracking-uri", url, "--artifact-store", local.LOCAL_ARTIFACT_STORE,
+        "--out-dir", str(out),
+    ]  # fmt: skip
+    env = dict(os.environ, SIGNOFF_KEYS_DIR=str(keys))
+    t = time.perf_counter()
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - t
+    if done.returncode != 0:
+        raise RuntimeError(f"the ML-artifact step process failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return seconds
+
+
 def _task_times(log: str) -> dict[str, float]:
     """Seconds per task from the local runner's log (``Executing task`` to ``Task ... finished``)."""
     starts: dict[str, datetime] = {}
@@ -216,6 +245,8 @@ def main() -> list[dict[str, Any]]:
             keys, trust = _keys(root)
             name = CONTRACT["metadata"]["model"]
             direct_version, kfp_version = _register(server.url, name), _register(server.url, name)
+            process_version = _register(server.url, name)
+            ml_process = _ml_process(server.url, process_version, keys, root / "process")
             t = time.perf_counter()
             direct = _direct(server.url, direct_version, keys, trust, root / "direct")
             direct_wall = time.perf_counter() - t
@@ -279,6 +310,18 @@ def main() -> list[dict[str, Any]]:
                     "unit": "s",
                 }
             )
+    if "ml-artifact" in tasks:
+        rows.append(
+            {
+                "benchmark": "pipeline task ml-artifact: under kfp.local vs the step as its own process "
+                "(python -m components.steps, as an Argo container runs it; the rest of the direct "
+                "step's gap is the cold import of MLflow and the model's flavor)",
+                "figure": round(tasks["ml-artifact"], 2),
+                "baseline": round(ml_process, 2),
+                "ratio": round(tasks["ml-artifact"] / ml_process, 2),
+                "unit": "s",
+            }
+        )
     for task in ("rollback-check", "run-summary"):
         if task in tasks:
             rows.append(
