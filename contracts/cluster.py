@@ -245,7 +245,7 @@ class GpuRoutes(_Frozen):
 
 class ClusterPolicySpec(_Frozen):
     serving: ServingMode = ServingMode.KSERVE
-    kserve: KServePolicy = KServePolicy()
+    kserve: KServePolicy = Field(default_factory=KServePolicy)
     """KServe's deployment mode, serving runtime, storage initializer and Knative features."""
     step_image: Annotated[str | None, Field(pattern=_DIGEST_IMAGE)] = None
     """The signoff step image (``infra/docker/Dockerfile``), pinned by digest. When set, a plain
@@ -264,14 +264,14 @@ class ClusterPolicySpec(_Frozen):
     require_digest: bool = True
     """Images must be pinned by ``@sha256:`` digest."""
     priority_classes: PriorityClasses
-    model: ModelPolicy = ModelPolicy()
-    gpu_routes: GpuRoutes = GpuRoutes()
+    model: ModelPolicy = Field(default_factory=ModelPolicy)
+    gpu_routes: GpuRoutes = Field(default_factory=GpuRoutes)
     """Every route to a GPU the admission policy treats as one (vendor resources, DRA, runtimes)."""
     cpu_default: Annotated[float, Field(gt=0)] = 1.0
     """CPU cores per replica when the contract declares none."""
     memory_default: ByteSize = ByteSize.parse("4GiB")
     """Host memory per replica when the contract declares none."""
-    monitoring: MonitoringPolicy = MonitoringPolicy()
+    monitoring: MonitoringPolicy = Field(default_factory=MonitoringPolicy)
     """The labels the cluster's Prometheus Operator selects monitors and rules by."""
 
     @model_validator(mode="after")

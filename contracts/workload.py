@@ -398,9 +398,9 @@ class Spec(_Frozen):
     slos: Slos
     resources: Resources
     alerts: tuple[Alert, ...] = ()
-    rollback: Rollback = Rollback()
+    rollback: Rollback = Field(default_factory=Rollback)
     quality: tuple[QualityThreshold, ...] = ()
-    promotion: Promotion = Promotion()
+    promotion: Promotion = Field(default_factory=Promotion)
 
     @model_validator(mode="after")
     def _consistent(self) -> Spec:

@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import yaml
@@ -113,8 +114,12 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
-class BurnWindow(_Frozen):
-    """One multi-window burn-rate alert: fires when both windows burn faster than ``factor``."""
+@dataclass(frozen=True, slots=True)
+class BurnWindow:
+    """One multi-window burn-rate alert: fires when both windows burn faster than ``factor``.
+
+    A constant table, not input: a dataclass, so importing this module builds no pydantic validator.
+    """
 
     factor: float
     """Burn rate: multiples of the error budget spent per unit of SLO period."""

@@ -1,4 +1,5 @@
-"""`signoff --help` and `signoff contract check` never import kfp, mlflow, hera or kubernetes."""
+"""`signoff --help` and `signoff contract check` never import kfp, mlflow, hera or kubernetes, and
+importing the document models builds none of them."""
 
 from __future__ import annotations
 
@@ -74,3 +75,43 @@ def test_installed_command_imports_nothing_heavy(argv: list[str], signoff_exe: s
     assert "yaml" in imported or argv == ["--help"]
     heavy = sorted(m for m in imported if m.split(".")[0] in HEAVY)
     assert heavy == []
+
+
+_MODELS_PROBE = """
+import importlib, pkgutil, sys
+import contracts, gates
+from pydantic import BaseModel
+for pkg in (contracts, gates):
+    for info in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + "."):
+        importlib.import_module(info.name)
+for cmd in ("main", "render", "verify", "contract_check"):
+    importlib.import_module("pipelines._cli." + cmd)
+models = [
+    (mod.__name__, name, obj)
+    for mod in list(sys.modules.values())
+    if getattr(mod, "__name__", "").split(".")[0] in ("contracts", "gates", "pipelines")
+    for name, obj in vars(mod).items()
+    if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__ == mod.__name__
+]
+print("MODELS=" + str(len(models)))
+print("BUILT=" + ",".join(sorted(f"{m}.{n}" for m, n, o in models if o.__pydantic_complete__)))
+"""
+
+
+def test_importing_the_models_builds_no_validator() -> None:
+    """Every command that reads a document pays for importing the models: a default made in a class
+    body (``field: Model = Model()``, a module-level constant instance) builds that model's validator
+    on import, and pydantic's scan of every installed distribution for plugins with it. A model
+    builds only when a document of its kind is read."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _MODELS_PROBE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = dict(line.split("=", 1) for line in proc.stdout.splitlines())
+    assert int(lines["MODELS"]) > 30  # the probe saw the models
+    assert lines["BUILT"] == ""
