@@ -20,15 +20,25 @@ MLSERVER_VENV  := $(TOOLS_CACHE)/mlserver-$(MLSERVER_VER)-py311
 export SIGNOFF_MLSERVER := $(MLSERVER_VENV)/bin/mlserver
 # KServe's storage initializer (kserve-storage, the package KServe's storage-initializer image runs),
 # at the version of tools/kserve, for the test of infra/docker/storage-initializer's download-then-verify
+# kserve-storage unpacks archives with PEP 706's tarfile filters (Python >= 3.11.4, as in KServe's
+# image); on an older python3.11 (Debian 12's 3.11.2) the venv gets them from backports.tarfile
+# (tools/serving-peers/pep706.py says how)
 KSERVE_STORAGE_VER  := 0.20.0
-KSERVE_STORAGE_VENV := $(TOOLS_CACHE)/kserve-storage-$(KSERVE_STORAGE_VER)-py311
+KSERVE_STORAGE_VENV := $(TOOLS_CACHE)/kserve-storage-$(KSERVE_STORAGE_VER)-py311-pep706
 export SIGNOFF_KSERVE_STORAGE := $(KSERVE_STORAGE_VENV)/bin/python
 serving-peers: $(MLSERVER_VENV)/.installed $(KSERVE_STORAGE_VENV)/.installed
-$(KSERVE_STORAGE_VENV)/.installed:
+$(KSERVE_STORAGE_VENV)/.installed: tools/serving-peers/pep706.py
 	rm -rf $(KSERVE_STORAGE_VENV)
 	$(PYTHON) -m venv $(KSERVE_STORAGE_VENV)
 	$(KSERVE_STORAGE_VENV)/bin/pip install -q --upgrade pip
 	$(KSERVE_STORAGE_VENV)/bin/pip install -q kserve-storage==$(KSERVE_STORAGE_VER)
+	if ! $(KSERVE_STORAGE_VENV)/bin/python -c 'import tarfile; tarfile.data_filter' 2>/dev/null; then \
+	  site=$$($(KSERVE_STORAGE_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') && \
+	  $(KSERVE_STORAGE_VENV)/bin/pip install -q 'backports.tarfile>=1.2,<2' && \
+	  cp tools/serving-peers/pep706.py "$$site/_signoff_pep706.py" && \
+	  echo 'import _signoff_pep706' > "$$site/_signoff_pep706.pth"; \
+	fi
+	$(KSERVE_STORAGE_VENV)/bin/python -c 'import tarfile; tarfile.data_filter'
 	touch $@
 $(MLSERVER_VENV)/.installed:
 	rm -rf $(MLSERVER_VENV)
