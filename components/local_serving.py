@@ -121,9 +121,8 @@ class LocalServer:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
             end = time.monotonic() + grace_s
-            while time.monotonic() < end:  # until the group is gone (its port free again)
-                os.killpg(self.process.pid, 0)
-                time.sleep(0.05)
+            while time.monotonic() < end and _group_runs(self.process.pid):  # until its port is free
+                time.sleep(0.02)
         if self._tmp is not None:
             self._log = self.log_tail(200)
             self._tmp.cleanup()
@@ -136,6 +135,45 @@ class LocalServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _group_runs(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs (and may hold its port).
+
+    A killed process is a zombie until its parent reaps it; the orphaned uvicorn's parent is the
+    machine's init, which may take a second or more. A zombie holds no port and runs nothing, but
+    ``killpg(pgid, 0)`` still finds it: with ``/proc`` (Linux) the group's zombies do not count. A
+    process counts as gone only when every thread of it is: a multi-threaded process's main thread
+    turns zombie while its other threads still exit, and those still hold its sockets.
+    """
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").is_file():
+        return True  # no /proc here: the signal is all there is to ask
+    for stat in proc.glob("[0-9]*/stat"):
+        fields = _stat(stat)
+        if fields is None or int(fields[2]) != pgid:
+            continue
+        if fields[0] not in _DEAD or any(
+            (task := _stat(t)) is not None and task[0] not in _DEAD for t in stat.parent.glob("task/*/stat")
+        ):
+            return True
+    return False
+
+
+_DEAD = ("Z", "X")
+
+
+def _stat(path: Path) -> list[str] | None:
+    """``state ppid pgrp ...`` of a ``/proc/PID/stat`` (after ``pid (comm)``: comm may hold spaces and
+    parentheses); None when the process or thread is gone meanwhile."""
+    try:
+        return path.read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
 
 
 def missing_runtime() -> list[str]:
