@@ -1,21 +1,22 @@
 """CLI start-up of the offline commands next to ``python -c pass``.
 
-The commands: ``signoff --help``, ``signoff contract check FILE``, ``signoff render`` (manifests of
-an example contract into a temporary folder) and ``signoff verify`` (one ML-artifact verdict signed
-with the test key of its team). Speed is a feature: the CLI must not import kfp, mlflow, hera or
-kubernetes for any of them. Goal: each <= 100 ms wall. Each command runs N times in fresh processes,
-interleaved, and the median is reported with its ratio to a bare interpreter start. Two more rows, with
-no goal, break ``render`` down: importing pydantic's ``BaseModel`` alone (what any command that reads
-a document with the models pays), and reading the example contract and the cluster policy with the
-models (pydantic, signoff's models, their validators built, both documents validated; no rendering):
-the floor ``render`` cannot go below while it reads its documents with the models. ``contract check``
-and ``verify`` build none for plainly valid documents (their fast paths, ``contracts._fastcheck`` and
-``gates._plain``).
+The commands: ``signoff --help``, ``signoff contract check FILE``, ``signoff render`` (manifests of an
+example contract into a temporary folder), ``signoff verify`` (one ML-artifact verdict signed with the
+test key of its team) and ``signoff verify-model`` (the serving pod's init container, on a one-file
+model folder: its start-up, which every pod's cold start pays). Speed is a feature: the CLI must not
+import kfp, mlflow, hera or kubernetes for any of them. Goal: each <= 100 ms wall. Each command runs N
+times in fresh processes, interleaved, and the median is reported with its ratio to a bare interpreter
+start. Two more rows, with no goal, break ``render`` down: importing pydantic's ``BaseModel`` alone
+(what any command that reads a document with the models pays), and reading the example contract and the
+cluster policy with the models (pydantic, signoff's models, their validators built, both documents
+validated; no rendering): the floor ``render`` cannot go below while it reads its documents with the
+models. ``contract check`` and ``verify`` build none for plainly valid documents (their fast paths,
+``contracts._fastcheck`` and ``gates._plain``).
 
-The children run with bytecode caching on (``PYTHONDONTWRITEBYTECODE`` dropped from their
-environment) after one warm-up run of each command, as an installed package runs: pip writes the
-``.pyc`` files at install time. Without them every start recompiles signoff's own modules (about
-50 ms here), which no user pays twice.
+The children run with bytecode caching on (``PYTHONDONTWRITEBYTECODE`` dropped from their environment)
+after one warm-up run of each command, as an installed package runs: pip writes the ``.pyc`` files at
+install time. Without them every start recompiles signoff's own modules (about 50 ms here), which no
+user pays twice.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from components.digest import digest_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "contracts" / "examples"
@@ -86,6 +89,9 @@ def main(runs: int = 15) -> list[dict[str, object]]:
 def _measure(runs: int, tmp: Path) -> list[dict[str, object]]:
     cli = [sys.executable, "-m", "pipelines._cli.main"]
     envelope, digest = _envelope(tmp)
+    model = tmp / "model"  # the serving pod's init container on a one-file model folder: its start-up
+    model.mkdir()
+    (model / "MLmodel").write_text("flavors: {}\n", encoding="utf-8")
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
         PYDANTIC: [sys.executable, "-c", "from pydantic import BaseModel"],
@@ -126,6 +132,7 @@ def _measure(runs: int, tmp: Path) -> list[dict[str, object]]:
             digest,
             str(envelope),
         ],
+        "signoff verify-model": [*cli, "verify-model", str(model), "--digest", digest_folder(model).digest],
     }
     samples: dict[str, list[float]] = {k: [] for k in commands}
     cpu: dict[str, list[float]] = {k: [] for k in commands}

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from components.digest import digest_folder
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "contracts" / "examples" / "recsys-ranker.yaml"
 HEAVY = ("kfp", "mlflow", "hera", "kubernetes")
@@ -115,3 +117,17 @@ def test_importing_the_models_builds_no_validator() -> None:
     lines = dict(line.split("=", 1) for line in proc.stdout.splitlines())
     assert int(lines["MODELS"]) > 30  # the probe saw the models
     assert lines["BUILT"] == ""
+
+
+def test_verify_model_digests_the_model_with_the_standard_library_only(tmp_path: Path) -> None:
+    """`signoff verify-model` runs in every serving pod before the server starts (its cold start):
+    it verifies the downloaded files without pydantic or any model of signoff's documents."""
+    (tmp_path / "MLmodel").write_text("flavors: {}\n", encoding="utf-8")
+    probe = _PROBE.replace('{"kfp", "mlflow", "hera", "kubernetes"}', '{"pydantic", "yaml"}')
+    argv = ["verify-model", str(tmp_path), "--digest", digest_folder(tmp_path).digest]
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "is the signed digest (1 files" in proc.stderr
+    assert "HEAVY=\n" in proc.stderr, proc.stderr

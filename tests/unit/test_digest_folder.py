@@ -11,6 +11,7 @@ import pytest
 from components.digest import digest_folder
 from contracts.errors import InputError
 from gates import ml_artifact
+from gates.evidence import FileEntry
 
 
 def _model(root: Path) -> Path:
@@ -31,7 +32,9 @@ def test_every_file_is_listed_with_its_sha256_and_size(tmp_path: Path) -> None:
         assert f.sha256 == hashlib.sha256(data).hexdigest()
         assert f.size == len(data)
     assert m.total_size == sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-    assert m.digest == ml_artifact.manifest_digest(m.files)
+    # the very digest the ML-artifact gate re-computes over its pydantic entries
+    entries = [FileEntry(path=f.path, size=f.size, sha256=f.sha256) for f in m.files]
+    assert m.digest == ml_artifact.manifest_digest(reversed(entries))
 
 
 def test_deterministic_across_locations_workers_and_chunk_sizes(tmp_path: Path) -> None:
