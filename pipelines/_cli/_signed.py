@@ -13,8 +13,6 @@ import argparse
 import os
 from pathlib import Path
 
-from components.keys import load_private_key
-from components.mlflow_registry import Registry
 from contracts.errors import InputError
 from contracts.trust import Gate
 from gates.signing import sign_verdict
@@ -69,6 +67,8 @@ def sign_and_keep(verdict: Verdict, ns: argparse.Namespace) -> bytes | None:
     if ns.key is None:
         return None
 
+    from components.keys import load_private_key  # cryptography: only when signing
+
     envelope = bytes(sign_verdict(verdict, load_private_key(ns.key)))
     if ns.out is not None:
         path = envelope_path(ns.out, verdict.gate)
@@ -77,6 +77,8 @@ def sign_and_keep(verdict: Verdict, ns: argparse.Namespace) -> bytes | None:
         print(f"signed verdict: {path}")
     uri = getattr(ns, "tracking_uri", None) or os.environ.get("MLFLOW_TRACKING_URI")
     if uri and not ns.no_keep:
+        from components.mlflow_registry import Registry  # the MLflow adapter: only when keeping it
+
         subject = verdict.subject
         digest = Registry(uri).store_envelope(subject.model, subject.version, verdict.gate, envelope)
         print(f"signed verdict kept with {subject.uri} ({digest})")

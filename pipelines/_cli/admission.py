@@ -22,7 +22,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from components import admission_server
 from contracts import errors, loader
 from gates import admission
 
@@ -90,6 +89,8 @@ def _serve(ns: argparse.Namespace) -> int:
     import signal
     import ssl
     import threading
+
+    from components import admission_server  # the webhook server and its models: only when serving
 
     trust = loader.load_trust_policy(ns.trust_policy)
     routes = loader.load_cluster_policy(ns.cluster_policy).spec.gpu_routes

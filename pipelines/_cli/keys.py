@@ -18,10 +18,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from components import keys
 from contracts.errors import InputError
+from contracts.gate import Gate
 from contracts.loader import load_contract, load_trust_policy
-from contracts.trust import Gate
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +63,8 @@ def run_generate(ns: argparse.Namespace) -> int:
     """Generate the key pair and print where it is, its keyid and its trust-policy entry."""
     import yaml
 
+    from components import keys  # cryptography and the trust models: only when generating
+
     valid = [g.value for g in Gate]
     wrong = [g for g in ns.gate if g not in valid]
     if wrong:
@@ -99,6 +100,8 @@ ROLE_GATES: dict[str, tuple[str, ...]] = {
 def _generate_for_contract(contract_path: Path, out: Path, trust_path: Path | None) -> int:
     """A key pair per owner team of the contract, and (with ``trust_path``) the trust policy."""
     import yaml
+
+    from components import keys
 
     contract = load_contract(contract_path)
     owners = contract.spec.owners

@@ -141,8 +141,13 @@ LAZY_FIRST_PARTY = {
     "contracts.workload",
     "gates.signing",
     # the MLflow adapter (with the prober and http.client, ~100 ms): `signoff render` imports it only
-    # to look a version up in the registry when --storage-uri and --model-digest do not say
+    # to look a version up in the registry when --storage-uri and --model-digest do not say, and the
+    # offline `signoff check ...` only to keep a signed verdict in MLflow
     "components.mlflow_registry",
+    # cryptography and the trust models (~100 ms): `signoff keys --help` and an unsigned `signoff
+    # check` start without them; the admission webhook server, imported only by `admission serve`
+    "components.keys",
+    "components.admission_server",
 }
 """First-party modules that import a heavy library at their top: the only ones imported in a function."""
 

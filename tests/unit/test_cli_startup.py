@@ -39,6 +39,8 @@ sys.exit(rc)
         ["listen", "--help"],
         ["listen", "mlflow", "--help"],
         ["listen", "alertmanager", "--help"],
+        ["keys", "--help"],
+        ["check", "platform", "--help"],
     ],
     ids=[
         "help",
@@ -48,6 +50,8 @@ sys.exit(rc)
         "listen-help",
         "listen-mlflow-help",
         "listen-am-help",
+        "keys-help",
+        "check-platform-help",
     ],
 )
 def test_no_heavy_module_in_sys_modules(argv: list[str]) -> None:
@@ -130,4 +134,28 @@ def test_verify_model_digests_the_model_with_the_standard_library_only(tmp_path:
     )
     assert proc.returncode == 0, proc.stderr
     assert "is the signed digest (1 files" in proc.stderr
+    assert "HEAVY=\n" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "absent"),
+    [
+        (["keys", "--help"], {"cryptography"}),
+        (["check", "platform", "--help"], {"components.mlflow_registry", "http"}),
+    ],
+    ids=["keys-help", "check-platform-help"],
+)
+def test_help_of_a_command_imports_none_of_what_only_its_work_needs(
+    argv: list[str], absent: set[str]
+) -> None:
+    """Key generation needs cryptography, keeping a verdict in MLflow its adapter: not their --help."""
+    probe = _PROBE.replace(
+        'sorted({m.split(".")[0] for m in sys.modules} & {"kfp", "mlflow", "hera", "kubernetes"})',
+        f"sorted({{m for m in sys.modules if m in {absent!r} or m.split('.')[0] in {absent!r}}})",
+    )
+    assert probe != _PROBE
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
     assert "HEAVY=\n" in proc.stderr, proc.stderr
