@@ -104,8 +104,8 @@ layers:
 pytest:
 	$(BIN)/pytest -q -p no:cacheprovider --allowed-skips tests/allowed-skips.txt
 
-## bench: every benchmark, side by side with its baseline; writes bench/RESULTS.md
-bench: setup system-deps bench-peers
+## bench: every benchmark, side by side with its baseline (building the control plane it times); writes bench/RESULTS.md
+bench: setup system-deps bench-peers cluster-tools
 	SIGNOFF_BENCH_PEERS=$(BENCH_PEERS_VENV) $(BIN)/python -m bench.run_all
 
 ## bench-peers: the peers the benchmarks run side by side (OpenSSF model-signing's hashing), from PyPI
