@@ -1,10 +1,10 @@
 """The model files' digest: a manifest of per-file sha256 digests and a digest over the manifest.
 
 The manifest digest is the model's identity in every verdict: ``sha256`` over the canonical JSON
-(sorted keys, compact) of the entries sorted by path, each ``{"path", "sha256", "size"}``. See
-:func:`gates.ml_artifact.manifest_digest`, which the ML-artifact gate uses to re-check it (a test
-holds the two equal). No pydantic here: ``signoff verify-model``, the serving pod's init container,
-digests the downloaded model with this module and the standard library only.
+(sorted keys, compact) of the entries sorted by path, each ``{"path", "sha256", "size"}``. This
+module and the ML-artifact gate (which re-checks it) both compute it with
+:func:`contracts.canonical.files_digest`. No pydantic here: ``signoff verify-model``, the serving
+pod's init container, digests the downloaded model with this module and the standard library only.
 
 Fast on big models: each file is read sequentially in 1 MiB chunks into one reused buffer per
 worker (``readinto``, no whole-file loads), and files are hashed by ``workers`` threads in parallel
@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracts.canonical import canonical_json
+from contracts.canonical import files_digest
 from contracts.errors import InputError
 
 __all__ = ["DEFAULT_CHUNK", "FileDigest", "FolderDigest", "digest_folder", "hash_file"]
@@ -179,7 +179,4 @@ def _digest(root: Path, workers: int, chunk: int) -> FolderDigest:
         if read != size:
             raise InputError(f"{root}: {name} changed size while being digested ({size} -> {read} bytes)")
         entries.append(FileDigest(path=name, size=read, sha256=sha))
-    listed = [{"path": e.path, "sha256": e.sha256, "size": e.size} for e in entries]  # sorted by path
-    return FolderDigest(
-        files=tuple(entries), digest="sha256:" + hashlib.sha256(canonical_json(listed)).hexdigest()
-    )
+    return FolderDigest(files=tuple(entries), digest=files_digest(entries))

@@ -26,17 +26,17 @@ Checks (each with the figures it used):
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from contracts._units import format_bytes
+from contracts.canonical import files_digest
 from contracts.cluster import ClusterPolicy, SerializationPolicy
 from contracts.model_uri import split_model_uri
 from contracts.trust import Gate
-from contracts.workload import QualityThreshold, WorkloadContract, canonical_json
+from contracts.workload import QualityThreshold, WorkloadContract
 from gates.evidence import FileEntry, MlEvidence
 from gates.verdict import Check, Outcome, Subject, Verdict
 
@@ -52,9 +52,9 @@ CPU_OVERHEAD = 2.0
 
 
 def manifest_digest(files: Iterable[FileEntry]) -> str:
-    """``sha256:<hex>`` over the canonical JSON of the entries sorted by path."""
-    entries = sorted((f.model_dump(mode="json") for f in files), key=lambda e: e["path"])
-    return "sha256:" + hashlib.sha256(canonical_json(entries)).hexdigest()
+    """``sha256:<hex>`` over the canonical JSON of the entries sorted by path
+    (:func:`contracts.canonical.files_digest`, which ``signoff verify-model`` computes too)."""
+    return files_digest(files)
 
 
 def _gb(n: float) -> float:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -19,14 +20,27 @@ HEAVY = ("kfp", "mlflow", "hera", "kubernetes")
 _PROBE = """
 import sys
 from pipelines._cli.main import main
+watched = set(sys.argv[1].split(","))
 try:
-    rc = main(sys.argv[1:])
+    rc = main(sys.argv[2:])
 except SystemExit as exc:  # argparse's --help exits
     rc = int(exc.code or 0)
-heavy = sorted({m.split(".")[0] for m in sys.modules} & {"kfp", "mlflow", "hera", "kubernetes"})
+heavy = sorted(m for m in sys.modules if m in watched or m.split(".")[0] in watched)
 print("HEAVY=" + ",".join(heavy), file=sys.stderr)
 sys.exit(rc)
 """
+
+
+def _run(argv: list[str], watched: Iterable[str] = HEAVY) -> subprocess.CompletedProcess[str]:
+    """The command in a fresh interpreter; its stderr ends with ``HEAVY=`` and the ``watched``
+    modules (names, or packages by their top-level name) it imported."""
+    return subprocess.run(
+        [sys.executable, "-c", _PROBE, ",".join(watched), *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -55,9 +69,7 @@ sys.exit(rc)
     ],
 )
 def test_no_heavy_module_in_sys_modules(argv: list[str]) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True, timeout=120, check=False
-    )
+    proc = _run(argv)
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY=\n" in proc.stderr, proc.stderr
 
@@ -127,11 +139,8 @@ def test_verify_model_digests_the_model_with_the_standard_library_only(tmp_path:
     """`signoff verify-model` runs in every serving pod before the server starts (its cold start):
     it verifies the downloaded files without pydantic or any model of signoff's documents."""
     (tmp_path / "MLmodel").write_text("flavors: {}\n", encoding="utf-8")
-    probe = _PROBE.replace('{"kfp", "mlflow", "hera", "kubernetes"}', '{"pydantic", "yaml"}')
     argv = ["verify-model", str(tmp_path), "--digest", digest_folder(tmp_path).digest]
-    proc = subprocess.run(
-        [sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=120, check=False
-    )
+    proc = _run(argv, watched=("pydantic", "yaml"))
     assert proc.returncode == 0, proc.stderr
     assert "is the signed digest (1 files" in proc.stderr
     assert "HEAVY=\n" in proc.stderr, proc.stderr
@@ -149,13 +158,6 @@ def test_help_of_a_command_imports_none_of_what_only_its_work_needs(
     argv: list[str], absent: set[str]
 ) -> None:
     """Key generation needs cryptography, keeping a verdict in MLflow its adapter: not their --help."""
-    probe = _PROBE.replace(
-        'sorted({m.split(".")[0] for m in sys.modules} & {"kfp", "mlflow", "hera", "kubernetes"})',
-        f"sorted({{m for m in sys.modules if m in {absent!r} or m.split('.')[0] in {absent!r}}})",
-    )
-    assert probe != _PROBE
-    proc = subprocess.run(
-        [sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=120, check=False
-    )
+    proc = _run(argv, watched=absent)
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY=\n" in proc.stderr, proc.stderr
